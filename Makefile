@@ -1,0 +1,38 @@
+# Two commands on a fresh machine:  make demo  (install + run the main job on sample_data/)
+#                                   make test  (install + run the tests)
+# Each creates .venv itself. The CPU build of torch is installed first where none is present,
+# so no later dependency drags in a multi-GB CUDA build.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := .curate-demo
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[hf,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(BIN)/curate -w $(DEMO) ingest sample_data/support_chat.jsonl sample_data/support_faq.json \
+		sample_data/tool_calls_sharegpt.json sample_data/escalations.csv --as support
+	$(BIN)/curate -w $(DEMO) ingest sample_data/production_queries.csv --as production --kind queries
+	$(BIN)/curate -w $(DEMO) status
+	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .curate *.egg-info

@@ -1,0 +1,185 @@
+"""The `curate` command: parses arguments, calls the library, prints. Nothing else.
+
+Every command has a summary for people and `--json` for machines. Library errors
+(`CurateError`) become one line on stderr and exit status 2; `--strict` failures exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .errors import CurateError
+
+JSON_HELP = "Print one JSON document on stdout instead of tables."
+
+
+def _dump_json(value) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")
+    sys.stdout.flush()
+
+
+class _Group(click.Group):
+    """Turns library errors into one clear line instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CurateError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: every batch written before the interrupt is kept; re-run to finish "
+                       "(ingest is idempotent)", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--workspace", "-w", envvar="CURATE_WORKSPACE", type=click.Path(file_okay=False),
+              help="Workspace directory (default .curate/ here; env CURATE_WORKSPACE).")
+@click.version_option(__version__, prog_name="curate")
+@click.pass_context
+def main(ctx: click.Context, workspace: str | None) -> None:
+    """Curate fine-tuning data: ingest, deduplicate, check, review, export, train.
+
+    \b
+    Start here:
+      curate ingest data.jsonl --as support      load and validate a file
+      curate status                              what the workspace holds
+      curate quarantine                          rows that were rejected, and why
+      curate show ID                             one example, turn by turn
+    """
+    ctx.obj = {"workspace": workspace}
+
+
+def _workspace(ctx: click.Context, create: bool = False):
+    from .workspace import Workspace
+
+    return Workspace(ctx.obj["workspace"], create=create)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--as", "collection", metavar="NAME", help="Collection to ingest into (default: first file's name).")
+@click.option("--kind", type=click.Choice(["examples", "queries"]), default="examples", show_default=True,
+              help="Training examples, or production queries (plain text allowed, no answer needed).")
+@click.option("--format", "fmt", metavar="FORMAT",
+              help="Force one record format instead of detecting it per record: alpaca, dolly, openai, "
+                   "sharegpt, prompt_completion, hh_rlhf, oasst_tree, query.")
+@click.option("--map", "mapping", multiple=True, metavar="SRC=DST",
+              help="Rename a source field before detection, e.g. --map question=instruction. Repeatable.")
+@click.option("--file-type", "container", metavar="TYPE",
+              help="Force the file type: jsonl, json, csv, tsv, parquet, text, hf (default: by extension and content).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 if any row was quarantined.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, as_json):
+    """Load FILES into a collection, normalising every record into one example type.
+
+    Formats are detected per record (Alpaca, Dolly, OpenAI messages, ShareGPT, prompt/completion,
+    HH-RLHF transcripts, OASST trees; plain queries with --kind queries) from JSONL, JSON, CSV, TSV,
+    Parquet, text, gzip of those, or a Hugging Face dataset directory. Bad rows are quarantined with
+    their file, line, an error code and a fix; nothing is dropped. Re-ingesting is idempotent.
+    """
+    from . import render
+    from .formats import parse_mapping
+    from .ingest import ingest as run_ingest
+
+    with render.file_progress(not as_json) as progress:
+        report = run_ingest(files, collection, kind=kind, format=fmt, mapping=parse_mapping(mapping),
+                            container=container, workspace=ctx.obj["workspace"], progress=progress)
+    if as_json:
+        _dump_json(report.to_dict())
+    else:
+        render.ingest_summary(report)
+    if strict and report.quarantined:
+        click.secho(f"strict: {report.quarantined:,} row(s) quarantined", fg="red", err=True)
+        ctx.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def status(ctx, as_json):
+    """Show the collections in the workspace with their example, repeat and quarantine counts."""
+    from . import render
+
+    with _workspace(ctx) as ws:
+        collections = ws.collections()
+        if as_json:
+            _dump_json({"workspace": str(ws.dir), "schema_version": ws.schema_version, "collections": {
+                name: {"kind": c.kind, "examples": c.examples, "quarantined": c.quarantined, "repeats": c.repeats}
+                for name, c in collections.items()}})
+        else:
+            render.status_table(collections, str(ws.dir))
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Only this collection (default: all).")
+@click.option("--code", metavar="CODE", help="Only rows with this error code, e.g. invalid_json.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write every matching row to FILE as JSONL: path, line, code, message, hint and the raw row.")
+@click.option("--limit", default=20, show_default=True, help="Rows to show in the table.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def quarantine(ctx, collection, code, export_path, limit, as_json):
+    """List rows rejected at ingest, verbatim, with their error code, location and a fix."""
+    import orjson
+
+    from . import render
+
+    with _workspace(ctx) as ws:
+        rows = ws.iter_quarantine(collection, code)
+        if export_path:
+            n = 0
+            with open(export_path, "wb") as fh:
+                for row in rows:
+                    fh.write(orjson.dumps(row.to_dict()) + b"\n")
+                    n += 1
+            if as_json:
+                _dump_json({"exported": n, "path": export_path})
+            else:
+                render.out.print(f"wrote {n:,} quarantined row(s) to {export_path}")
+            return
+        if as_json:
+            _dump_json([r.to_dict() for r in rows])
+            return
+        shown, total = [], 0
+        for row in rows:
+            total += 1
+            if len(shown) < limit:
+                shown.append(row)
+        render.quarantine_table(shown, total)
+
+
+@main.command()
+@click.argument("example_id")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def show(ctx, example_id, as_json):
+    """Show one example (by id or a unique id prefix): its turns, source, metadata and repeats."""
+    from . import render
+    from .errors import UsageError
+
+    with _workspace(ctx) as ws:
+        matches = ws.find_examples(example_id)
+        if not matches:
+            raise UsageError(f"no example with id {example_id!r}")
+        ids = {e.id for _, e in matches}
+        if len(ids) > 1:
+            listing = ", ".join(sorted(ids)[:5])
+            raise UsageError(f"{example_id!r} matches {len(ids)} examples ({listing}...); give more digits")
+        if as_json:
+            _dump_json([{"collection": c, **e.to_dict(),
+                         "repeats": [s.to_dict() for s in ws.repeats_of(c, e.id)]} for c, e in matches])
+            return
+        for collection, example in matches:
+            render.show_example(collection, example, ws.repeats_of(collection, example.id))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Named exceptions for the library, and the catalogue of row error codes.
+
+The library raises `CurateError` subclasses; the CLI turns each into one clear line
+and a non-zero exit. A bad *row* is never an exception that escapes: it becomes a
+quarantined row with one of the codes below.
+"""
+
+from __future__ import annotations
+
+
+class CurateError(Exception):
+    """Base class: a problem the user can fix; the message says what and how."""
+
+
+class InputFileError(CurateError):
+    """An input file cannot be opened or read at all."""
+
+
+class WorkspaceError(CurateError):
+    """The workspace is missing, locked, from a newer version, or asked for something it lacks."""
+
+
+class UsageError(CurateError):
+    """Arguments that contradict each other or name things that do not exist."""
+
+
+class MissingDependency(CurateError):
+    """An optional dependency is needed for this operation."""
+
+    def __init__(self, package: str, extra: str, purpose: str):
+        super().__init__(
+            f"{purpose} needs the '{package}' package: pip install 'ftcurate[{extra}]'"
+        )
+
+
+class RowRejected(Exception):
+    """Raised by a format converter or validator for a row that cannot become an Example."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        if code not in ROW_ERRORS:
+            raise ValueError(f"unregistered row error code {code!r}")
+        self.code = code
+        self.message = message
+
+    @property
+    def hint(self) -> str:
+        return ROW_ERRORS[self.code]
+
+
+# code -> one-line fix hint. Codes are stable: scripts and tests match on them.
+ROW_ERRORS: dict[str, str] = {
+    "invalid_json": "fix the JSON syntax on this line (a missing quote, comma or bracket is typical)",
+    "encoding_error": "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+    "not_an_object": "each record must be a JSON object ({...}), not a list, string or number",
+    "unknown_format": "no known format matches these fields; pass --format, or --map your columns "
+    "(e.g. --map question=instruction --map answer=output)",
+    "missing_field": "add the missing field, or --map the column that holds it",
+    "missing_messages": "give a non-empty list of turns under 'messages' (OpenAI) or 'conversations' (ShareGPT)",
+    "not_a_turn": "each turn must be an object with role/content (OpenAI) or from/value (ShareGPT)",
+    "unknown_role": "use one of system, user, assistant, tool (ShareGPT: human, gpt, system, "
+    "function_call, observation)",
+    "non_string_content": "content must be a string (or a list of text parts); "
+    "non-text parts such as images are not supported",
+    "empty_content": "write the missing text, or delete the turn",
+    "no_user_turn": "add the user turn the answer responds to",
+    "no_assistant_turn": "add the assistant's answer; a prompt without one cannot be trained on "
+    "(ingest production queries with --kind queries)",
+    "last_turn_not_assistant": "end the conversation with an assistant turn, or drop the trailing turn",
+    "roles_not_alternating": "merge consecutive turns of the same role, or add the missing turn between them",
+    "system_not_first": "move the system message to the start of the conversation",
+    "invalid_tool_call": "a tool call needs a function name and JSON arguments",
+    "invalid_weight": "weight must be 0 or 1 and only on assistant turns",
+    "wrong_column_count": "this row has a different number of columns than the header; quote fields "
+    "that contain the delimiter",
+    "invalid_transcript": "a transcript must alternate '\\n\\nHuman: ' and '\\n\\nAssistant: ' turns",
+}
+
+# Accepted-with-warning codes: the example is kept, the fault is recorded on it.
+ROW_WARNINGS: dict[str, str] = {
+    "empty_system_prompt": "the system message is empty; remove it or fill it in",
+    "tools_not_json": "the tool definitions are not valid JSON and were kept as text in metadata",
+    "tool_call_unanswered": "an assistant tool call has no tool result after it",
+    "no_trainable_turn": "every assistant turn has weight 0, so nothing in this example is trained on",
+}

@@ -1,0 +1,314 @@
+"""Ingest: stream files into a collection, every row ending as an example, a repeat or a quarantined row.
+
+The counts always reconcile: read = accepted + repeats + quarantined, where `read` counts
+records (a row that expands into several conversations, such as an OASST tree, counts once
+per conversation) and `rows` counts the rows of the files.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import time
+from collections import Counter, deque
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .errors import ROW_ERRORS, RowRejected, UsageError
+from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
+from .readers import CONTAINERS, InputFile, RawRow, open_input
+from .readers.base import ProgressFn
+from .record import Example, Source
+from .workspace import Workspace, encode_example
+
+BATCH = 5000
+BIG_INPUT_BYTES = 32 << 20  # above this, a second process writes to SQLite while this one parses
+MAX_ERRORS_KEPT = 10_000  # in the report; the quarantine itself keeps every row
+
+
+@dataclass(frozen=True)
+class RowError:
+    path: str
+    line: int
+    index: int
+    code: str
+    message: str
+
+    @property
+    def hint(self) -> str:
+        return ROW_ERRORS.get(self.code, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "index": self.index, "code": self.code,
+                "message": self.message, "hint": self.hint}
+
+
+@dataclass
+class FileReport:
+    path: str
+    container: str
+    rows: int = 0
+    read: int = 0
+    accepted: int = 0
+    repeats: int = 0
+    quarantined: int = 0
+    formats: Counter = field(default_factory=Counter)
+    error_codes: Counter = field(default_factory=Counter)
+    warning_codes: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "container": self.container, "rows": self.rows, "read": self.read,
+                "accepted": self.accepted, "repeats": self.repeats, "quarantined": self.quarantined,
+                "formats": dict(self.formats), "error_codes": dict(self.error_codes),
+                "warning_codes": dict(self.warning_codes)}
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    kind: str
+    workspace: str
+    files: list[FileReport] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def _sum(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    rows = property(lambda self: self._sum("rows"))
+    read = property(lambda self: self._sum("read"))
+    accepted = property(lambda self: self._sum("accepted"))
+    repeats = property(lambda self: self._sum("repeats"))
+    quarantined = property(lambda self: self._sum("quarantined"))
+
+    @property
+    def error_codes(self) -> Counter:
+        return sum((f.error_codes for f in self.files), Counter())
+
+    @property
+    def warning_codes(self) -> Counter:
+        return sum((f.warning_codes for f in self.files), Counter())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection, "kind": self.kind, "workspace": self.workspace,
+            "rows": self.rows, "read": self.read, "accepted": self.accepted, "quarantined": self.quarantined,
+            "repeats": self.repeats, "errors": [e.to_dict() for e in self.errors],
+            "errors_truncated": max(0, self.quarantined - len(self.errors)),
+            "error_codes": dict(self.error_codes), "warning_codes": dict(self.warning_codes),
+            "files": [f.to_dict() for f in self.files], "seconds": round(self.seconds, 3),
+        }
+
+
+def default_collection_name(path: str) -> str:
+    name = Path(path.rstrip("/")).name
+    for _ in range(2):
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and ext.lower() in ("gz", "gzip", "json", "jsonl", "ndjson", "csv", "tsv", "parquet", "txt"):
+            name = stem
+    return name or "default"
+
+
+class _InlineWriter:
+    """Writes each batch as it comes: right for small inputs, where a second process costs more than it saves."""
+
+    def __init__(self, ws: Workspace):
+        self._ws = ws
+
+    def submit(self, rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> Future:
+        future: Future = Future()
+        future.set_result(self._ws.write_rows(rows, repeats, bad))
+        return future
+
+    def close(self) -> None:
+        pass
+
+
+_WRITER_WS: Workspace | None = None
+
+
+def _open_writer(ws_dir: str) -> None:
+    global _WRITER_WS
+    _WRITER_WS = Workspace(ws_dir)
+
+
+def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> list[int]:
+    return _WRITER_WS.write_rows(rows, repeats, bad)
+
+
+class _ProcessWriter:
+    """Writes batches in a second process, so SQLite's work overlaps parsing on another core.
+
+    (A thread does not help: the parser holds the GIL, and the writer waits for it after every row.)
+    Forked, not spawned: spawning re-imports the caller's __main__, which breaks unguarded scripts.
+    The child touches nothing but its own SQLite connection.
+    """
+
+    available = "fork" in multiprocessing.get_all_start_methods()
+
+    def __init__(self, ws: Workspace):
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_open_writer, initargs=(str(ws.dir),))
+
+    def submit(self, rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> Future:
+        return self._pool.submit(_write_in_child, rows, repeats, bad)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class _Batcher:
+    """Collects converted examples and bad rows and hands them to the writer in batches, one
+    transaction each. At most a few batches are in flight, which bounds memory."""
+
+    def __init__(self, ws: Workspace, collection_id: int, ingest_id: int, report: IngestReport, big: bool):
+        self.cid, self.ingest_id, self.report = collection_id, ingest_id, report
+        self.examples: list[Example] = []
+        self.bad: list[tuple] = []
+        self._writer = _ProcessWriter(ws) if big and _ProcessWriter.available else _InlineWriter(ws)
+        self._in_flight: deque = deque()
+
+    def add_bad(self, row: RawRow, code: str, message: str, file: FileReport) -> None:
+        raw = row.stored_raw()
+        digest = hashlib.blake2b(raw if isinstance(raw, bytes) else raw.encode(), digest_size=10).hexdigest()
+        self.bad.append((self.cid, row.path, row.line, row.index, code, message, raw, digest, self.ingest_id))
+        file.read += 1
+        file.quarantined += 1
+        file.error_codes[code] += 1
+        if len(self.report.errors) < MAX_ERRORS_KEPT:
+            self.report.errors.append(RowError(row.path, row.line, row.index, code, message))
+        if len(self.bad) >= BATCH:
+            self.flush(file)
+
+    def add(self, example: Example, file: FileReport) -> None:
+        self.examples.append(example)
+        file.read += 1
+        for w in example.warnings:
+            file.warning_codes[w.code] += 1
+        if len(self.examples) >= BATCH:
+            self.flush(file)
+
+    def flush(self, file: FileReport) -> None:
+        seen: set[str] = set()
+        rows: list[tuple] = []
+        in_batch: list[tuple] = []
+        for e in self.examples:
+            row = encode_example(self.cid, self.ingest_id, e)
+            if e.id in seen:
+                in_batch.append(row)
+            else:
+                seen.add(e.id)
+                rows.append(row)
+        self._in_flight.append((self._writer.submit(rows, in_batch, self.bad), file, len(rows), len(in_batch)))
+        self.examples, self.bad = [], []
+        while len(self._in_flight) > 3:
+            self._settle()
+
+    def _settle(self) -> None:
+        future, file, n_distinct, n_in_batch = self._in_flight.popleft()
+        stored = future.result()
+        file.accepted += n_distinct - len(stored)
+        file.repeats += len(stored) + n_in_batch
+
+    def drain(self) -> None:
+        while self._in_flight:
+            self._settle()
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            self._writer.close()
+
+
+def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, fmt: str | None,
+                 mapping: dict[str, str], progress: ProgressFn | None) -> None:
+    for row in inp.rows(progress, is_record):
+        file.rows += 1
+        if row.error is not None:
+            batcher.add_bad(row, *row.error, file)
+            continue
+        record = apply_mapping(row.value, mapping) if isinstance(row.value, dict) else row.value
+        try:
+            name, converted = convert_record(record, kind, fmt)
+        except RowRejected as rej:
+            batcher.add_bad(row, rej.code, rej.message, file)
+            continue
+        file.formats[name] += len(converted)
+        for conv in converted:
+            source = Source(row.path, row.line, row.index, name)
+            batcher.add(Example.create(conv.messages, source, conv.metadata, conv.tools, conv.warnings), file)
+    batcher.flush(file)
+    batcher.drain()
+
+
+@contextmanager
+def _gc_paused():
+    """Ingest allocates millions of short-lived, acyclic objects; the cycle collector only slows it down."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def ingest(
+    paths: Iterable[str | os.PathLike],
+    collection: str | None = None,
+    *,
+    kind: str = "examples",
+    format: str | None = None,
+    mapping: dict[str, str] | None = None,
+    container: str | None = None,
+    workspace: Workspace | str | os.PathLike | None = None,
+    progress: Callable[[InputFile], ProgressFn | None] | None = None,
+) -> IngestReport:
+    """Ingest files into a collection; returns the counts and the first errors.
+
+    `format` forces one input format (else each record is detected); `mapping` renames
+    source fields first (``{"question": "instruction"}``); `container` forces the file type.
+    Raises InputFileError / UsageError / WorkspaceError for problems with the call itself;
+    bad rows never raise, they are quarantined.
+    """
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise UsageError("no input files given")
+    if kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    if format is not None and format not in FORMATS:
+        raise UsageError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
+    if container is not None and container not in CONTAINERS:
+        raise UsageError(f"unknown file type {container!r}; choose from {', '.join(CONTAINERS)}")
+    inputs = [open_input(p, container) for p in paths]  # fail fast, before anything is written
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    try:
+        name = collection or default_collection_name(paths[0])
+        cid = ws.ensure_collection(name, kind)
+        options = {"kind": kind, "format": format, "mapping": mapping or {}, "container": container}
+        ingest_id = ws.start_ingest(cid, paths, options)
+        report = IngestReport(name, kind, str(ws.dir))
+        big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
+        batcher = _Batcher(ws, cid, ingest_id, report, big)
+        started = time.perf_counter()
+        with _gc_paused():
+            try:
+                for inp in inputs:
+                    file = FileReport(inp.display, inp.container)
+                    report.files.append(file)
+                    _ingest_file(inp, batcher, file, kind, format, mapping or {},
+                                 progress(inp) if progress else None)
+            finally:
+                batcher.close()
+        report.seconds = time.perf_counter() - started
+        ws.finish_ingest(ingest_id, {k: v for k, v in report.to_dict().items() if k not in ("errors", "files")})
+        return report
+    finally:
+        if not isinstance(workspace, Workspace):
+            ws.close()

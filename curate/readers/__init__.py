@@ -1,0 +1,147 @@
+"""File readers: turn any supported input into a stream of `RawRow`s, each with its file and line.
+
+Supported: JSONL, JSON (array, or object holding lists), CSV, TSV, Parquet, plain text
+(one query per line), gzip of the text formats, and Hugging Face `datasets` directories.
+The container is chosen by extension and confirmed by sniffing the first bytes, so a
+`.json` file that really holds JSON Lines still reads correctly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import orjson
+
+from ..errors import InputFileError
+from .base import ProgressFn, RawRow
+from .columnar import count_hf_rows, count_parquet_rows, read_hf_dataset, read_parquet
+from .delimited import read_delimited
+from .json_doc import read_json
+from .jsonl import read_jsonl
+from .text import read_text_lines
+
+__all__ = ["InputFile", "RawRow", "open_input", "CONTAINERS"]
+
+CONTAINERS = ("jsonl", "json", "csv", "tsv", "parquet", "text", "hf")
+_BY_SUFFIX = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+    ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet", ".txt": "text",
+}
+
+
+@dataclass
+class InputFile:
+    """A resolved input: what container it is and how big, for the progress bar."""
+
+    path: Path
+    display: str
+    container: str
+    gzipped: bool
+    total: int  # bytes on disk, or rows for parquet / hf
+    unit: str
+
+    def rows(self, progress: ProgressFn | None = None,
+             is_record: Callable[[dict], bool] | None = None) -> Iterator[RawRow]:
+        if self.container == "parquet":
+            yield from read_parquet(self.path, self.display, progress)
+            return
+        if self.container == "hf":
+            yield from read_hf_dataset(self.path, self.display, progress)
+            return
+        with self._open() as (stream, tell):
+            if self.container == "jsonl":
+                yield from read_jsonl(stream, self.display, progress, tell)
+            elif self.container == "json":
+                yield from read_json(stream, self.display, _wrap(progress, tell), is_record)
+            elif self.container in ("csv", "tsv"):
+                delimiter = "\t" if self.container == "tsv" else ","
+                yield from read_delimited(stream, self.display, delimiter, _wrap(progress, tell))
+            else:
+                yield from read_text_lines(stream, self.display, _wrap(progress, tell))
+
+    def _open(self):
+        return _Opened(self.path, self.gzipped)
+
+
+def _wrap(progress: ProgressFn | None, tell):
+    if progress is None or tell is None:
+        return progress
+    return lambda _consumed: progress(tell())
+
+
+class _Opened:
+    """Opens plain or gzip files; `tell` reports compressed bytes read, which is what the bar counts."""
+
+    def __init__(self, path: Path, gzipped: bool):
+        self._path, self._gzipped = path, gzipped
+
+    def __enter__(self) -> tuple[BinaryIO, Callable[[], int] | None]:
+        try:
+            self._raw = open(self._path, "rb", buffering=1 << 20)
+        except OSError as exc:
+            raise InputFileError(f"{self._path}: cannot open ({exc.strerror})") from exc
+        if not self._gzipped:
+            return self._raw, None
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")
+        return io.BufferedReader(self._gz, buffer_size=1 << 20), self._raw.tell
+
+    def __exit__(self, *exc) -> None:
+        self._raw.close()
+
+
+def _looks_like_hf(path: Path) -> bool:
+    markers = ("dataset_dict.json", "state.json", "dataset_info.json", "README.md")
+    if any((path / m).exists() for m in markers):
+        return True
+    return any(p.suffix in _BY_SUFFIX for p in path.rglob("*") if p.is_file())
+
+
+def _sniff(head: bytes) -> str | None:
+    """Tell JSON from JSON Lines by content: a complete object on the first line means JSON Lines."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        first_line = text.split(b"\n", 1)[0].strip()
+        try:
+            orjson.loads(first_line)
+        except orjson.JSONDecodeError:
+            return "json"
+        rest = text[len(first_line):].strip()
+        return "jsonl" if rest.startswith(b"{") or not rest else "json"
+    return None
+
+
+def open_input(path_str: str, container: str | None = None) -> InputFile:
+    """Resolve a path the user gave into an `InputFile`; raises InputFileError with what to do."""
+    path = Path(path_str)
+    if not path.exists():
+        raise InputFileError(f"{path_str}: no such file or directory")
+    if path.is_dir():
+        if container not in (None, "hf") or not _looks_like_hf(path):
+            raise InputFileError(
+                f"{path_str}: is a directory but not a Hugging Face dataset "
+                "(no dataset_dict.json / state.json / data files); pass the files inside it instead")
+        return InputFile(path, path_str, "hf", False, count_hf_rows(path), "rows")
+    suffixes = [s.lower() for s in path.suffixes]
+    gzipped = bool(suffixes) and suffixes[-1] in (".gz", ".gzip")
+    inner = suffixes[-2] if gzipped and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    kind = container or _BY_SUFFIX.get(inner)
+    if kind == "parquet":
+        return InputFile(path, path_str, "parquet", False, count_parquet_rows(path), "rows")
+    try:
+        with _Opened(path, gzipped) as (stream, _):
+            head = stream.read(1 << 16)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputFileError(f"{path_str}: cannot read ({exc})") from exc
+    if container is None and kind in (None, "json", "jsonl"):
+        kind = _sniff(head) or kind
+    if kind is None:
+        raise InputFileError(
+            f"{path_str}: unknown file type '{inner or '(no extension)'}'; supported: "
+            ".jsonl .json .csv .tsv .parquet .txt (optionally .gz) and dataset directories")
+    return InputFile(path, path_str, kind, gzipped, path.stat().st_size, "bytes")

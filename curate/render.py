@@ -1,0 +1,142 @@
+"""Terminal rendering for the CLI: summary tables, progress bars, conversations. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.table import Table
+
+from .errors import ROW_ERRORS, ROW_WARNINGS
+from .ingest import IngestReport
+from .readers import InputFile
+from .record import Example, Source
+from .workspace import CollectionInfo, QuarantinedRow
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
+
+
+@contextmanager
+def file_progress(enabled: bool) -> Iterator:
+    """Yields a factory InputFile -> progress callback; a live bar on a terminal, nothing otherwise."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                        TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    rows_progress_cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn())
+
+    def factory(inp: InputFile):
+        if inp.unit == "rows":
+            progress.columns = rows_progress_cols
+        task = progress.add_task(inp.display, total=inp.total or None)
+        return lambda done: progress.update(task, completed=done)
+
+    with progress:
+        yield factory
+
+
+def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
+    table = Table(title=f"ingest → collection '{report.collection}' ({report.kind})", title_justify="left")
+    table.add_column("file", overflow="fold", ratio=3)
+    table.add_column("format", overflow="fold", ratio=2)
+    for col in ("rows", "accepted", "repeats", "quarantined"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for f in report.files:
+        formats = ", ".join(f"{k} ({v})" if len(f.formats) > 1 else k for k, v in f.formats.most_common()) or "-"
+        table.add_row(escape(f.path), formats, f"{f.rows:,}", f"{f.accepted:,}", f"{f.repeats:,}",
+                      f"[red]{f.quarantined:,}[/]" if f.quarantined else "0")
+    if len(report.files) > 1:
+        table.add_row("[bold]total", "", f"{report.rows:,}", f"{report.accepted:,}", f"{report.repeats:,}",
+                      f"{report.quarantined:,}")
+    out.print(table)
+    if report.error_codes:
+        codes = Table(title="quarantined rows by reason", title_justify="left")
+        for col in ("code", "rows", "first at", "how to fix"):
+            codes.add_column(col, overflow="fold")
+        for code, n in report.error_codes.most_common():
+            first = next((e for e in report.errors if e.code == code), None)
+            where = f"{first.path}:{first.line}" if first else ""
+            codes.add_row(f"[red]{code}", f"{n:,}", escape(where), ROW_ERRORS.get(code, ""))
+        out.print(codes)
+        for e in report.errors[:shown_errors]:
+            out.print(f"  [dim]{escape(e.path)}:{e.line}[/] [red]{e.code}[/] {escape(e.message)}")
+        if report.quarantined > shown_errors:
+            out.print(f"  … {report.quarantined - shown_errors:,} more: "
+                      f"curate quarantine --collection {report.collection}")
+    if report.warning_codes:
+        warned = ", ".join(f"{c} ({n})" for c, n in report.warning_codes.most_common())
+        out.print(f"[yellow]accepted with warnings:[/] {warned}")
+    out.print(f"read {report.read:,} = accepted {report.accepted:,} + repeats {report.repeats:,} "
+              f"+ quarantined {report.quarantined:,}  [dim]({report.seconds:.1f}s, workspace {report.workspace})")
+
+
+def status_table(collections: dict[str, CollectionInfo], workspace: str) -> None:
+    if not collections:
+        out.print(f"workspace {workspace}/ has no collections yet: curate ingest FILE --as NAME")
+        return
+    table = Table(title=f"workspace {workspace}/", title_justify="left")
+    for col, justify in (("collection", "left"), ("kind", "left"), ("examples", "right"),
+                         ("repeats", "right"), ("quarantined", "right")):
+        table.add_column(col, justify=justify)
+    for info in collections.values():
+        table.add_row(escape(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
+                      f"[red]{info.quarantined:,}[/]" if info.quarantined else "0")
+    out.print(table)
+
+
+def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
+    if not rows:
+        out.print("no quarantined rows")
+        return
+    table = Table(title=f"quarantined rows ({len(rows):,} of {total:,} shown)", title_justify="left")
+    for col in ("where", "code", "message", "raw"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        raw = r.raw if len(r.raw) <= 80 else r.raw[:77] + "..."
+        table.add_row(escape(f"{r.path}:{r.line}"), f"[red]{r.code}", escape(r.message), escape(raw))
+    out.print(table)
+
+
+def show_example(collection: str, example: Example, repeats: list[Source]) -> None:
+    src = example.source
+    out.print(f"[bold]{example.id}[/]  collection [bold]{escape(collection)}[/]  "
+              f"from {escape(str(src))} (record {src.index}, {src.format})")
+    for i, m in enumerate(example.messages, 1):
+        style = ROLE_STYLE.get(m.role, "white")
+        body = escape(m.content) if m.content else "[dim](no text)[/]"
+        for call in m.tool_calls:
+            body += f"\n[yellow]→ call {escape(call.name)}({escape(call.arguments)})[/]"
+        extra = f" weight={m.weight}" if m.weight is not None else ""
+        extra += f" name={m.name}" if m.name else ""
+        out.print(Panel(body, title=f"{i} {m.role}{extra}", title_align="left", border_style=style))
+    if example.tools:
+        out.print(f"[bold]tools:[/] {len(example.tools)} defined: " + escape(", ".join(
+            str(t.get("name") or t.get("function", {}).get("name", "?")) if isinstance(t, dict) else "?"
+            for t in example.tools)))
+    if example.warnings:
+        for w in example.warnings:
+            out.print(f"[yellow]warning {w.code}:[/] {escape(w.message)} — {ROW_WARNINGS.get(w.code, '')}")
+    if example.metadata:
+        import orjson
+
+        out.print("[bold]metadata:[/]")
+        text = orjson.dumps(example.metadata, option=orjson.OPT_INDENT_2, default=str).decode()
+        out.print(escape(text if len(text) < 4000 else text[:4000] + "\n…"))
+    if repeats:
+        out.print(f"[bold]also at[/] ({len(repeats)} exact repeat{'s' if len(repeats) > 1 else ''}): "
+                  + ", ".join(escape(str(s)) for s in repeats[:20]))
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,350 @@
+"""The workspace: one SQLite database (WAL) that is the single source of truth. Nothing else writes SQL.
+
+Layout: a directory (default `.curate/`, or `--workspace DIR`, or `$CURATE_WORKSPACE`) holding
+`curate.db`. The schema carries a version (PRAGMA user_version) and migrates forward on open.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from .errors import UsageError, WorkspaceError
+from .record import Example, Issue, Message, Source
+
+DEFAULT_DIR = ".curate"
+DB_NAME = "curate.db"
+
+_MIGRATIONS: list[str] = [
+    # 1: collections, ingest runs, examples, repeats, quarantine
+    """
+    CREATE TABLE collections (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('examples', 'queries')),
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE ingests (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id),
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        paths TEXT NOT NULL,
+        options TEXT NOT NULL,
+        counts TEXT
+    );
+    CREATE TABLE examples (
+        seq INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id),
+        id TEXT NOT NULL,
+        messages TEXT NOT NULL,
+        tools TEXT,
+        metadata TEXT NOT NULL,
+        warnings TEXT,
+        path TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        ingest_id INTEGER NOT NULL REFERENCES ingests(id),
+        UNIQUE (id, collection_id)
+    );
+    CREATE TABLE repeats (
+        collection_id INTEGER NOT NULL REFERENCES collections(id),
+        example_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        ingest_id INTEGER NOT NULL REFERENCES ingests(id),
+        UNIQUE (collection_id, example_id, path, line, idx)
+    );
+    CREATE TABLE quarantine (
+        seq INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id),
+        path TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        raw NOT NULL,  -- TEXT, or BLOB for rows that are not valid UTF-8
+        raw_hash TEXT NOT NULL,
+        ingest_id INTEGER NOT NULL REFERENCES ingests(id),
+        UNIQUE (collection_id, path, line, raw_hash)
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    kind: str
+    examples: int
+    quarantined: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    collection: str
+    path: str
+    line: int
+    index: int
+    code: str
+    message: str
+    raw_data: str | bytes  # bytes only when the row is not valid UTF-8
+
+    @property
+    def raw(self) -> str:
+        """The row as text; bytes that are not UTF-8 show as U+FFFD (`raw_data` keeps them exactly)."""
+        data = self.raw_data
+        return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+
+    def to_dict(self) -> dict[str, Any]:
+        from .errors import ROW_ERRORS
+
+        d = {"collection": self.collection, "path": self.path, "line": self.line, "index": self.index,
+             "code": self.code, "message": self.message, "hint": ROW_ERRORS.get(self.code, ""), "raw": self.raw}
+        if isinstance(self.raw_data, bytes):
+            d["raw_base64"] = base64.b64encode(self.raw_data).decode()
+        return d
+
+
+def resolve_dir(path: str | os.PathLike | None) -> Path:
+    return Path(path or os.environ.get("CURATE_WORKSPACE") or DEFAULT_DIR)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+class Workspace:
+    """Typed access to the workspace database. Use as a context manager, or call `close()`."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
+        self.dir = resolve_dir(path)
+        db = self.dir / DB_NAME
+        if not db.exists():
+            if not create:
+                raise WorkspaceError(
+                    f"no workspace at {self.dir}/ (run 'curate ingest' first, or pass --workspace DIR)")
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorkspaceError(f"cannot create workspace {self.dir}/: {exc.strerror}") from exc
+        try:
+            self.conn = sqlite3.connect(db, timeout=30.0, isolation_level=None, check_same_thread=False)
+            # Large pages and rare checkpoints: measured 2.3x faster bulk ingest than SQLite's defaults
+            # (1M rows: 24 s -> 10 s). page_size only takes effect on a new database.
+            self.conn.execute("PRAGMA page_size=65536")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA wal_autocheckpoint=2000")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            # Ids are random hashes, so index inserts touch pages all over the tree: keep them cached.
+            self.conn.execute("PRAGMA cache_size=-262144")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{db}: not a usable curate workspace ({exc})") from exc
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"{self.dir}/ was written by a newer curate (schema {version} > {SCHEMA_VERSION}); upgrade curate")
+        while version < SCHEMA_VERSION:
+            # One transaction per step, re-checked under the write lock: a crash mid-migration leaves the
+            # previous version intact, and two processes opening a new workspace migrate it once.
+            with self.transaction():
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version < SCHEMA_VERSION:
+                    for statement in _MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                    version += 1
+                    self.conn.execute(f"PRAGMA user_version={version}")
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- collections -----------------------------------------------------------------------------
+    def collection_id(self, name: str) -> int:
+        row = self.conn.execute("SELECT id FROM collections WHERE name=?", (name,)).fetchone()
+        if row is None:
+            known = ", ".join(self.collection_names()) or "none yet"
+            raise UsageError(f"no collection named {name!r} (collections: {known})")
+        return row[0]
+
+    def collection_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM collections ORDER BY id")]
+
+    def ensure_collection(self, name: str, kind: str) -> int:
+        row = self.conn.execute("SELECT id, kind FROM collections WHERE name=?", (name,)).fetchone()
+        if row is not None:
+            if row[1] != kind:
+                raise UsageError(f"collection {name!r} holds {row[1]}, not {kind}; choose another name with --as")
+            return row[0]
+        with self.transaction():
+            cur = self.conn.execute("INSERT INTO collections(name, kind, created_at) VALUES (?,?,?)",
+                                    (name, kind, time.time()))
+        return cur.lastrowid
+
+    def collections(self) -> dict[str, CollectionInfo]:
+        rows = self.conn.execute(
+            """SELECT c.name, c.kind,
+                      (SELECT COUNT(*) FROM examples e WHERE e.collection_id=c.id),
+                      (SELECT COUNT(*) FROM quarantine q WHERE q.collection_id=c.id),
+                      (SELECT COUNT(*) FROM repeats r WHERE r.collection_id=c.id)
+               FROM collections c ORDER BY c.id""").fetchall()
+        return {r[0]: CollectionInfo(*r) for r in rows}
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def start_ingest(self, collection_id: int, paths: list[str], options: dict[str, Any]) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO ingests(collection_id, started_at, paths, options) VALUES (?,?,?,?)",
+                (collection_id, time.time(), _dumps(paths), _dumps(options)))
+        return cur.lastrowid
+
+    def finish_ingest(self, ingest_id: int, counts: dict[str, Any]) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE ingests SET finished_at=?, counts=? WHERE id=?",
+                              (time.time(), _dumps(counts), ingest_id))
+
+    def write_rows(self, example_rows: list[tuple], repeat_rows: list[tuple],
+                   quarantine_rows: list[tuple]) -> list[int]:
+        """Commit one batch of encoded ingest rows atomically (see `encode_example`); returns the
+        positions in `example_rows` whose id was already stored, which are recorded as repeats.
+
+        `example_rows` hold distinct ids; `repeat_rows` are known repeats of them; `quarantine_rows`
+        are (collection_id, path, line, index, code, message, raw, raw_hash, ingest_id)."""
+        with self.transaction():
+            before = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM examples").fetchone()[0]
+            cur = self.conn.executemany(
+                "INSERT OR IGNORE INTO examples(collection_id, id, messages, tools, metadata, warnings, path, line,"
+                " idx, format, ingest_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)", example_rows)
+            stored: list[int] = []
+            if cur.rowcount < len(example_rows):
+                # Rows this transaction inserted have seq > before (the write lock is ours); the rest existed.
+                inserted = {r[0] for r in self.conn.execute("SELECT id FROM examples WHERE seq > ?", (before,))}
+                stored = [i for i, row in enumerate(example_rows) if row[1] not in inserted]
+            # A repeat that is the stored example's own first occurrence (a re-ingest) is not a new place.
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO repeats SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM examples"
+                " WHERE id=? AND collection_id=? AND path=? AND line=? AND idx=?)",
+                [_repeat_row(example_rows[i]) for i in stored] + [_repeat_row(r) for r in repeat_rows])
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO quarantine(collection_id, path, line, idx, code, message, raw, raw_hash,"
+                " ingest_id) VALUES (?,?,?,?,?,?,?,?,?)", quarantine_rows)
+        return stored
+
+
+    # -- reading ---------------------------------------------------------------------------------
+    _EXAMPLE_COLS = "id, messages, tools, metadata, warnings, path, line, idx, format"
+
+    @staticmethod
+    def _example(row: tuple) -> Example:
+        eid, messages, tools, metadata, warnings, path, line, idx, fmt = row
+        return Example(
+            id=eid,
+            messages=tuple(Message.from_dict(m) for m in orjson.loads(messages)),
+            source=Source(path, line, idx, fmt),
+            metadata=orjson.loads(metadata),
+            tools=tuple(orjson.loads(tools)) if tools else (),
+            warnings=tuple(Issue(**w) for w in orjson.loads(warnings)) if warnings else (),
+        )
+
+    def iter_examples(self, collection: str, batch: int = 2000) -> Iterator[Example]:
+        """Examples in ingest order, streamed."""
+        cid = self.collection_id(collection)
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                f"SELECT seq, {self._EXAMPLE_COLS} FROM examples WHERE collection_id=? AND seq>? "
+                "ORDER BY seq LIMIT ?", (cid, last, batch)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._example(row[1:])
+            last = rows[-1][0]
+
+    def count_examples(self, collection: str) -> int:
+        cid = self.collection_id(collection)
+        return self.conn.execute("SELECT COUNT(*) FROM examples WHERE collection_id=?", (cid,)).fetchone()[0]
+
+    def find_examples(self, id_prefix: str) -> list[tuple[str, Example]]:
+        """Examples whose id starts with `id_prefix`, with their collection name (at most 20)."""
+        if not id_prefix or any(c not in "0123456789abcdef" for c in id_prefix.lower()):
+            raise UsageError(f"{id_prefix!r} is not an example id (ids are hexadecimal, e.g. 3f9a2c...)")
+        rows = self.conn.execute(
+            f"SELECT c.name, {', '.join('e.' + c.strip() for c in self._EXAMPLE_COLS.split(','))} "
+            "FROM examples e JOIN collections c ON c.id=e.collection_id WHERE e.id >= ? AND e.id < ? LIMIT 20",
+            (id_prefix.lower(), id_prefix.lower() + "g")).fetchall()
+        return [(r[0], self._example(r[1:])) for r in rows]
+
+    def repeats_of(self, collection: str, example_id: str) -> list[Source]:
+        cid = self.collection_id(collection)
+        return [Source(*r) for r in self.conn.execute(
+            "SELECT path, line, idx, format FROM repeats WHERE collection_id=? AND example_id=? "
+            "ORDER BY path, line", (cid, example_id))]
+
+    def iter_quarantine(self, collection: str | None = None, code: str | None = None) -> Iterator[QuarantinedRow]:
+        sql = ("SELECT c.name, q.path, q.line, q.idx, q.code, q.message, q.raw FROM quarantine q "
+               "JOIN collections c ON c.id=q.collection_id WHERE 1=1")
+        args: list[Any] = []
+        if collection is not None:
+            sql += " AND q.collection_id=?"
+            args.append(self.collection_id(collection))
+        if code is not None:
+            sql += " AND q.code=?"
+            args.append(code)
+        for row in self.conn.execute(sql + " ORDER BY q.seq", args):
+            yield QuarantinedRow(*row)
+
+
+def encode_example(collection_id: int, ingest_id: int, e: Example) -> tuple:
+    """An example as the row `write_rows` stores (picklable, so a writer process can take it)."""
+    return (collection_id, e.id, _dumps([m.to_dict() for m in e.messages]),
+            _dumps(list(e.tools)) if e.tools else None, _dumps(e.metadata),
+            _dumps([w.to_dict() for w in e.warnings]) if e.warnings else None,
+            e.source.path, e.source.line, e.source.index, e.source.format, ingest_id)
+
+
+def _repeat_row(row: tuple) -> tuple:
+    cid, eid, _msgs, _tools, metadata, _warn, path, line, idx, fmt, ingest_id = row
+    return (cid, eid, path, line, idx, fmt, metadata, ingest_id, eid, cid, path, line, idx)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *_):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,163 @@
+"""Ingest end to end on crafted files: every container, every file-level error, idempotency, reconciliation."""
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import curate
+from curate import InputFileError, UsageError, Workspace
+from curate.readers import json_doc
+
+from .conftest import write_jsonl
+
+GOOD = {"instruction": "Add 2 and 2", "input": "", "output": "4", "source": "math"}
+
+
+def reconcile(report):
+    assert report.read == report.accepted + report.repeats + report.quarantined
+    return report
+
+
+def test_jsonl_bad_rows_are_quarantined_with_file_and_line(tmp_path, ws_dir):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"instruction": "a", "output": "b"}\n'
+                     b'{"instruction": "c", "output": \n'
+                     b'\n'
+                     b'[1, 2]\n'
+                     b'{"instruction": "caf\xe9", "output": "x"}\n'
+                     b'{"messages": [{"role": "user", "content": "q"}]}\n')
+    r = reconcile(curate.ingest([path], "d", workspace=ws_dir))
+    assert (r.rows, r.accepted, r.quarantined) == (5, 1, 4)
+    assert [(e.line, e.code) for e in r.errors] == [
+        (2, "invalid_json"), (4, "not_an_object"), (5, "encoding_error"), (6, "no_assistant_turn")]
+    assert "column" in r.errors[0].message and r.errors[0].hint
+    with Workspace(ws_dir) as ws:
+        rows = list(ws.iter_quarantine("d"))
+        assert rows[0].raw == '{"instruction": "c", "output":'
+        assert rows[2].raw_data == b'{"instruction": "caf\xe9", "output": "x"}'  # the exact bytes
+        assert rows[2].to_dict()["raw"] == '{"instruction": "caf\ufffd", "output": "x"}'
+        assert "raw_base64" in rows[2].to_dict() and "raw_base64" not in rows[0].to_dict()
+
+
+def test_reingest_is_idempotent_and_repeats_are_recorded(tmp_path, ws_dir):
+    path = write_jsonl(tmp_path / "d.jsonl", [GOOD, {"instruction": "b", "output": "c"}, GOOD, "{bad"])
+    first = reconcile(curate.ingest([path], "d", workspace=ws_dir))
+    assert (first.accepted, first.repeats, first.quarantined) == (2, 1, 1)
+    second = reconcile(curate.ingest([path], "d", workspace=ws_dir))
+    assert (second.accepted, second.repeats, second.quarantined) == (0, 3, 1)
+    with Workspace(ws_dir) as ws:
+        info = ws.collections()["d"]
+        assert (info.examples, info.repeats, info.quarantined) == (2, 1, 1)
+        first_id = next(ws.iter_examples("d")).id
+        assert [s.line for s in ws.repeats_of("d", first_id)] == [3]
+
+
+def test_metadata_round_trips_verbatim(tmp_path, ws_dir):
+    meta = {"source": "math", "nested": {"a": [1, 2.5, None, True]}, "unicode": "日本語 ✓"}
+    path = write_jsonl(tmp_path / "d.jsonl", [dict(GOOD, **meta)])
+    curate.ingest([path], "d", workspace=ws_dir)
+    with Workspace(ws_dir) as ws:
+        [ex] = list(ws.iter_examples("d"))
+    assert ex.metadata == meta
+    assert ex.source.to_dict() == {"path": str(path), "line": 1, "index": 0, "format": "alpaca"}
+
+
+def test_json_array_streams_with_line_numbers_and_resyncs_after_a_broken_element(tmp_path, ws_dir, monkeypatch):
+    monkeypatch.setattr(json_doc, "CHUNK", 64)  # force elements across chunk boundaries
+    text = ('[\n  {"instruction": "one", "output": "1"},\n'
+            '  {"instruction": "two", "output": "2" "oops": 1},\n'
+            '  {"instruction": "three",\n   "output": "3"},\n'
+            '  {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n]\n')
+    path = tmp_path / "d.json"
+    path.write_text(text)
+    r = reconcile(curate.ingest([path], "d", workspace=ws_dir))
+    assert (r.rows, r.accepted, r.quarantined) == (4, 3, 1)
+    assert (r.errors[0].line, r.errors[0].code) == (3, "invalid_json")
+    with Workspace(ws_dir) as ws:
+        assert [e.source.line for e in ws.iter_examples("d")] == [2, 4, 6]
+        assert [e.source.index for e in ws.iter_examples("d")] == [0, 2, 3]
+
+
+def test_json_object_holding_lists_and_json_lines_named_json(tmp_path, ws_dir):
+    doc = {"version": 2, "train": [GOOD, {"instruction": "x", "output": "y"}], "test": [{"prompt": "p", "completion": "c"}]}
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps(doc, indent=2))
+    b = write_jsonl(tmp_path / "b.json", [GOOD, {"prompt": "p2", "completion": "c2"}])
+    r = reconcile(curate.ingest([a, b], "d", workspace=ws_dir))
+    assert (r.accepted, r.repeats) == (4, 1)
+    assert [f.container for f in r.files] == ["json", "jsonl"]
+    with Workspace(ws_dir) as ws:
+        paths = sorted({e.source.path for e in ws.iter_examples("d")})
+    assert paths == [f"{a}#test", f"{a}#train", str(b)]
+
+
+def test_csv_tsv_and_mapping(tmp_path, ws_dir):
+    csv_path = tmp_path / "qa.csv"
+    csv_path.write_text('question,answer,topic\n"What, exactly?","Multi\nline answer",billing\n'
+                        'only-two-columns,x\nWhy?,Because,misc\n', encoding="utf-8")
+    r = reconcile(curate.ingest([csv_path], "qa", mapping={"question": "instruction", "answer": "output"},
+                                workspace=ws_dir))
+    assert (r.accepted, r.quarantined) == (2, 1)
+    assert (r.errors[0].line, r.errors[0].code) == (4, "wrong_column_count")
+    tsv = tmp_path / "q.tsv"
+    tsv.write_text('text\tintent\nsay "hi"\tgreet\n')
+    r = reconcile(curate.ingest([tsv], "q", kind="queries", workspace=ws_dir))
+    with Workspace(ws_dir) as ws:
+        [q] = list(ws.iter_examples("q"))
+        first = next(ws.iter_examples("qa"))
+    assert q.messages[0].content == 'say "hi"' and q.metadata == {"intent": "greet"}
+    assert first.messages[1].content == "Multi\nline answer" and first.metadata == {"topic": "billing"}
+    assert first.source.line == 2
+
+
+def test_parquet_gzip_and_text(tmp_path, ws_dir):
+    pq.write_table(pa.Table.from_pylist([GOOD, {"instruction": "i", "output": ""}]), tmp_path / "d.parquet")
+    with gzip.open(tmp_path / "d.jsonl.gz", "wt") as fh:
+        fh.write(json.dumps({"prompt": "p", "completion": "c"}) + "\n")
+    (tmp_path / "q.txt").write_text("where is my parcel\n\nreset password\n")
+    r = reconcile(curate.ingest([tmp_path / "d.parquet", tmp_path / "d.jsonl.gz"], "d", workspace=ws_dir))
+    assert (r.accepted, r.quarantined) == (2, 1) and r.errors[0].line == 2
+    r = reconcile(curate.ingest([tmp_path / "q.txt"], "q", kind="queries", workspace=ws_dir))
+    assert r.accepted == 2
+
+
+def test_hugging_face_dataset_directory(tmp_path, ws_dir):
+    datasets = pytest.importorskip("datasets", reason="the hf extra is not installed")
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list([GOOD]),
+                               "test": datasets.Dataset.from_list([{"instruction": "t", "output": "u", "source": "s"}])})
+    dd.save_to_disk(str(tmp_path / "hf"))
+    r = reconcile(curate.ingest([tmp_path / "hf"], "d", workspace=ws_dir))
+    assert r.accepted == 2
+    with Workspace(ws_dir) as ws:
+        assert sorted(e.source.path for e in ws.iter_examples("d")) == [f"{tmp_path / 'hf'}[test]",
+                                                                        f"{tmp_path / 'hf'}[train]"]
+
+
+def test_call_errors_are_named_and_write_nothing(tmp_path, ws_dir):
+    with pytest.raises(InputFileError, match="no such file"):
+        curate.ingest([tmp_path / "missing.jsonl"], "d", workspace=ws_dir)
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01")
+    with pytest.raises(InputFileError, match="unknown file type"):
+        curate.ingest([tmp_path / "x.bin"], "d", workspace=ws_dir)
+    with pytest.raises(UsageError, match="unknown format"):
+        curate.ingest([tmp_path / "x.bin"], "d", format="nope", workspace=ws_dir)
+    assert not ws_dir.exists()
+    path = write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    curate.ingest([path], "d", workspace=ws_dir)
+    with pytest.raises(UsageError, match="holds examples, not queries"):
+        curate.ingest([path], "d", kind="queries", workspace=ws_dir)
+
+
+def test_large_input_uses_the_writer_process_and_still_reconciles(tmp_path, ws_dir, monkeypatch):
+    ingest_module = __import__("sys").modules["curate.ingest"]
+    monkeypatch.setattr(ingest_module, "BIG_INPUT_BYTES", 0)
+    monkeypatch.setattr(ingest_module, "BATCH", 7)
+    records = [{"instruction": f"q{i % 40}", "output": "a"} for i in range(100)] + ["{broken"] * 3
+    path = write_jsonl(tmp_path / "d.jsonl", records)
+    r = reconcile(curate.ingest([path], "d", workspace=ws_dir))
+    assert (r.accepted, r.repeats, r.quarantined) == (40, 60, 3)
+    with Workspace(ws_dir) as ws:
+        assert [e.source.index for e in ws.iter_examples("d")] == list(range(40))
