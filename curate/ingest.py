@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import multiprocessing
 import os
 import time
 from collections import Counter, deque
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+import orjson
 
 from .errors import ROW_ERRORS, RowRejected, UsageError
 from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
@@ -168,7 +170,7 @@ class _Batcher:
 
     def __init__(self, ws: Workspace, collection_id: int, ingest_id: int, report: IngestReport, big: bool):
         self.cid, self.ingest_id, self.report = collection_id, ingest_id, report
-        self.examples: list[Example] = []
+        self.rows: list[tuple] = []
         self.bad: list[tuple] = []
         self._writer = _ProcessWriter(ws) if big and _ProcessWriter.available else _InlineWriter(ws)
         self._in_flight: deque = deque()
@@ -176,6 +178,7 @@ class _Batcher:
     def add_bad(self, row: RawRow, code: str, message: str, file: FileReport) -> None:
         raw = row.stored_raw()
         digest = hashlib.blake2b(raw if isinstance(raw, bytes) else raw.encode(), digest_size=10).hexdigest()
+        message = message.encode("utf-8", "replace").decode()  # field names may hold lone surrogates
         self.bad.append((self.cid, row.path, row.line, row.index, code, message, raw, digest, self.ingest_id))
         file.read += 1
         file.quarantined += 1
@@ -185,27 +188,27 @@ class _Batcher:
         if len(self.bad) >= BATCH:
             self.flush(file)
 
-    def add(self, example: Example, file: FileReport) -> None:
-        self.examples.append(example)
+    def add(self, row: tuple, warnings: tuple, file: FileReport) -> None:
+        """Queue one example, already encoded with `encode_example`."""
+        self.rows.append(row)
         file.read += 1
-        for w in example.warnings:
+        for w in warnings:
             file.warning_codes[w.code] += 1
-        if len(self.examples) >= BATCH:
+        if len(self.rows) >= BATCH:
             self.flush(file)
 
     def flush(self, file: FileReport) -> None:
         seen: set[str] = set()
         rows: list[tuple] = []
         in_batch: list[tuple] = []
-        for e in self.examples:
-            row = encode_example(self.cid, self.ingest_id, e)
-            if e.id in seen:
+        for row in self.rows:
+            if row[1] in seen:
                 in_batch.append(row)
             else:
-                seen.add(e.id)
+                seen.add(row[1])
                 rows.append(row)
         self._in_flight.append((self._writer.submit(rows, in_batch, self.bad), file, len(rows), len(in_batch)))
-        self.examples, self.bad = [], []
+        self.rows, self.bad = [], []
         while len(self._in_flight) > 3:
             self._settle()
 
@@ -236,13 +239,19 @@ def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str,
         record = apply_mapping(row.value, mapping) if isinstance(row.value, dict) else row.value
         try:
             name, converted = convert_record(record, kind, fmt)
+            source = Source(row.path, row.line, row.index, name)
+            examples = [Example.create(c.messages, source, c.metadata, c.tools, c.warnings) for c in converted]
+            encoded = [encode_example(batcher.cid, batcher.ingest_id, e) for e in examples]
         except RowRejected as rej:
             batcher.add_bad(row, rej.code, rej.message, file)
             continue
+        except orjson.JSONEncodeError:
+            batcher.add_bad(row, "encoding_error", "the text holds a lone UTF-16 surrogate "
+                            "(an unpaired \\ud800-\\udfff escape)", file)
+            continue
         file.formats[name] += len(converted)
-        for conv in converted:
-            source = Source(row.path, row.line, row.index, name)
-            batcher.add(Example.create(conv.messages, source, conv.metadata, conv.tools, conv.warnings), file)
+        for example, encoded_row in zip(examples, encoded):
+            batcher.add(encoded_row, example.warnings, file)
     batcher.flush(file)
     batcher.drain()
 

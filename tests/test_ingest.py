@@ -42,6 +42,16 @@ def test_jsonl_bad_rows_are_quarantined_with_file_and_line(tmp_path, ws_dir):
         assert "raw_base64" in rows[2].to_dict() and "raw_base64" not in rows[0].to_dict()
 
 
+def test_lone_surrogates_and_concatenated_boms(tmp_path, ws_dir):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"instruction": "a", "output": "b"}\n'
+                     b'\xef\xbb\xbf{"instruction": "c", "output": "d"}\n'
+                     b'{"instruction": "\\ud800 half a pair", "output": "x"}\n')
+    r = reconcile(curate.ingest([path], "d", workspace=ws_dir))
+    assert (r.accepted, r.quarantined) == (2, 1)
+    assert (r.errors[0].line, r.errors[0].code) == (3, "encoding_error")
+
+
 def test_reingest_is_idempotent_and_repeats_are_recorded(tmp_path, ws_dir):
     path = write_jsonl(tmp_path / "d.jsonl", [GOOD, {"instruction": "b", "output": "c"}, GOOD, "{bad"])
     first = reconcile(curate.ingest([path], "d", workspace=ws_dir))
@@ -92,6 +102,19 @@ def test_json_object_holding_lists_and_json_lines_named_json(tmp_path, ws_dir):
     with Workspace(ws_dir) as ws:
         paths = sorted({e.source.path for e in ws.iter_examples("d")})
     assert paths == [f"{a}#test", f"{a}#train", str(b)]
+
+
+def test_json_edge_shapes_lose_nothing(tmp_path, ws_dir):
+    # JSON Lines named .json whose first line is broken; concatenated values; data after an array.
+    (tmp_path / "a.json").write_text('{"instruction": "x", "output": \n'
+                                     '{"instruction": "y", "output": "1"}\n{"instruction": "z", "output": "2"}\n')
+    (tmp_path / "b.json").write_text('{"prompt": "p", "completion": "c"} {"prompt": "q",\n "completion": "d"}')
+    (tmp_path / "c.json").write_text('[{"prompt": "p", "completion": "c"}]\n[{"prompt": "r", "completion": "s"}]\noops')
+    r = reconcile(curate.ingest([tmp_path / n for n in ("a.json", "b.json", "c.json")], "d", workspace=ws_dir))
+    assert [(f.rows, f.accepted, f.quarantined) for f in r.files] == [(3, 2, 1), (2, 2, 0), (3, 1, 1)]
+    assert [(e.path.rsplit("/", 1)[1], e.line, e.code) for e in r.errors] == [
+        ("a.json", 1, "invalid_json"), ("c.json", 3, "invalid_json")]
+    assert r.repeats == 1  # c.json's first record repeats b.json's first
 
 
 def test_csv_tsv_and_mapping(tmp_path, ws_dir):
@@ -161,3 +184,11 @@ def test_large_input_uses_the_writer_process_and_still_reconciles(tmp_path, ws_d
     assert (r.accepted, r.repeats, r.quarantined) == (40, 60, 3)
     with Workspace(ws_dir) as ws:
         assert [e.source.index for e in ws.iter_examples("d")] == list(range(40))
+
+
+def test_every_shared_file_reads_without_crashing(shared_data, ws_dir):
+    files = sorted(p for p in shared_data.rglob("*") if p.is_file() and p.suffix != ".md")
+    assert len(files) >= 18
+    for i, path in enumerate(files):
+        r = reconcile(curate.ingest([path], f"c{i}", workspace=ws_dir))
+        assert r.rows > 0, path

@@ -101,19 +101,20 @@ def _looks_like_hf(path: Path) -> bool:
 
 
 def _sniff(head: bytes) -> str | None:
-    """Tell JSON from JSON Lines by content: a complete object on the first line means JSON Lines."""
+    """Tell JSON from JSON Lines by content: most lines being whole `{...}` objects means JSON Lines.
+
+    Textual on purpose, so a few broken lines do not turn a JSON Lines file into one giant bad document.
+    """
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"["):
         return "json"
-    if text.startswith(b"{"):
-        first_line = text.split(b"\n", 1)[0].strip()
-        try:
-            orjson.loads(first_line)
-        except orjson.JSONDecodeError:
-            return "json"
-        rest = text[len(first_line):].strip()
-        return "jsonl" if rest.startswith(b"{") or not rest else "json"
-    return None
+    if not text.startswith(b"{"):
+        return None
+    lines = [ln.strip().lstrip(b"\xef\xbb\xbf") for ln in text.split(b"\n")[:-1] if ln.strip()][:50]
+    if not lines:
+        return "json"  # a single line, maybe cut by the sniff window: the JSON reader handles both cases
+    whole = sum(1 for ln in lines if ln.startswith(b"{") and ln.endswith(b"}"))
+    return "jsonl" if whole * 2 >= len(lines) else "json"
 
 
 def open_input(path_str: str, container: str | None = None) -> InputFile:
@@ -139,7 +140,10 @@ def open_input(path_str: str, container: str | None = None) -> InputFile:
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise InputFileError(f"{path_str}: cannot read ({exc})") from exc
     if container is None and kind in (None, "json", "jsonl"):
-        kind = _sniff(head) or kind
+        sniffed = _sniff(head)
+        # Trust a .jsonl name unless the content is plainly an array; sniff .json and unknown names.
+        if kind != "jsonl" or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            kind = sniffed or kind
     if kind is None:
         raise InputFileError(
             f"{path_str}: unknown file type '{inner or '(no extension)'}'; supported: "

@@ -90,15 +90,27 @@ class _Buffer:
 def read_json(stream: BinaryIO, path: str, progress: ProgressFn | None = None,
               is_record=None) -> Iterator[RawRow]:
     buf = _Buffer(stream, progress)
-    first = buf.peek()
-    if first == "[":
-        buf.advance(buf.pos + 1)
-        yield from _array_elements(buf, path, 0)
+    if buf.peek() != "[":
+        # Not an array: read it whole (objects holding lists are rarely large) and decide what it holds.
+        while buf.fill():
+            pass
+        yield from _object_document(buf, path, is_record)
         return
-    # Not an array: read it whole (objects holding lists are rarely large) and decide what it holds.
-    while buf.fill():
-        pass
-    yield from _object_document(buf, path, is_record)
+    index = 0
+    while True:  # one array, or several concatenated ones
+        ch = buf.peek()
+        if ch == "":
+            return
+        if ch == "[":
+            buf.advance(buf.pos + 1)
+            index = yield from _array_elements(buf, path, index)
+            continue
+        while buf.fill():
+            pass
+        line = buf.line
+        raw = buf.advance(len(buf.text)).rstrip()
+        yield RawRow(path, line, index, raw, None, ("invalid_json", "unexpected data after the JSON array"))
+        return
 
 
 def _array_elements(buf: _Buffer, path: str, index: int) -> Iterator[RawRow]:
@@ -107,7 +119,7 @@ def _array_elements(buf: _Buffer, path: str, index: int) -> Iterator[RawRow]:
         if ch == "]" or ch == "":
             if ch == "]":
                 buf.advance(buf.pos + 1)
-            return
+            return index
         start, line = buf.pos, buf.line
         try:
             value, end = _DECODER.raw_decode(buf.text, start)
@@ -120,7 +132,7 @@ def _array_elements(buf: _Buffer, path: str, index: int) -> Iterator[RawRow]:
             yield from _resync(buf, path, index, line, exc)
             index += 1
             if buf.pos >= len(buf.text):
-                return
+                return index
             continue
         raw = buf.advance(end)
         problem = _encoding_problem(raw)
@@ -134,9 +146,9 @@ def _array_elements(buf: _Buffer, path: str, index: int) -> Iterator[RawRow]:
             buf.advance(buf.pos + 1)
         elif sep == "]":
             buf.advance(buf.pos + 1)
-            return
+            return index
         elif sep == "":
-            return
+            return index
         # anything else is a missing comma: the next element attempt reports it
 
 
@@ -176,13 +188,16 @@ def _indent_column(text: str, pos: int) -> int | None:
 
 
 def _object_document(buf: _Buffer, path: str, is_record) -> Iterator[RawRow]:
+    """One object (a record, or a container of record lists), or a sequence of concatenated values."""
     text = buf.text
     start, line = buf.pos, buf.line
     try:
         value, end = _DECODER.raw_decode(text, start)
-    except json.JSONDecodeError as exc:
-        yield RawRow(path, line, 0, text[start:].rstrip(), None,
-                     ("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}"))
+    except json.JSONDecodeError:
+        yield from _value_sequence(text, start, line, path)
+        return
+    if text[end:].strip(_WS):
+        yield from _value_sequence(text, start, line, path)
         return
     lists = _record_lists(value) if isinstance(value, dict) and not (is_record and is_record(value)) else []
     if not lists:
@@ -192,6 +207,33 @@ def _object_document(buf: _Buffer, path: str, is_record) -> Iterator[RawRow]:
     for key, offset in _list_offsets(text, start, lists):
         buf.pos, buf.line = offset + 1, 1 + text.count("\n", 0, offset)
         yield from _array_elements(buf, f"{path}#{key}", 0)
+
+
+def _value_sequence(text: str, pos: int, line: int, path: str) -> Iterator[RawRow]:
+    """Concatenated JSON values (JSON Lines by another name); an unparsable stretch runs to the next
+    line that starts with '{' and is quarantined on its own."""
+    index, n = 0, len(text)
+    while True:
+        start = pos
+        while pos < n and text[pos] in _WS:
+            pos += 1
+        line += text.count("\n", start, pos)
+        if pos >= n:
+            return
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+            row = RawRow(path, line, index, text[pos:end], value)
+        except json.JSONDecodeError as exc:
+            nxt = text.find("\n{", pos + 1)
+            end = n if nxt < 0 else nxt + 1
+            row = RawRow(path, line, index, text[pos:end].rstrip(), None,
+                         ("invalid_json", f"{exc.msg} at column {exc.colno}"))
+        problem = row.error is None and _encoding_problem(row.raw)
+        if problem:
+            row = RawRow(path, line, index, row.raw, None, ("encoding_error", problem))
+        yield row
+        line += text.count("\n", pos, end)
+        pos, index = end, index + 1
 
 
 def _record_lists(obj: dict) -> list[str]:

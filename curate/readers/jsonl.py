@@ -31,7 +31,7 @@ def read_jsonl(stream: BinaryIO, path: str, progress: ProgressFn | None = None,
     consumed = 0
     for lineno, line in enumerate(stream, 1):
         consumed += len(line)
-        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+        if line.startswith(b"\xef\xbb\xbf"):  # on any line: concatenated files carry their BOMs along
             line = line[3:]
         stripped = line.strip()
         if not stripped:
