@@ -181,5 +181,60 @@ def show(ctx, example_id, as_json):
             render.show_example(collection, example, ws.repeats_of(collection, example.id))
 
 
+def _default_collection(ws, collection: str | None, kind: str | None = "examples") -> str:
+    from .errors import UsageError
+
+    if collection:
+        ws.collection_id(collection)
+        return collection
+    names = [n for n, c in ws.collections().items() if kind is None or c.kind == kind]
+    if len(names) == 1:
+        return names[0]
+    raise UsageError("name the collection with --collection (" + (", ".join(names) or "none ingested yet") + ")")
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Collection to deduplicate (default: the only one).")
+@click.option("--methods", default="exact,near", show_default=True, help="Comma-separated: exact, near.")
+@click.option("--key", type=click.Choice(["conversation", "prompt", "response"]), default="conversation",
+              show_default=True, help="What two examples must share to be duplicates.")
+@click.option("--near-threshold", type=float, default=None,
+              help="Minimum word-3-gram Jaccard for near duplicates [default: 0.7].")
+@click.option("--against", metavar="NAME", help="Also flag examples whose prompt duplicates one in this "
+              "collection (an eval set, production queries): contamination.")
+@click.option("--preview", is_flag=True, help="Also count pairs and groups at thresholds 0.5-0.9 and show "
+              "sample pairs near the threshold, to choose one.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE.json",
+              help="Write the full report (every group, conflict and contamination) to FILE.json.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def dedup(ctx, collection, methods, key, near_threshold, against, preview, report_path, as_json):
+    """Find exact and near duplicates, conflicting answers and contamination; record them as findings.
+
+    Nothing is deleted: each group keeps one representative (the most complete answer) and the other
+    members get a finding naming it, which review and export act on.
+    """
+    import orjson
+
+    from . import render
+    from .dedup import DEFAULT_NEAR_THRESHOLD
+    from .dedup import dedup as run_dedup
+
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, collection, None)
+        with render.stage_progress(not as_json) as progress:
+            report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+                               key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD, against=against,
+                               preview=preview, progress=progress)
+    data = report.to_dict()
+    if report_path:
+        with open(report_path, "wb") as fh:
+            fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    if as_json:
+        _dump_json(data)
+    else:
+        render.dedup_summary(report, report_path)
+
+
 if __name__ == "__main__":
     main()

@@ -46,6 +46,28 @@ def file_progress(enabled: bool) -> Iterator:
         yield factory
 
 
+@contextmanager
+def stage_progress(enabled: bool) -> Iterator:
+    """Yields a callback(stage, done, total) drawing one bar per stage on a terminal, else None."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    progress = Progress(TextColumn("[bold]{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=err, transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            for other in tasks.values():
+                task = progress.tasks[other]
+                progress.update(other, completed=task.total or 1, total=task.total or 1)
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    with progress:
+        yield update
+
+
 def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
     table = Table(title=f"ingest → collection '{report.collection}' ({report.kind})", title_justify="left")
     table.add_column("file", overflow="fold", ratio=3)
@@ -140,3 +162,53 @@ def show_example(collection: str, example: Example, repeats: list[Source]) -> No
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def dedup_summary(report, report_path: str | None) -> None:
+    s = report.summary
+    table = Table(title=f"dedup '{report.collection}' (run {report.run_id}, key {report.params['key']}, "
+                        f"near >= {report.params['near_threshold']})", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("examples", f"{s['examples']:,}")
+    table.add_row("duplicate groups", f"{s['groups']:,}")
+    table.add_row("duplicates (non-representatives)", f"{s['duplicates']:,}")
+    table.add_row("kept (unique + representatives)", f"{s['kept']:,}")
+    table.add_row("exact repeats merged at ingest", f"{s['ingest_repeats']:,}")
+    table.add_row("conflicting answer pairs", f"{s['conflicts']:,}")
+    if report.params.get("against"):
+        table.add_row(f"contaminated by '{report.params['against']}'",
+                      f"[red]{s['contaminated']:,}[/]" if s["contaminated"] else "0")
+    table.add_row("seconds", f"{s['seconds']:.1f}")
+    out.print(table)
+    if s["groups_by_method"]:
+        out.print("groups by method: " + ", ".join(f"{m} {n:,}" for m, n in sorted(s["groups_by_method"].items())))
+    biggest = sorted(report.groups, key=lambda g: -len(g["members"]))[:5]
+    if biggest:
+        groups = Table(title="largest groups", title_justify="left")
+        for col in ("group", "method", "members", "representative", "first at"):
+            groups.add_column(col, overflow="fold")
+        for g in biggest:
+            first = g["members"][0]["source"]
+            groups.add_row(str(g["id"]), g["method"], str(len(g["members"])), g["representative"][:12],
+                           escape(f"{first['path']}:{first['line']}"))
+        out.print(groups)
+    if report.preview:
+        prev = Table(title="threshold preview (near)", title_justify="left")
+        for col in ("threshold", "pairs", "groups", "duplicates"):
+            prev.add_column(col, justify="right")
+        for row in report.preview["near"]["thresholds"]:
+            prev.add_row(f"{row['threshold']:.2f}", f"{row['pairs']:,}", f"{row['groups']:,}", f"{row['duplicates']:,}")
+        out.print(prev)
+        for smp in report.preview["near"]["samples_near_threshold"][:4]:
+            a, b = (smp[k].replace("\n", " ⏎ ")[:100] for k in ("text_a", "text_b"))
+            out.print(f"[dim]{smp['score']:.2f}[/]  {escape(a)}\n      {escape(b)}")
+    if report.conflicts:
+        c = report.conflicts[0]
+        out.print(f"[yellow]conflicts:[/] {len(report.conflicts):,} pairs with the same prompt and different answers, "
+                  f"e.g. {c['a'][:12]} vs {c['b'][:12]} (answer overlap {c['response_similarity']:.0%})")
+    if report.contamination:
+        out.print(f"[red]contamination:[/] {len(report.contamination):,} examples match "
+                  f"'{report.params['against']}'")
+    out.print("nothing was deleted: duplicates are findings (curate show ID); "
+              + (f"full report in {report_path}" if report_path else "--report FILE.json for every group"))

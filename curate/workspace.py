@@ -80,6 +80,39 @@ _MIGRATIONS: list[str] = [
         UNIQUE (collection_id, path, line, raw_hash)
     );
     """,
+    # 2: analysis runs, their findings, and duplicate groups
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id),
+        kind TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        params TEXT NOT NULL,
+        summary TEXT
+    );
+    CREATE INDEX runs_by_collection ON runs(collection_id, kind, id);
+    CREATE TABLE findings (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        example_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+        score REAL NOT NULL CHECK (score >= 0 AND score <= 1),
+        message TEXT NOT NULL,
+        evidence TEXT
+    );
+    CREATE INDEX findings_by_run ON findings(run_id, example_id);
+    CREATE INDEX findings_by_example ON findings(example_id);
+    CREATE TABLE dup_members (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        group_no INTEGER NOT NULL,
+        example_id TEXT NOT NULL,
+        is_representative INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        PRIMARY KEY (run_id, group_no, example_id)
+    );
+    CREATE INDEX dup_members_by_example ON dup_members(example_id);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -262,6 +295,72 @@ class Workspace:
         return stored
 
 
+    # -- analysis runs ---------------------------------------------------------------------------
+    def start_run(self, collection: str, kind: str, params: dict[str, Any]) -> int:
+        cid = self.collection_id(collection)
+        with self.transaction():
+            cur = self.conn.execute("INSERT INTO runs(collection_id, kind, started_at, params) VALUES (?,?,?,?)",
+                                    (cid, kind, time.time(), _dumps(params)))
+        return cur.lastrowid
+
+    def finish_run(self, run_id: int, summary: dict[str, Any], findings: list[Finding],
+                   groups: list[tuple[int, str, str, list[str]]] = ()) -> None:
+        """Store a run's findings and duplicate groups (group_no, method, representative, member ids)
+        with its summary, in one transaction: a run is visible complete or not at all."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO findings(run_id, example_id, kind, severity, score, message, evidence) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(run_id, f.example_id, f.kind, f.severity, min(1.0, max(0.0, float(f.score))), f.message,
+                  _dumps(f.evidence) if f.evidence is not None else None) for f in findings])
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO dup_members(run_id, group_no, example_id, is_representative, method) "
+                "VALUES (?,?,?,?,?)",
+                [(run_id, no, eid, int(eid == rep), method) for no, method, rep, members in groups for eid in members])
+            self.conn.execute("UPDATE runs SET finished_at=?, summary=? WHERE id=?",
+                              (time.time(), _dumps(summary), run_id))
+
+    def latest_run(self, collection: str, kind: str) -> RunInfo | None:
+        cid = self.collection_id(collection)
+        row = self.conn.execute(
+            "SELECT id, kind, started_at, finished_at, params, summary FROM runs WHERE collection_id=? AND kind=? "
+            "AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", (cid, kind)).fetchone()
+        if row is None:
+            return None
+        return RunInfo(row[0], collection, row[1], row[2], row[3], orjson.loads(row[4]),
+                       orjson.loads(row[5]) if row[5] else None)
+
+    def run_findings(self, run_id: int) -> list[Finding]:
+        return [Finding(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]) if r[5] else None)
+                for r in self.conn.execute("SELECT example_id, kind, severity, score, message, evidence "
+                                           "FROM findings WHERE run_id=? ORDER BY rowid", (run_id,))]
+
+    def run_groups(self, run_id: int) -> dict[int, list[tuple[str, bool, str]]]:
+        """group_no -> [(example_id, is_representative, method)] for a dedup run."""
+        groups: dict[int, list[tuple[str, bool, str]]] = {}
+        for no, eid, rep, method in self.conn.execute(
+                "SELECT group_no, example_id, is_representative, method FROM dup_members WHERE run_id=? "
+                "ORDER BY group_no, is_representative DESC", (run_id,)):
+            groups.setdefault(no, []).append((eid, bool(rep), method))
+        return groups
+
+    def findings_for(self, example_id: str) -> list[tuple[str, Finding]]:
+        """Findings about one example from the latest finished run of each kind, with the run kind."""
+        rows = self.conn.execute(
+            "SELECT r.kind, f.example_id, f.kind, f.severity, f.score, f.message, f.evidence FROM findings f "
+            "JOIN runs r ON r.id=f.run_id WHERE f.example_id=? AND r.id = (SELECT MAX(r2.id) FROM runs r2 "
+            "WHERE r2.collection_id=r.collection_id AND r2.kind=r.kind AND r2.finished_at IS NOT NULL)",
+            (example_id,)).fetchall()
+        return [(r[0], Finding(r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]) if r[6] else None)) for r in rows]
+
+    def iter_repeats(self, collection: str) -> Iterator[tuple[str, Source]]:
+        """Every recorded exact repeat: (example id, where it occurred again)."""
+        cid = self.collection_id(collection)
+        for eid, path, line, idx, fmt in self.conn.execute(
+                "SELECT example_id, path, line, idx, format FROM repeats WHERE collection_id=? "
+                "ORDER BY rowid", (cid,)):
+            yield eid, Source(path, line, idx, fmt)
+
     # -- reading ---------------------------------------------------------------------------------
     _EXAMPLE_COLS = "id, messages, tools, metadata, warnings, path, line, idx, format"
 
@@ -290,6 +389,14 @@ class Workspace:
             for row in rows:
                 yield self._example(row[1:])
             last = rows[-1][0]
+
+    def get_example(self, collection: str, example_id: str) -> Example:
+        cid = self.collection_id(collection)
+        row = self.conn.execute(f"SELECT {self._EXAMPLE_COLS} FROM examples WHERE id=? AND collection_id=?",
+                                (example_id, cid)).fetchone()
+        if row is None:
+            raise UsageError(f"no example {example_id} in collection {collection!r}")
+        return self._example(row)
 
     def count_examples(self, collection: str) -> int:
         cid = self.collection_id(collection)
@@ -336,6 +443,33 @@ def encode_example(collection_id: int, ingest_id: int, e: Example) -> tuple:
 def _repeat_row(row: tuple) -> tuple:
     cid, eid, _msgs, _tools, metadata, _warn, path, line, idx, fmt, ingest_id = row
     return (cid, eid, path, line, idx, fmt, metadata, ingest_id, eid, cid, path, line, idx)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of an analysis about one example: what, how bad, how sure, why."""
+
+    example_id: str
+    kind: str
+    severity: str
+    score: float
+    message: str
+    evidence: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"example_id": self.example_id, "kind": self.kind, "severity": self.severity,
+                "score": round(self.score, 4), "message": self.message, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    collection: str
+    kind: str
+    started_at: float
+    finished_at: float | None
+    params: dict[str, Any]
+    summary: dict[str, Any] | None
 
 
 class _Transaction:

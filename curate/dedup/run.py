@@ -1,0 +1,329 @@
+"""A dedup run over one collection: exact and near duplicates, groups with representatives,
+conflicts (same prompt, materially different answers) and contamination against another collection.
+
+Results are stored as one analysis run in the workspace: a finding per non-representative member,
+per conflict side and per contaminated example, and the groups themselves (export keeps groups
+inside one split). Every step is reported with its evidence, never applied silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import UsageError
+from ..record import Source
+from ..workspace import Finding, Workspace
+from .groups import Edge, Group, build_groups
+from .minhash import NUM_PERM, ShingleSets, jaccard, near_duplicates, shingle_words
+from .text import KEYS, key_text, words
+
+METHODS = ("exact", "near")
+DEFAULT_NEAR_THRESHOLD = 0.7
+CONFLICT_MAX_RESPONSE_JACCARD = 0.5  # answers sharing less than half their shingles differ materially
+PREVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+Progress = Callable[[str, int, "int | None"], None]
+
+
+@dataclass
+class _Corpus:
+    ids: list[str]
+    sources: list[Source]
+    quality: list[tuple]
+    words: list[list[str]]  # of the dedup key
+    prompts: list[list[str]] = field(default_factory=list)
+    responses: list[list[str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class DedupReport:
+    collection: str
+    run_id: int
+    params: dict[str, Any]
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    contamination: list[dict[str, Any]] = field(default_factory=list)
+    preview: dict[str, Any] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"collection": self.collection, "run_id": self.run_id, "params": self.params, "groups": self.groups,
+             "conflicts": self.conflicts, "contamination": self.contamination, "summary": self.summary}
+        if self.preview is not None:
+            d["preview"] = self.preview
+        return d
+
+
+def _exact_classes(word_lists: list[list[str]]) -> tuple[np.ndarray, dict[bytes, list[int]]]:
+    """class_of[i] = the first index with the same normalised text; and the classes of 2+ members."""
+    first: dict[bytes, int] = {}
+    classes: dict[bytes, list[int]] = {}
+    class_of = np.empty(len(word_lists), dtype=np.int64)
+    for i, w in enumerate(word_lists):
+        key = hashlib.blake2b(" ".join(w).encode("utf-8", "surrogatepass"), digest_size=12).digest()
+        j = first.setdefault(key, i)
+        class_of[i] = j
+        if j != i:
+            classes.setdefault(key, [j]).append(i)
+    return class_of, classes
+
+
+def _load(ws: Workspace, collection: str, key: str, with_turns: bool, progress: Progress | None) -> _Corpus:
+    """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
+    total = ws.count_examples(collection)
+    c = _Corpus([], [], [], [])
+    for n, ex in enumerate(ws.iter_examples(collection), 1):
+        c.ids.append(ex.id)
+        c.sources.append(ex.source)
+        response = ex.response
+        # Representative policy: the most complete answer (longest response), then the earliest example.
+        c.quality.append((len(response.strip()), len(ex.messages)))
+        c.words.append(words(key_text(ex, key)))
+        if with_turns:
+            c.prompts.append(c.words[-1] if key == "prompt" else words(ex.prompt))
+            c.responses.append(c.words[-1] if key == "response" else words(response))
+        if progress and n % 5000 == 0:
+            progress("load", n, total)
+    if progress:
+        progress("load", total, total)
+    return c
+
+
+def _near_edges(word_lists: list[list[str]], class_of: np.ndarray, threshold: float, num_perm: int,
+                min_threshold: float | None, progress: Progress | None) -> tuple[list[Edge], dict]:
+    """Near pairs among one member per exact class, as edges between example indices."""
+    reps = np.flatnonzero(class_of == np.arange(len(class_of)))
+    if progress:
+        progress("shingle", 0, None)
+    sets = shingle_words([word_lists[i] for i in reps])
+    if progress:
+        progress("near", 0, None)
+    res = near_duplicates(sets, threshold, num_perm=num_perm, min_threshold=min_threshold)
+    edges = [Edge(int(reps[a]), int(reps[b]), float(s), "near") for (a, b), s in zip(res.pairs.tolist(), res.scores)]
+    stats = {"candidates": res.candidates, "verified": int(len(res.pairs)), "bands": res.bands, "rows": res.rows}
+    return edges, stats
+
+
+def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: float, num_perm: int) -> list[tuple[int, int, float, float]]:
+    """(a, b, prompt similarity, response Jaccard) for near-identical prompts with different answers."""
+    class_of, classes = _exact_classes(prompts)
+    pairs: list[tuple[int, int, float]] = []
+    for members in classes.values():
+        pairs += [(members[0], m, 1.0) for m in members[1:]]
+    near, _ = _near_edges(prompts, class_of, threshold, num_perm, None, None)
+    pairs += [(e.a, e.b, e.score) for e in near]
+    if not pairs:
+        return []
+    resp_sets: ShingleSets = shingle_words(responses)
+    arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
+    resp_j = jaccard(resp_sets, arr)
+    return [(a, b, ps, float(rj)) for (a, b, ps), rj in zip(pairs, resp_j)
+            if rj < CONFLICT_MAX_RESPONSE_JACCARD and responses[a] != responses[b]]
+
+
+def _contamination(corpus_prompts: list[list[str]], other_prompts: list[list[str]], threshold: float,
+                   num_perm: int) -> dict[int, tuple[int, float, str]]:
+    """index in this collection -> (index in the other, similarity, method), the best match each."""
+    found: dict[int, tuple[int, float, str]] = {}
+    other_exact = {" ".join(w): j for j, w in enumerate(other_prompts) if w}
+    for i, w in enumerate(corpus_prompts):
+        j = other_exact.get(" ".join(w)) if w else None
+        if j is not None:
+            found[i] = (j, 1.0, "exact")
+    n = len(corpus_prompts)
+    sets = shingle_words(corpus_prompts + other_prompts)
+    res = near_duplicates(sets, threshold, num_perm=num_perm)
+    for (a, b), s in zip(res.pairs.tolist(), res.scores.tolist()):
+        if (a < n) == (b < n):
+            continue
+        mine, theirs = (a, b - n) if a < n else (b, a - n)
+        if mine not in found or found[mine][1] < s:
+            found[mine] = (theirs, s, "near")
+    return found
+
+
+def _preview(edges_near: list[Edge], n: int, threshold: float, corpus: _Corpus,
+             text: Callable[[str], str]) -> dict[str, Any]:
+    from .groups import UnionFind
+
+    rows = []
+    for t in PREVIEW_THRESHOLDS:
+        uf = UnionFind(n)
+        pairs = [e for e in edges_near if e.score >= t]
+        for e in pairs:
+            uf.union(e.a, e.b)
+        roots = {uf.find(e.a) for e in pairs}
+        members = {i for e in pairs for i in (e.a, e.b)}
+        rows.append({"threshold": t, "pairs": len(pairs), "groups": len(roots), "duplicates": len(members) - len(roots)})
+    near_thr = sorted((e for e in edges_near if abs(e.score - threshold) <= 0.05), key=lambda e: e.score)
+    step = max(1, len(near_thr) // 8)
+    samples = [{"a": corpus.ids[e.a], "b": corpus.ids[e.b], "score": round(e.score, 3),
+                "text_a": text(corpus.ids[e.a])[:300], "text_b": text(corpus.ids[e.b])[:300]}
+               for e in near_thr[::step][:8]]
+    return {"near": {"thresholds": rows, "samples_near_threshold": samples}}
+
+
+def dedup(
+    collection: str,
+    *,
+    workspace: Workspace | str | None = None,
+    methods: tuple[str, ...] = METHODS,
+    key: str = "conversation",
+    near_threshold: float = DEFAULT_NEAR_THRESHOLD,
+    against: str | None = None,
+    preview: bool = False,
+    num_perm: int = NUM_PERM,
+    progress: Progress | None = None,
+) -> DedupReport:
+    """Find duplicate groups in a collection and store them as a dedup run; see the module doc."""
+    unknown = set(methods) - set(METHODS) - {"semantic"}
+    if unknown:
+        raise UsageError(f"unknown dedup method(s) {', '.join(sorted(unknown))}; choose from exact, near, semantic")
+    if "semantic" in methods:
+        raise UsageError("semantic dedup is not available yet in this version; use --methods exact,near")
+    if key not in KEYS:
+        raise UsageError(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
+    if not 0 < near_threshold <= 1:
+        raise UsageError(f"--near-threshold must be in (0, 1], got {near_threshold}")
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    try:
+        return _run(ws, collection, methods, key, near_threshold, against, preview, num_perm, progress)
+    finally:
+        if not isinstance(workspace, Workspace):
+            ws.close()
+
+
+def _run(ws: Workspace, collection: str, methods, key, near_threshold, against, preview, num_perm,
+         progress) -> DedupReport:
+    started = time.perf_counter()
+    params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
+              "num_perm": num_perm, "shingle_words": 3}
+    ws.collection_id(collection)  # raises the helpful error for an unknown name
+    kind = ws.collections()[collection].kind
+    if against is not None:
+        ws.collection_id(against)
+    run_id = ws.start_run(collection, "dedup", params)
+    corpus = _load(ws, collection, key, kind == "examples" or against is not None, progress)
+    timings: dict[str, float] = {"load": time.perf_counter() - started}
+    n = len(corpus)
+    class_of, classes = _exact_classes(corpus.words)
+    edges: list[Edge] = []
+    if "exact" in methods:
+        for members in classes.values():
+            edges += [Edge(members[0], m, 1.0, "exact") for m in members[1:]]
+    timings["exact"] = time.perf_counter() - started - sum(timings.values())
+    near_stats: dict[str, Any] = {}
+    near_edges: list[Edge] = []
+    if "near" in methods:
+        lo = min(PREVIEW_THRESHOLDS[0], near_threshold) if preview else None
+        near_edges, near_stats = _near_edges(corpus.words, class_of, near_threshold, num_perm, lo, progress)
+        edges += [e for e in near_edges if e.score >= near_threshold]
+        timings["near"] = time.perf_counter() - started - sum(timings.values())
+    if progress:
+        progress("group", 0, None)
+    groups = build_groups(n, edges, lambda i: corpus.quality[i])
+
+    # Exact repeats recorded at ingest are members too: the same id at another file:line.
+    repeats: dict[str, list[Source]] = {}
+    for eid, src in ws.iter_repeats(collection):
+        repeats.setdefault(eid, []).append(src)
+    index_of = {eid: i for i, eid in enumerate(corpus.ids)} if repeats else {}
+    grouped = {i for g in groups for i in g.members}
+    for eid in repeats:
+        i = index_of.get(eid)
+        if i is not None and i not in grouped:
+            groups.append(Group([i], i, "exact", []))
+
+    report = DedupReport(collection, run_id, params)
+    findings: list[Finding] = []
+    stored_groups = []
+    for no, g in enumerate(sorted(groups, key=lambda g: g.members[0]), 1):
+        rep_id = corpus.ids[g.representative]
+        members = []
+        for i in g.members:
+            members.append({"id": corpus.ids[i], "source": _src(corpus.sources[i])})
+            members += [{"id": corpus.ids[i], "source": _src(s), "repeat": True} for s in repeats.get(corpus.ids[i], [])]
+        evidence = [{"a": corpus.ids[e.a], "b": corpus.ids[e.b], "score": round(e.score, 4), "method": e.method}
+                    for e in g.edges]
+        evidence += [{"a": corpus.ids[i], "b": corpus.ids[i], "score": 1.0, "method": "repeat"}
+                     for i in g.members for _ in repeats.get(corpus.ids[i], [])]
+        report.groups.append({"id": no, "method": g.method, "representative": rep_id, "members": members,
+                              "evidence": evidence})
+        stored_groups.append((no, g.method, rep_id, [corpus.ids[i] for i in g.members]))
+        best = _best_link(g)
+        for i in g.members:
+            if i == g.representative:
+                continue
+            score, method = best.get(i, (1.0, g.method))
+            findings.append(Finding(corpus.ids[i], "duplicate", "warning", score,
+                                    f"{method} duplicate in group {no}; representative {rep_id[:12]} is kept",
+                                    {"group": no, "representative": rep_id, "method": method, "score": round(score, 4)}))
+
+    if kind == "examples":
+        if progress:
+            progress("conflicts", 0, None)
+        for a, b, ps, rj in _conflicts(corpus.prompts, corpus.responses, near_threshold, num_perm):
+            report.conflicts.append({"a": corpus.ids[a], "b": corpus.ids[b], "prompt_similarity": round(ps, 4),
+                                     "response_similarity": round(rj, 4), "source_a": _src(corpus.sources[a]),
+                                     "source_b": _src(corpus.sources[b])})
+            for me, other in ((a, b), (b, a)):
+                findings.append(Finding(corpus.ids[me], "conflict", "warning", 1 - rj,
+                                        f"same prompt as {corpus.ids[other][:12]} but a different answer "
+                                        f"(answer overlap {rj:.0%})",
+                                        {"other": corpus.ids[other], "prompt_similarity": round(ps, 4),
+                                         "response_similarity": round(rj, 4)}))
+        timings["conflicts"] = time.perf_counter() - started - sum(timings.values())
+
+    if against is not None:
+        if progress:
+            progress("contamination", 0, None)
+        other = list(ws.iter_examples(against))
+        hits = _contamination(corpus.prompts, [words(e.prompt) for e in other], near_threshold, num_perm)
+        for i, (j, s, method) in sorted(hits.items()):
+            report.contamination.append({"id": corpus.ids[i], "source": _src(corpus.sources[i]), "against": other[j].id,
+                                         "against_source": _src(other[j].source), "score": round(s, 4),
+                                         "method": method})
+            findings.append(Finding(corpus.ids[i], "contamination", "error", s,
+                                    f"{method} match of {against} example {other[j].id[:12]} (similarity {s:.2f})",
+                                    {"against": against, "other": other[j].id, "method": method, "score": round(s, 4)}))
+        timings["contamination"] = time.perf_counter() - started - sum(timings.values())
+
+    if preview and "near" in methods:
+        def text(eid: str) -> str:
+            return key_text(ws.get_example(collection, eid), key)
+
+        report.preview = _preview(near_edges, n, near_threshold, corpus, text)
+    duplicates = sum(len(g.members) - 1 for g in groups)
+    by_method: dict[str, int] = {}
+    for g in groups:
+        by_method[g.method] = by_method.get(g.method, 0) + 1
+    report.summary = {
+        "examples": n, "groups": len(groups), "groups_by_method": by_method, "duplicates": duplicates,
+        "kept": n - duplicates, "ingest_repeats": sum(len(v) for v in repeats.values()),
+        "conflicts": len(report.conflicts), "contaminated": len(report.contamination),
+        "near": near_stats, "seconds": round(time.perf_counter() - started, 3),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+    }
+    ws.finish_run(run_id, report.summary, findings, stored_groups)
+    return report
+
+
+def _best_link(g: Group) -> dict[int, tuple[float, str]]:
+    best: dict[int, tuple[float, str]] = {}
+    for e in g.edges:
+        for i in (e.a, e.b):
+            if i not in best or best[i][0] < e.score:
+                best[i] = (e.score, e.method)
+    return best
+
+
+def _src(s: Source) -> dict[str, Any]:
+    return {"path": s.path, "line": s.line, "index": s.index}

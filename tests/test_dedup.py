@@ -1,0 +1,186 @@
+"""Dedup on crafted cases (each method, groups, representatives, conflicts, contamination) and real data."""
+
+import json
+
+import numpy as np
+import pytest
+
+import curate
+from curate import UsageError, Workspace
+from curate.dedup import dedup
+from curate.dedup.groups import Edge, build_groups
+from curate.dedup.minhash import jaccard, near_duplicates, optimal_bands, shingle, signatures
+from curate.dedup.text import normalise
+
+from .conftest import write_jsonl
+
+LONG = ("Our refund policy allows customers to return any unopened item within thirty days of delivery "
+        "for a full refund to the original payment method, and opened items within fourteen days for store credit.")
+
+
+def chat(q, a):
+    return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+
+
+def test_normalise_folds_case_punctuation_whitespace_and_width():
+    assert normalise("  Hello,\tWORLD!! ") == normalise("hello world") == "hello world"
+    assert normalise("Ｆｕｌｌ-width") == "full width"
+
+
+def test_minhash_finds_edited_copies_and_verifies_with_true_jaccard():
+    words = LONG.split()
+    edited = " ".join(w if i != 10 else "forty" for i, w in enumerate(words))
+    texts = [LONG, edited, "A completely different sentence about shipping parcels abroad to Canada.", ""]
+    sets = shingle(texts)
+    res = near_duplicates(sets, 0.7)
+    assert res.pairs.tolist() == [[0, 1]]
+    true = jaccard(sets, np.array([[0, 1]]))[0]
+    assert res.scores[0] == pytest.approx(true) and 0.7 <= true < 1
+
+
+def test_signature_agreement_estimates_jaccard():
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(400)]
+    base = list(rng.choice(vocab, 200))
+    other = base[:150] + list(rng.choice(vocab, 50))
+    sets = shingle([" ".join(base), " ".join(other)])
+    sig = signatures(sets, num_perm=256)
+    est = (sig[0] == sig[1]).mean()
+    assert abs(est - jaccard(sets, np.array([[0, 1]]))[0]) < 0.08
+
+
+def test_lsh_parameters_favour_recall_near_the_threshold():
+    b, r = optimal_bands(0.7, 128)
+    assert b * r <= 128
+    assert 1 - (1 - 0.8 ** r) ** b > 0.99  # a pair at J=0.8 is almost surely a candidate
+
+
+def test_groups_are_single_linkage_with_the_most_complete_answer_as_representative():
+    edges = [Edge(0, 1, 0.9, "near"), Edge(1, 2, 1.0, "exact"), Edge(3, 4, 1.0, "exact")]
+    quality = {0: (5,), 1: (50,), 2: (10,), 3: (1,), 4: (1,)}
+    groups = build_groups(6, edges, quality.__getitem__)
+    assert [(g.members, g.representative, g.method) for g in groups] == [([0, 1, 2], 1, "near"), ([3, 4], 3, "exact")]
+
+
+@pytest.fixture
+def support(tmp_path, ws_dir):
+    words = LONG.split()
+    edited = " ".join(w if i not in (5, 20) else w.upper() + "s" for i, w in enumerate(words))
+    records = [
+        chat("How do refunds work?", LONG),                    # 0
+        chat("how do REFUNDS work", LONG + " "),                # 1 exact after normalisation
+        chat("How do refunds work?!", edited),                  # 2 near
+        chat("Can I change my address?", "Yes, in Settings > Addresses, until the parcel leaves the depot."),
+        chat("Can I change my address?", "No. Addresses are fixed once you have paid for the label, sorry."),
+        chat("Where is my parcel PX1?", "It is at the Leeds depot and due tomorrow."),
+        chat("How do refunds work?", LONG),                     # ingest repeat of 0
+    ]
+    path = write_jsonl(tmp_path / "s.jsonl", records)
+    curate.ingest([path], "support", workspace=ws_dir)
+    evalset = write_jsonl(tmp_path / "e.jsonl", [chat("Where is my parcel PX1?", "Somewhere."),
+                                                 chat("Totally unrelated eval question", "x")])
+    curate.ingest([evalset], "eval", workspace=ws_dir)
+    return ws_dir
+
+
+def test_dedup_groups_members_representative_and_findings(support):
+    r = dedup("support", workspace=support)
+    summary = r.summary
+    assert (summary["examples"], summary["groups"], summary["duplicates"], summary["ingest_repeats"]) == (6, 1, 2, 1)
+    [g] = r.groups
+    assert g["method"] == "near"
+    lines = sorted(m["source"]["line"] for m in g["members"])
+    assert lines == [1, 2, 3, 7]  # the ingest repeat at line 7 is a member too
+    with Workspace(support) as ws:
+        run = ws.latest_run("support", "dedup")
+        dup = [f for f in ws.run_findings(run.id) if f.kind == "duplicate"]
+        rep = g["representative"]
+        assert len(dup) == 2 and all(f.evidence["representative"] == rep for f in dup)
+        assert rep not in {f.example_id for f in dup}
+        assert sum(len(m) for m in ws.run_groups(run.id).values()) == 3
+
+
+def test_conflicts_are_flagged_on_both_sides(support):
+    r = dedup("support", workspace=support)
+    assert len(r.conflicts) == 1
+    c = r.conflicts[0]
+    assert (c["source_a"]["line"], c["source_b"]["line"]) == (4, 5) and c["response_similarity"] < 0.5
+    with Workspace(support) as ws:
+        found = [f for f in ws.run_findings(r.run_id) if f.kind == "conflict"]
+    assert {f.example_id for f in found} == {c["a"], c["b"]}
+
+
+def test_contamination_against_another_collection(support):
+    r = dedup("support", workspace=support, against="eval")
+    assert [(c["source"]["line"], c["method"]) for c in r.contamination] == [(6, "exact")]
+    with Workspace(support) as ws:
+        found = [f for f in ws.run_findings(r.run_id) if f.kind == "contamination"]
+    assert len(found) == 1 and found[0].severity == "error"
+
+
+def test_exact_only_and_prompt_key(support):
+    r = dedup("support", workspace=support, methods=("exact",))
+    assert r.summary["groups_by_method"] == {"exact": 1} and r.summary["duplicates"] == 1
+    r = dedup("support", workspace=support, methods=("exact",), key="prompt")
+    assert r.summary["duplicates"] == 3  # 0,1,2 share a prompt; 3,4 too
+
+
+def test_preview_counts_fall_as_the_threshold_rises(support):
+    r = dedup("support", workspace=support, preview=True)
+    rows = r.preview["near"]["thresholds"]
+    assert [row["threshold"] for row in rows] == [0.5, 0.6, 0.7, 0.8, 0.9]
+    pairs = [row["pairs"] for row in rows]
+    assert pairs == sorted(pairs, reverse=True) and pairs[0] >= 1
+
+
+def test_bad_arguments_are_usage_errors(support):
+    for kwargs in ({"methods": ("fuzzy",)}, {"key": "title"}, {"near_threshold": 1.5}, {"against": "nope"}):
+        with pytest.raises(UsageError):
+            dedup("support", workspace=support, **kwargs)
+
+
+def test_cli_dedup_json_report(support, tmp_path):
+    from click.testing import CliRunner
+
+    from curate.cli import main
+
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(main, ["-w", str(support), "dedup", "-c", "support", "--json", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) >= {"groups", "conflicts", "summary"}
+    g = data["groups"][0]
+    assert set(g) >= {"id", "method", "representative", "members", "evidence"}
+    assert set(g["members"][0]) >= {"id", "source"} and set(g["members"][0]["source"]) == {"path", "line", "index"}
+    assert set(g["evidence"][0]) >= {"a", "b", "score"}
+    assert json.loads(report.read_text())["summary"] == data["summary"]
+    human = CliRunner().invoke(main, ["-w", str(support), "dedup", "-c", "support", "--preview"])
+    assert human.exit_code == 0 and "threshold preview" in human.output
+
+
+@pytest.mark.integration
+def test_alpaca_gpt4_demo_has_14_exact_duplicate_records(shared_data, ws_dir):
+    curate.ingest([shared_data / "alpaca_gpt4_en_demo/alpaca_en_demo.json"], "a", workspace=ws_dir)
+    r = dedup("a", workspace=ws_dir)
+    extra = sum(len(g["members"]) - 1 for g in r.groups if g["method"] == "exact")
+    assert extra == 14 and r.summary["ingest_repeats"] == 14
+
+
+@pytest.mark.integration
+def test_fastchat_templates_collapse_into_few_near_groups(shared_data, ws_dir):
+    curate.ingest([shared_data / "fastchat_dummy/dummy_conversation.json"], "f", workspace=ws_dir)
+    r = dedup("f", workspace=ws_dir)
+    assert r.summary["groups"] >= 10 and r.summary["duplicates"] > 250  # 500 templated conversations
+    assert all(g["method"] == "near" for g in r.groups)
+    for g in r.groups:
+        assert all(e["score"] >= 0.7 for e in g["evidence"])
+
+
+@pytest.mark.integration
+def test_oasst_shared_prefixes_are_near_duplicates(shared_data, ws_dir):
+    curate.ingest([shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl"], "o", workspace=ws_dir)
+    r = dedup("o", workspace=ws_dir)
+    with Workspace(ws_dir) as ws:
+        tree = {e.id: e.metadata["message_tree_id"] for e in ws.iter_examples("o")}
+    same_tree = [len({tree[m["id"]] for m in g["members"]}) == 1 for g in r.groups]
+    assert r.summary["groups"] >= 20 and sum(same_tree) / len(same_tree) > 0.9
