@@ -26,6 +26,7 @@ demo: $(STAMP)
 		sample_data/tool_calls_sharegpt.json sample_data/escalations.csv --as support
 	$(BIN)/curate -w $(DEMO) ingest sample_data/production_queries.csv --as production --kind queries
 	$(BIN)/curate -w $(DEMO) status
+	$(BIN)/curate -w $(DEMO) dedup --collection support --against production --report $(DEMO)/dedup.json
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>"
 
 test: $(STAMP)
@@ -33,6 +34,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dedup.py --scale 1000000
 
 clean:
 	rm -rf $(VENV) $(DEMO) .curate *.egg-info

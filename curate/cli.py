@@ -173,12 +173,15 @@ def show(ctx, example_id, as_json):
         if len(ids) > 1:
             listing = ", ".join(sorted(ids)[:5])
             raise UsageError(f"{example_id!r} matches {len(ids)} examples ({listing}...); give more digits")
+        findings = {e.id: ws.findings_for(e.id) for _, e in matches}
         if as_json:
             _dump_json([{"collection": c, **e.to_dict(),
-                         "repeats": [s.to_dict() for s in ws.repeats_of(c, e.id)]} for c, e in matches])
+                         "repeats": [s.to_dict() for s in ws.repeats_of(c, e.id)],
+                         "findings": [dict(f.to_dict(), run=kind) for kind, f in findings[e.id]]}
+                        for c, e in matches])
             return
         for collection, example in matches:
-            render.show_example(collection, example, ws.repeats_of(collection, example.id))
+            render.show_example(collection, example, ws.repeats_of(collection, example.id), findings[example.id])
 
 
 def _default_collection(ws, collection: str | None, kind: str | None = "examples") -> str:

@@ -130,7 +130,10 @@ def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
     out.print(table)
 
 
-def show_example(collection: str, example: Example, repeats: list[Source]) -> None:
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
+
+
+def show_example(collection: str, example: Example, repeats: list[Source], findings=()) -> None:
     src = example.source
     out.print(f"[bold]{example.id}[/]  collection [bold]{escape(collection)}[/]  "
               f"from {escape(str(src))} (record {src.index}, {src.format})")
@@ -155,6 +158,9 @@ def show_example(collection: str, example: Example, repeats: list[Source]) -> No
         out.print("[bold]metadata:[/]")
         text = orjson.dumps(example.metadata, option=orjson.OPT_INDENT_2, default=str).decode()
         out.print(escape(text if len(text) < 4000 else text[:4000] + "\n…"))
+    for run_kind, f in findings:
+        style = SEVERITY_STYLE.get(f.severity, "white")
+        out.print(f"[{style}]{f.severity} {f.kind}[/] ({run_kind}, score {f.score:.2f}): {escape(f.message)}")
     if repeats:
         out.print(f"[bold]also at[/] ({len(repeats)} exact repeat{'s' if len(repeats) > 1 else ''}): "
                   + ", ".join(escape(str(s)) for s in repeats[:20]))

@@ -52,7 +52,8 @@ def test_signature_agreement_estimates_jaccard():
 def test_lsh_parameters_favour_recall_near_the_threshold():
     b, r = optimal_bands(0.7, 128)
     assert b * r <= 128
-    assert 1 - (1 - 0.8 ** r) ** b > 0.99  # a pair at J=0.8 is almost surely a candidate
+    assert 1 - (1 - 0.7 ** r) ** b >= 0.995  # a pair exactly at the threshold is almost surely a candidate
+    assert optimal_bands(0.9, 128)[1] > r  # a stricter threshold affords longer bands
 
 
 def test_groups_are_single_linkage_with_the_most_complete_answer_as_representative():
@@ -154,6 +155,9 @@ def test_cli_dedup_json_report(support, tmp_path):
     assert set(g["members"][0]) >= {"id", "source"} and set(g["members"][0]["source"]) == {"path", "line", "index"}
     assert set(g["evidence"][0]) >= {"a", "b", "score"}
     assert json.loads(report.read_text())["summary"] == data["summary"]
+    member = next(e["a"] for e in g["evidence"] if e["a"] != g["representative"])
+    shown = json.loads(CliRunner().invoke(main, ["-w", str(support), "show", member, "--json"]).output)
+    assert any(f["kind"] == "duplicate" and f["run"] == "dedup" for f in shown[0]["findings"])
     human = CliRunner().invoke(main, ["-w", str(support), "dedup", "-c", "support", "--preview"])
     assert human.exit_code == 0 and "threshold preview" in human.output
 

@@ -98,15 +98,15 @@ def _load(ws: Workspace, collection: str, key: str, with_turns: bool, progress: 
 
 
 def _near_edges(word_lists: list[list[str]], class_of: np.ndarray, threshold: float, num_perm: int,
-                min_threshold: float | None, progress: Progress | None) -> tuple[list[Edge], dict]:
-    """Near pairs among one member per exact class, as edges between example indices."""
+                progress: Progress | None) -> tuple[list[Edge], dict]:
+    """Near links among one member per exact class, as edges between example indices."""
     reps = np.flatnonzero(class_of == np.arange(len(class_of)))
     if progress:
         progress("shingle", 0, None)
     sets = shingle_words([word_lists[i] for i in reps])
     if progress:
         progress("near", 0, None)
-    res = near_duplicates(sets, threshold, num_perm=num_perm, min_threshold=min_threshold)
+    res = near_duplicates(sets, threshold, num_perm=num_perm)
     edges = [Edge(int(reps[a]), int(reps[b]), float(s), "near") for (a, b), s in zip(res.pairs.tolist(), res.scores)]
     stats = {"candidates": res.candidates, "verified": int(len(res.pairs)), "bands": res.bands, "rows": res.rows}
     return edges, stats
@@ -118,7 +118,7 @@ def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: 
     pairs: list[tuple[int, int, float]] = []
     for members in classes.values():
         pairs += [(members[0], m, 1.0) for m in members[1:]]
-    near, _ = _near_edges(prompts, class_of, threshold, num_perm, None, None)
+    near, _ = _near_edges(prompts, class_of, threshold, num_perm, None)
     pairs += [(e.a, e.b, e.score) for e in near]
     if not pairs:
         return []
@@ -131,7 +131,10 @@ def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: 
 
 def _contamination(corpus_prompts: list[list[str]], other_prompts: list[list[str]], threshold: float,
                    num_perm: int) -> dict[int, tuple[int, float, str]]:
-    """index in this collection -> (index in the other, similarity, method), the best match each."""
+    """index in this collection -> (index in the other, similarity, method), the best direct match each."""
+    from .groups import UnionFind
+    from .minhash import jaccard
+
     found: dict[int, tuple[int, float, str]] = {}
     other_exact = {" ".join(w): j for j, w in enumerate(other_prompts) if w}
     for i, w in enumerate(corpus_prompts):
@@ -141,34 +144,54 @@ def _contamination(corpus_prompts: list[list[str]], other_prompts: list[list[str
     n = len(corpus_prompts)
     sets = shingle_words(corpus_prompts + other_prompts)
     res = near_duplicates(sets, threshold, num_perm=num_perm)
-    for (a, b), s in zip(res.pairs.tolist(), res.scores.tolist()):
-        if (a < n) == (b < n):
+    # Links connect groups; a group holding documents of both collections is checked pair by pair.
+    uf = UnionFind(len(sets))
+    for a, b in res.pairs.tolist():
+        uf.union(a, b)
+    groups: dict[int, list[int]] = {}
+    for a, b in res.pairs.tolist():
+        for i in (a, b):
+            groups.setdefault(uf.find(i), []).append(i)
+    for members in groups.values():
+        mine = sorted({i for i in members if i < n} - set(found))
+        theirs = sorted({i for i in members if i >= n})[:20]
+        if not mine or not theirs:
             continue
-        mine, theirs = (a, b - n) if a < n else (b, a - n)
-        if mine not in found or found[mine][1] < s:
-            found[mine] = (theirs, s, "near")
+        pairs = np.array([(i, j) for i in mine for j in theirs], dtype=np.int64)
+        for (i, j), s in zip(pairs.tolist(), jaccard(sets, pairs).tolist()):
+            if s >= threshold and (i not in found or found[i][1] < s):
+                found[i] = (j - n, s, "near")
     return found
 
 
-def _preview(edges_near: list[Edge], n: int, threshold: float, corpus: _Corpus,
-             text: Callable[[str], str]) -> dict[str, Any]:
+PREVIEW_SAMPLE = 20_000
+
+
+def _preview(word_lists: list[list[str]], class_of: np.ndarray, threshold: float, num_perm: int,
+             ids: list[str], text: Callable[[str], str]) -> dict[str, Any]:
+    """Pairs, groups and duplicates at each preview threshold, from every verified pair of a sample."""
     from .groups import UnionFind
 
+    reps = np.flatnonzero(class_of == np.arange(len(class_of)))
+    if len(reps) > PREVIEW_SAMPLE:
+        reps = np.sort(np.random.default_rng(0).choice(reps, PREVIEW_SAMPLE, replace=False))
+    sets = shingle_words([word_lists[i] for i in reps])
+    res = near_duplicates(sets, min(PREVIEW_THRESHOLDS[0], threshold), num_perm=num_perm, all_pairs=True)
+    edges = [Edge(int(reps[a]), int(reps[b]), float(s), "near") for (a, b), s in zip(res.pairs.tolist(), res.scores)]
     rows = []
     for t in PREVIEW_THRESHOLDS:
-        uf = UnionFind(n)
-        pairs = [e for e in edges_near if e.score >= t]
+        uf = UnionFind(len(class_of))
+        pairs = [e for e in edges if e.score >= t]
         for e in pairs:
             uf.union(e.a, e.b)
         roots = {uf.find(e.a) for e in pairs}
         members = {i for e in pairs for i in (e.a, e.b)}
         rows.append({"threshold": t, "pairs": len(pairs), "groups": len(roots), "duplicates": len(members) - len(roots)})
-    near_thr = sorted((e for e in edges_near if abs(e.score - threshold) <= 0.05), key=lambda e: e.score)
+    near_thr = sorted((e for e in edges if abs(e.score - threshold) <= 0.05), key=lambda e: e.score)
     step = max(1, len(near_thr) // 8)
-    samples = [{"a": corpus.ids[e.a], "b": corpus.ids[e.b], "score": round(e.score, 3),
-                "text_a": text(corpus.ids[e.a])[:300], "text_b": text(corpus.ids[e.b])[:300]}
-               for e in near_thr[::step][:8]]
-    return {"near": {"thresholds": rows, "samples_near_threshold": samples}}
+    samples = [{"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3),
+                "text_a": text(ids[e.a])[:300], "text_b": text(ids[e.b])[:300]} for e in near_thr[::step][:8]]
+    return {"near": {"sampled_documents": int(len(reps)), "thresholds": rows, "samples_near_threshold": samples}}
 
 
 def dedup(
@@ -221,11 +244,9 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, against, 
             edges += [Edge(members[0], m, 1.0, "exact") for m in members[1:]]
     timings["exact"] = time.perf_counter() - started - sum(timings.values())
     near_stats: dict[str, Any] = {}
-    near_edges: list[Edge] = []
     if "near" in methods:
-        lo = min(PREVIEW_THRESHOLDS[0], near_threshold) if preview else None
-        near_edges, near_stats = _near_edges(corpus.words, class_of, near_threshold, num_perm, lo, progress)
-        edges += [e for e in near_edges if e.score >= near_threshold]
+        near_edges, near_stats = _near_edges(corpus.words, class_of, near_threshold, num_perm, progress)
+        edges += near_edges
         timings["near"] = time.perf_counter() - started - sum(timings.values())
     if progress:
         progress("group", 0, None)
@@ -300,7 +321,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, against, 
         def text(eid: str) -> str:
             return key_text(ws.get_example(collection, eid), key)
 
-        report.preview = _preview(near_edges, n, near_threshold, corpus, text)
+        report.preview = _preview(corpus.words, class_of, near_threshold, num_perm, corpus.ids, text)
     duplicates = sum(len(g.members) - 1 for g in groups)
     by_method: dict[str, int] = {}
     for g in groups:
