@@ -7,14 +7,12 @@ per conversation) and `rows` counts the rows of the files.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import multiprocessing
 import os
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -23,6 +21,7 @@ import orjson
 
 from .errors import ROW_ERRORS, RowRejected, UsageError
 from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
+from .gcpause import gc_paused
 from .readers import CONTAINERS, InputFile, RawRow, open_input
 from .readers.base import ProgressFn
 from .record import Example, Source
@@ -256,18 +255,6 @@ def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str,
     batcher.drain()
 
 
-@contextmanager
-def _gc_paused():
-    """Ingest allocates millions of short-lived, acyclic objects; the cycle collector only slows it down."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def ingest(
     paths: Iterable[str | os.PathLike],
     collection: str | None = None,
@@ -306,7 +293,7 @@ def ingest(
         big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
         batcher = _Batcher(ws, cid, ingest_id, report, big)
         started = time.perf_counter()
-        with _gc_paused():
+        with gc_paused():
             try:
                 for inp in inputs:
                     file = FileReport(inp.display, inp.container)

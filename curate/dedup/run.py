@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import UsageError
+from ..gcpause import gc_paused
 from ..record import Source
 from ..workspace import Finding, Workspace
 from .groups import Edge, Group, build_groups
@@ -218,7 +219,8 @@ def dedup(
         raise UsageError(f"--near-threshold must be in (0, 1], got {near_threshold}")
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
     try:
-        return _run(ws, collection, methods, key, near_threshold, against, preview, num_perm, progress)
+        with gc_paused():
+            return _run(ws, collection, methods, key, near_threshold, against, preview, num_perm, progress)
     finally:
         if not isinstance(workspace, Workspace):
             ws.close()
