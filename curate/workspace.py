@@ -113,6 +113,16 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX dup_members_by_example ON dup_members(example_id);
     """,
+    # 3: the embedding cache shared by semantic dedup and coverage: nothing is embedded twice
+    """
+    CREATE TABLE embeddings (
+        model TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, text_hash)
+    ) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -360,6 +370,23 @@ class Workspace:
                 "SELECT example_id, path, line, idx, format FROM repeats WHERE collection_id=? "
                 "ORDER BY rowid", (cid,)):
             yield eid, Source(path, line, idx, fmt)
+
+    # -- embedding cache -------------------------------------------------------------------------
+    def cached_embeddings(self, model: str, text_hashes: list[str]) -> dict[str, bytes]:
+        """text hash -> stored vector bytes (float16), for the hashes already embedded with `model`."""
+        found: dict[str, bytes] = {}
+        for i in range(0, len(text_hashes), 900):
+            chunk = text_hashes[i:i + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.conn.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model=? AND text_hash IN ({marks})",
+                (model, *chunk)).fetchall())
+        return found
+
+    def store_embeddings(self, model: str, dim: int, rows: list[tuple[str, bytes]]) -> None:
+        with self.transaction():
+            self.conn.executemany("INSERT OR IGNORE INTO embeddings(model, text_hash, dim, vector) VALUES (?,?,?,?)",
+                                  [(model, h, dim, v) for h, v in rows])
 
     # -- reading ---------------------------------------------------------------------------------
     _EXAMPLE_COLS = "id, messages, tools, metadata, warnings, path, line, idx, format"

@@ -23,8 +23,10 @@ from .groups import Edge, Group, build_groups
 from .minhash import NUM_PERM, ShingleSets, jaccard, near_duplicates, shingle_words
 from .text import KEYS, key_text, words
 
-METHODS = ("exact", "near")
+METHODS = ("exact", "near", "semantic")
+DEFAULT_METHODS = ("exact", "near")
 DEFAULT_NEAR_THRESHOLD = 0.7
+DEFAULT_SEMANTIC_THRESHOLD = 0.9
 CONFLICT_MAX_RESPONSE_JACCARD = 0.5  # answers sharing less than half their shingles differ materially
 PREVIEW_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -37,6 +39,7 @@ class _Corpus:
     sources: list[Source]
     quality: list[tuple]
     words: list[list[str]]  # of the dedup key
+    texts: list[str] = field(default_factory=list)  # the key's raw text, for embeddings
     prompts: list[list[str]] = field(default_factory=list)
     responses: list[list[str]] = field(default_factory=list)
 
@@ -77,7 +80,8 @@ def _exact_classes(word_lists: list[list[str]]) -> tuple[np.ndarray, dict[bytes,
     return class_of, classes
 
 
-def _load(ws: Workspace, collection: str, key: str, with_turns: bool, progress: Progress | None) -> _Corpus:
+def _load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text: bool,
+          progress: Progress | None) -> _Corpus:
     """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
     total = ws.count_examples(collection)
     c = _Corpus([], [], [], [])
@@ -87,7 +91,10 @@ def _load(ws: Workspace, collection: str, key: str, with_turns: bool, progress: 
         response = ex.response
         # Representative policy: the most complete answer (longest response), then the earliest example.
         c.quality.append((len(response.strip()), len(ex.messages)))
-        c.words.append(words(key_text(ex, key)))
+        text = key_text(ex, key)
+        c.words.append(words(text))
+        if with_text:
+            c.texts.append(text)
         if with_turns:
             c.prompts.append(c.words[-1] if key == "prompt" else words(ex.prompt))
             c.responses.append(c.words[-1] if key == "response" else words(response))
@@ -199,20 +206,23 @@ def dedup(
     collection: str,
     *,
     workspace: Workspace | str | None = None,
-    methods: tuple[str, ...] = METHODS,
+    methods: tuple[str, ...] = DEFAULT_METHODS,
     key: str = "conversation",
     near_threshold: float = DEFAULT_NEAR_THRESHOLD,
+    semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
+    model: str | None = None,
     against: str | None = None,
     preview: bool = False,
     num_perm: int = NUM_PERM,
     progress: Progress | None = None,
 ) -> DedupReport:
     """Find duplicate groups in a collection and store them as a dedup run; see the module doc."""
-    unknown = set(methods) - set(METHODS) - {"semantic"}
-    if unknown:
-        raise UsageError(f"unknown dedup method(s) {', '.join(sorted(unknown))}; choose from exact, near, semantic")
-    if "semantic" in methods:
-        raise UsageError("semantic dedup is not available yet in this version; use --methods exact,near")
+    unknown = set(methods) - set(METHODS)
+    if unknown or not methods:
+        raise UsageError(f"unknown dedup method(s) {', '.join(sorted(unknown)) or '(none)'}; "
+                         "choose from exact, near, semantic")
+    if not 0 < semantic_threshold <= 1:
+        raise UsageError(f"--semantic-threshold must be in (0, 1], got {semantic_threshold}")
     if key not in KEYS:
         raise UsageError(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
     if not 0 < near_threshold <= 1:
@@ -220,23 +230,29 @@ def dedup(
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
     try:
         with gc_paused():
-            return _run(ws, collection, methods, key, near_threshold, against, preview, num_perm, progress)
+            return _run(ws, collection, methods, key, near_threshold, semantic_threshold, model, against, preview,
+                        num_perm, progress)
     finally:
         if not isinstance(workspace, Workspace):
             ws.close()
 
 
-def _run(ws: Workspace, collection: str, methods, key, near_threshold, against, preview, num_perm,
-         progress) -> DedupReport:
+def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_threshold, model, against,
+         preview, num_perm, progress) -> DedupReport:
     started = time.perf_counter()
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3}
+    if "semantic" in methods:
+        from ..embed import Embedder
+
+        embedder = Embedder(model)
+        params.update(semantic_threshold=semantic_threshold, model=embedder.name)
     ws.collection_id(collection)  # raises the helpful error for an unknown name
     kind = ws.collections()[collection].kind
     if against is not None:
         ws.collection_id(against)
     run_id = ws.start_run(collection, "dedup", params)
-    corpus = _load(ws, collection, key, kind == "examples" or against is not None, progress)
+    corpus = _load(ws, collection, key, kind == "examples" or against is not None, "semantic" in methods, progress)
     timings: dict[str, float] = {"load": time.perf_counter() - started}
     n = len(corpus)
     class_of, classes = _exact_classes(corpus.words)
@@ -250,6 +266,18 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, against, 
         near_edges, near_stats = _near_edges(corpus.words, class_of, near_threshold, num_perm, progress)
         edges += near_edges
         timings["near"] = time.perf_counter() - started - sum(timings.values())
+    if "semantic" in methods:
+        from ..embed import embed
+        from .semantic import semantic_links
+
+        reps = np.flatnonzero(class_of == np.arange(n))
+        texts = [corpus.texts[i] for i in reps]
+        emb = embed(texts, ws, embedder, (lambda done, total: progress("embed", done, total)) if progress else None)
+        if progress:
+            progress("semantic", 0, None)
+        pairs, cos = semantic_links(emb, semantic_threshold)
+        edges += [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
+        timings["semantic"] = time.perf_counter() - started - sum(timings.values())
     if progress:
         progress("group", 0, None)
     groups = build_groups(n, edges, lambda i: corpus.quality[i])

@@ -227,7 +227,7 @@ def _value_sequence(text: str, pos: int, line: int, path: str) -> Iterator[RawRo
             nxt = text.find("\n{", pos + 1)
             end = n if nxt < 0 else nxt + 1
             row = RawRow(path, line, index, text[pos:end].rstrip(), None,
-                         ("invalid_json", f"{exc.msg} at column {exc.colno}"))
+                         ("invalid_json", f"{exc.msg} (column {exc.colno})"))
         problem = row.error is None and _encoding_problem(row.raw)
         if problem:
             row = RawRow(path, line, index, row.raw, None, ("encoding_error", problem))

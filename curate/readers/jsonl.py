@@ -22,7 +22,7 @@ def _parse_error(line: bytes) -> tuple[str, str] | None:
         json.loads(text)
         return None
     except json.JSONDecodeError as exc:
-        return "invalid_json", f"{exc.msg} at column {exc.colno}"
+        return "invalid_json", f"{exc.msg} (column {exc.colno})"
 
 
 def read_jsonl(stream: BinaryIO, path: str, progress: ProgressFn | None = None,
