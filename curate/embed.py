@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,11 +19,18 @@ from .errors import MissingDependency, UsageError
 from .workspace import Workspace
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-_BATCH = 64
+_BATCH = 32  # measured on MSRP with the int8 backend: 32 -> 659 texts/s, 64 -> 608, 128 -> 516
 
 
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def model_cache_dir() -> Path:
+    """Where exported models live, shared by every workspace: $CURATE_CACHE, else the user's cache dir."""
+    root = os.environ.get("CURATE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "curate")
+    return Path(root) / "models"
 
 
 def _resolve(model: str | None) -> str:
@@ -37,41 +45,83 @@ def _resolve(model: str | None) -> str:
 
 
 class Embedder:
-    """Loads the model lazily on first use (torch and transformers are heavy imports)."""
+    """Loads the model lazily on first use (torch and transformers are heavy imports).
 
-    def __init__(self, model: str | None = None, batch_size: int = _BATCH):
-        self.name = model or DEFAULT_MODEL
+    backend "auto" (default) runs an int8 ONNX Runtime export of the model where onnxruntime is
+    installed and the model is a local BERT-style encoder with mean pooling (the default model is),
+    else sentence-transformers in fp32; "onnx-int8" and "torch" force one. Vectors from the two
+    backends differ slightly, so the cache keeps them apart.
+    """
+
+    def __init__(self, model: str | None = None, batch_size: int = _BATCH, backend: str = "auto"):
+        if backend not in ("auto", "onnx-int8", "torch"):
+            raise UsageError(f"unknown embedding backend {backend!r}; choose auto, onnx-int8 or torch")
+        self.model = model or DEFAULT_MODEL
         self.batch_size = batch_size
-        self._model = None
+        self.backend = backend
+        self._encode = None
+        self._dim: int | None = None
+        if backend == "auto":
+            self.backend = "onnx-int8" if self._onnx_possible() else "torch"
 
-    def _load(self):
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            try:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-            except ImportError as exc:
-                raise MissingDependency("sentence-transformers", "embed", "Semantic similarity") from exc
-            hf_logging.disable_progress_bar()  # curate draws its own progress
-            try:
-                self._model = SentenceTransformer(_resolve(self.name), device="cpu")
-            except OSError as exc:
-                raise UsageError(f"cannot load embedding model {self.name!r}: {exc}") from exc
-        return self._model
+    @property
+    def name(self) -> str:
+        """The cache key: the model, plus the backend when it is not the reference fp32 one."""
+        return self.model if self.backend == "torch" else f"{self.model}#{self.backend}"
 
-    def encode(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        model = self._load()
-        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        out = np.empty((len(texts), dim()), dtype=np.float32)
-        # Length-sorted chunks keep padding low inside each batch; results go back in input order.
+    def _onnx_possible(self) -> bool:
+        try:
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
+
+            from .embed_onnx import supported
+            return supported(_resolve(self.model))
+        except (ImportError, MissingDependency):
+            return False
+
+    def _load(self, cache_dir: Path | None):
+        if self._encode is not None:
+            return self._encode
+        path = _resolve(self.model)
+        if self.backend == "onnx-int8":
+            from .embed_onnx import OnnxEncoder
+
+            encoder = OnnxEncoder(path, cache_dir or model_cache_dir())
+            self._encode = encoder.encode
+            return self._encode
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:
+            raise MissingDependency("sentence-transformers", "embed", "Semantic similarity") from exc
+        hf_logging.disable_progress_bar()  # curate draws its own progress
+        try:
+            model = SentenceTransformer(path, device="cpu")
+        except OSError as exc:
+            raise UsageError(f"cannot load embedding model {self.model!r}: {exc}") from exc
+        self._encode = lambda texts: model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                                  convert_to_numpy=True, show_progress_bar=False)
+        return self._encode
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None,
+               cache_dir: Path | None = None) -> np.ndarray:
+        encode = self._load(cache_dir)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        # Length-sorted batches keep padding low; results go back in input order.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        step = self.batch_size * 16
-        for start in range(0, len(texts), step):
-            idx = order[start:start + step]
-            out[idx] = model.encode([texts[i] for i in idx], batch_size=self.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            if progress:
-                progress(min(start + step, len(texts)), len(texts))
+        out: np.ndarray | None = None
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            vectors = np.asarray(encode([texts[i] for i in idx]), dtype=np.float32)
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[idx] = vectors
+            if progress and (start // self.batch_size) % 16 == 0:
+                progress(min(start + self.batch_size, len(texts)), len(texts))
+        if progress:
+            progress(len(texts), len(texts))
         return out
 
 

@@ -19,6 +19,15 @@ def embedder():
     return Embedder()
 
 
+def test_onnx_int8_backend_agrees_with_the_reference_model(embedder):
+    texts = ["How do I reset my password?", "Parcel PX123 is stuck in customs in Germany.",
+             "Write a Python function that reverses a list.", "ok"]
+    assert embedder.backend == "onnx-int8" and embedder.name.endswith("#onnx-int8")
+    reference = Embedder(backend="torch")
+    cos = (embedder.encode(texts) * reference.encode(texts)).sum(axis=1)
+    assert cos.min() > 0.95 and cos.mean() > 0.98  # int8 error is largest on tiny texts ('ok': 0.96)
+
+
 def chat(q, a):
     return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
 
@@ -48,8 +57,8 @@ def test_embedding_cache_means_nothing_is_embedded_twice(ws_dir, tmp_path, embed
     curate.ingest([path], "d", workspace=ws_dir)
     calls = []
     real = Embedder.encode
-    monkeypatch.setattr(Embedder, "encode", lambda self, texts, progress=None: calls.append(len(texts)) or
-                        real(self, texts, progress))
+    monkeypatch.setattr(Embedder, "encode", lambda self, texts, progress=None, cache_dir=None:
+                        calls.append(len(texts)) or real(self, texts, progress, cache_dir))
     with Workspace(ws_dir) as ws:
         first = embed(["a cat", "a dog", "a cat"], ws, embedder)
         second = embed(["a dog", "a cat", "a bird"], ws, embedder)
@@ -71,6 +80,7 @@ def test_semantic_dedup_groups_paraphrased_prompts(ws_dir, tmp_path):
     [group] = sem.groups
     assert group["method"] == "semantic" and len(group["members"]) == 3
     assert sem.params["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert sem.params["embedding_backend"] in ("onnx-int8", "torch")
     minimum = {"semantic": 0.8, "near": 0.7, "exact": 1.0}
     assert all(e["score"] >= minimum[e["method"]] for e in group["evidence"])
     assert any(e["method"] == "semantic" for e in group["evidence"])

@@ -246,7 +246,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
         from ..embed import Embedder
 
         embedder = Embedder(model)
-        params.update(semantic_threshold=semantic_threshold, model=embedder.name)
+        params.update(semantic_threshold=semantic_threshold, model=embedder.model, embedding_backend=embedder.backend)
     ws.collection_id(collection)  # raises the helpful error for an unknown name
     kind = ws.collections()[collection].kind
     if against is not None:
