@@ -199,14 +199,15 @@ def dedup_summary(report, report_path: str | None) -> None:
             groups.add_row(str(g["id"]), g["method"], str(len(g["members"])), g["representative"][:12],
                            escape(f"{first['path']}:{first['line']}"))
         out.print(groups)
-    if report.preview:
-        prev = Table(title="threshold preview (near)", title_justify="left")
+    for method, prev in (report.preview or {}).items():
+        table = Table(title=f"threshold preview ({method}, {prev['sampled_documents']:,} documents)",
+                      title_justify="left")
         for col in ("threshold", "pairs", "groups", "duplicates"):
-            prev.add_column(col, justify="right")
-        for row in report.preview["near"]["thresholds"]:
-            prev.add_row(f"{row['threshold']:.2f}", f"{row['pairs']:,}", f"{row['groups']:,}", f"{row['duplicates']:,}")
-        out.print(prev)
-        for smp in report.preview["near"]["samples_near_threshold"][:4]:
+            table.add_column(col, justify="right")
+        for row in prev["thresholds"]:
+            table.add_row(f"{row['threshold']:.2f}", f"{row['pairs']:,}", f"{row['groups']:,}", f"{row['duplicates']:,}")
+        out.print(table)
+        for smp in prev["samples_near_threshold"][:4]:
             a, b = (smp[k].replace("\n", " ⏎ ")[:100] for k in ("text_a", "text_b"))
             out.print(f"[dim]{smp['score']:.2f}[/]  {escape(a)}\n      {escape(b)}")
     if report.conflicts:

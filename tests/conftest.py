@@ -10,6 +10,20 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Exported models go to a temporary cache, never the user's ~/.cache, during tests."""
+    import os
+
+    old = os.environ.get("CURATE_CACHE")
+    os.environ["CURATE_CACHE"] = str(tmp_path_factory.mktemp("curate-cache"))
+    yield
+    if old is None:
+        os.environ.pop("CURATE_CACHE", None)
+    else:
+        os.environ["CURATE_CACHE"] = old
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED.is_dir():

@@ -84,3 +84,16 @@ def test_semantic_dedup_groups_paraphrased_prompts(ws_dir, tmp_path):
     minimum = {"semantic": 0.8, "near": 0.7, "exact": 1.0}
     assert all(e["score"] >= minimum[e["method"]] for e in group["evidence"])
     assert any(e["method"] == "semantic" for e in group["evidence"])
+
+
+def test_semantic_contamination_and_preview(ws_dir, tmp_path):
+    train = [chat("How can I reset my password?", "Use 'Forgot password'."),
+             chat("Do you deliver on Sundays?", "No, Monday to Saturday only.")]
+    evalset = [{"text": "I forgot my password, how do I reset it?"}]
+    curate.ingest([write_jsonl(tmp_path / "t.jsonl", train)], "t", workspace=ws_dir)
+    curate.ingest([write_jsonl(tmp_path / "e.jsonl", evalset)], "e", kind="queries", workspace=ws_dir)
+    r = dedup("t", workspace=ws_dir, methods=("exact", "near", "semantic"), semantic_threshold=0.8,
+              against="e", preview=True)
+    assert [(c["source"]["line"], c["method"]) for c in r.contamination] == [(1, "semantic")]
+    rows = r.preview["semantic"]["thresholds"]
+    assert [row["threshold"] for row in rows] == [0.8, 0.85, 0.9, 0.95] and "near" in r.preview

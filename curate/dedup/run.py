@@ -178,28 +178,53 @@ PREVIEW_SAMPLE = 20_000
 def _preview(word_lists: list[list[str]], class_of: np.ndarray, threshold: float, num_perm: int,
              ids: list[str], text: Callable[[str], str]) -> dict[str, Any]:
     """Pairs, groups and duplicates at each preview threshold, from every verified pair of a sample."""
-    from .groups import UnionFind
-
     reps = np.flatnonzero(class_of == np.arange(len(class_of)))
     if len(reps) > PREVIEW_SAMPLE:
         reps = np.sort(np.random.default_rng(0).choice(reps, PREVIEW_SAMPLE, replace=False))
     sets = shingle_words([word_lists[i] for i in reps])
     res = near_duplicates(sets, min(PREVIEW_THRESHOLDS[0], threshold), num_perm=num_perm, all_pairs=True)
     edges = [Edge(int(reps[a]), int(reps[b]), float(s), "near") for (a, b), s in zip(res.pairs.tolist(), res.scores)]
+    rows = _count_at(edges, len(class_of), PREVIEW_THRESHOLDS)
+    samples = _samples(edges, threshold, ids, text)
+    return {"near": {"sampled_documents": int(len(reps)), "thresholds": rows, "samples_near_threshold": samples}}
+
+
+SEMANTIC_PREVIEW_THRESHOLDS = (0.8, 0.85, 0.9, 0.95)
+
+
+def _count_at(edges: list[Edge], n: int, thresholds) -> list[dict[str, Any]]:
+    from .groups import UnionFind
+
     rows = []
-    for t in PREVIEW_THRESHOLDS:
-        uf = UnionFind(len(class_of))
+    for t in thresholds:
+        uf = UnionFind(n)
         pairs = [e for e in edges if e.score >= t]
         for e in pairs:
             uf.union(e.a, e.b)
         roots = {uf.find(e.a) for e in pairs}
         members = {i for e in pairs for i in (e.a, e.b)}
         rows.append({"threshold": t, "pairs": len(pairs), "groups": len(roots), "duplicates": len(members) - len(roots)})
+    return rows
+
+
+def _samples(edges: list[Edge], threshold: float, ids: list[str], text: Callable[[str], str]) -> list[dict]:
     near_thr = sorted((e for e in edges if abs(e.score - threshold) <= 0.05), key=lambda e: e.score)
     step = max(1, len(near_thr) // 8)
-    samples = [{"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3),
-                "text_a": text(ids[e.a])[:300], "text_b": text(ids[e.b])[:300]} for e in near_thr[::step][:8]]
-    return {"near": {"sampled_documents": int(len(reps)), "thresholds": rows, "samples_near_threshold": samples}}
+    return [{"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3), "text_a": text(ids[e.a])[:300],
+             "text_b": text(ids[e.b])[:300]} for e in near_thr[::step][:8]]
+
+
+def _semantic_preview(emb: np.ndarray, reps: np.ndarray, threshold: float, n: int, ids: list[str],
+                      text: Callable[[str], str]) -> dict[str, Any]:
+    from .semantic import all_pairs
+
+    if len(reps) > PREVIEW_SAMPLE:
+        pick = np.sort(np.random.default_rng(0).choice(len(reps), PREVIEW_SAMPLE, replace=False))
+        emb, reps = emb[pick], reps[pick]
+    pairs, cos = all_pairs(emb, min(SEMANTIC_PREVIEW_THRESHOLDS[0], threshold))
+    edges = [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
+    return {"sampled_documents": int(len(reps)), "thresholds": _count_at(edges, n, SEMANTIC_PREVIEW_THRESHOLDS),
+            "samples_near_threshold": _samples(edges, threshold, ids, text)}
 
 
 def dedup(
@@ -266,11 +291,12 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
         near_edges, near_stats = _near_edges(corpus.words, class_of, near_threshold, num_perm, progress)
         edges += near_edges
         timings["near"] = time.perf_counter() - started - sum(timings.values())
+    emb = sem_reps = None
     if "semantic" in methods:
         from ..embed import embed
         from .semantic import semantic_links
 
-        reps = np.flatnonzero(class_of == np.arange(n))
+        reps = sem_reps = np.flatnonzero(class_of == np.arange(n))
         texts = [corpus.texts[i] for i in reps]
         emb = embed(texts, ws, embedder, (lambda done, total: progress("embed", done, total)) if progress else None)
         if progress:
@@ -338,6 +364,14 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
             progress("contamination", 0, None)
         other = list(ws.iter_examples(against))
         hits = _contamination(corpus.prompts, [words(e.prompt) for e in other], near_threshold, num_perm)
+        if "semantic" in methods:
+            from ..embed import embed
+            from .semantic import best_matches
+
+            mine_emb = embed([ex.prompt for ex in ws.iter_examples(collection)], ws, embedder)
+            other_emb = embed([ex.prompt for ex in other], ws, embedder)
+            for i, (j, c) in best_matches(mine_emb, other_emb, semantic_threshold).items():
+                hits.setdefault(i, (j, c, "semantic"))  # exact and near matches take precedence
         for i, (j, s, method) in sorted(hits.items()):
             report.contamination.append({"id": corpus.ids[i], "source": _src(corpus.sources[i]), "against": other[j].id,
                                          "against_source": _src(other[j].source), "score": round(s, 4),
@@ -347,11 +381,14 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
                                     {"against": against, "other": other[j].id, "method": method, "score": round(s, 4)}))
         timings["contamination"] = time.perf_counter() - started - sum(timings.values())
 
-    if preview and "near" in methods:
-        def text(eid: str) -> str:
-            return key_text(ws.get_example(collection, eid), key)
+    def text(eid: str) -> str:
+        return key_text(ws.get_example(collection, eid), key)
 
+    if preview and "near" in methods:
         report.preview = _preview(corpus.words, class_of, near_threshold, num_perm, corpus.ids, text)
+    if preview and emb is not None:
+        report.preview = dict(report.preview or {}, semantic=_semantic_preview(emb, sem_reps, semantic_threshold, n,
+                                                                             corpus.ids, text))
     duplicates = sum(len(g.members) - 1 for g in groups)
     by_method: dict[str, int] = {}
     for g in groups:
