@@ -16,12 +16,16 @@ _WORD = re.compile(r"\w+")
 
 
 def key_text(example: Example, key: str) -> str:
-    """The text of an example that a key compares: all turns, the user turns, or the assistant turns."""
+    """The text of an example that a key compares: the conversation, the user turns, or the assistant turns.
+
+    The conversation leaves out system prompts: a set usually shares one, and it would make every pair of
+    short examples look alike.
+    """
     if key == "prompt":
         return example.prompt
     if key == "response":
         return example.response
-    return "\n".join(m.content for m in example.messages)
+    return "\n".join(m.content for m in example.messages if m.role != "system")
 
 
 def words(text: str) -> list[str]:
