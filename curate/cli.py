@@ -52,6 +52,7 @@ def main(ctx: click.Context, workspace: str | None) -> None:
       curate status                              what the workspace holds
       curate quarantine                          rows that were rejected, and why
       curate show ID                             one example, turn by turn
+      curate dedup -c support --preview          duplicates, conflicts, thresholds to choose from
     """
     ctx.obj = {"workspace": workspace}
 

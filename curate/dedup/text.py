@@ -28,15 +28,21 @@ def key_text(example: Example, key: str) -> str:
     return "\n".join(m.content for m in example.messages if m.role != "system")
 
 
+# For ASCII text: every character that is not a word character becomes a space, in C (2.5x the regex).
+_ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
+
+
 def words(text: str) -> list[str]:
-    """Normalised words.
+    """Normalised words: the `\\w+` runs of the NFKC, case-folded text.
 
     >>> words("Hello,  WORLD! Ｃａｆé")
     ['hello', 'world', 'café']
+    >>> words("snake_case, x2 -- ok?") == _WORD.findall("snake_case, x2 -- ok?")
+    True
     """
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return _WORD.findall(text.casefold())
+    if text.isascii():
+        return text.lower().translate(_ASCII_NON_WORD).split()
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def normalise(text: str) -> str:
