@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 from curate.dedup.groups import Edge, UnionFind  # noqa: E402
-from curate.dedup.minhash import NUM_PERM, near_duplicates, shingle_words  # noqa: E402
+from curate.dedup.lsh import near_duplicates  # noqa: E402
+from curate.dedup.shingles import shingle_words  # noqa: E402
+from curate.dedup.signatures import NUM_PERM  # noqa: E402
 from curate.dedup.text import words  # noqa: E402
 
 

@@ -9,7 +9,9 @@ import curate
 from curate import UsageError, Workspace
 from curate.dedup import dedup
 from curate.dedup.groups import Edge, build_groups
-from curate.dedup.minhash import jaccard, near_duplicates, optimal_bands, shingle, signatures
+from curate.dedup.lsh import jaccard, near_duplicates, optimal_bands
+from curate.dedup.shingles import shingle
+from curate.dedup.signatures import signatures
 from curate.dedup.text import normalise
 
 from .conftest import write_jsonl

@@ -20,7 +20,9 @@ from ..gcpause import gc_paused
 from ..record import Source
 from ..workspace import Finding, Workspace
 from .groups import Edge, Group, build_groups
-from .minhash import NUM_PERM, ShingleSets, jaccard, near_duplicates, shingle_words
+from .lsh import jaccard, near_duplicates
+from .shingles import ShingleSets, shingle_words
+from .signatures import NUM_PERM
 from .text import KEYS, key_text, words
 
 METHODS = ("exact", "near", "semantic")
@@ -141,7 +143,6 @@ def _contamination(corpus_prompts: list[list[str]], other_prompts: list[list[str
                    num_perm: int) -> dict[int, tuple[int, float, str]]:
     """index in this collection -> (index in the other, similarity, method), the best direct match each."""
     from .groups import UnionFind
-    from .minhash import jaccard
 
     found: dict[int, tuple[int, float, str]] = {}
     other_exact = {" ".join(w): j for j, w in enumerate(other_prompts) if w}

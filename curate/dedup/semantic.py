@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .minhash import union_pairs
+from .lsh import union_pairs
 
 BRUTE_FORCE_MAX = 20_000
 _BLOCK = 1024

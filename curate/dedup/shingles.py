@@ -1,0 +1,121 @@
+"""Word n-gram shingles of many documents at once, as 64-bit hashes in one numpy array.
+
+All words are hashed together over one byte buffer and shingles are combined arithmetically, so there
+is no per-word Python work; this is where datasketch's per-document loop spends its time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .text import words
+
+SHINGLE = 3  # words per shingle
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+
+
+def splitmix(x: np.ndarray, seed: int) -> np.ndarray:
+    """The splitmix64 finaliser, vectorised: spreads structured 64-bit values into uniform ones."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+
+@dataclass
+class ShingleSets:
+    """The shingle hashes of many documents, concatenated; document i owns values[offsets[i]:offsets[i+1]]."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def of(self, i: int) -> np.ndarray:
+        return np.unique(self.values[self.offsets[i]:self.offsets[i + 1]])
+
+
+def shingle(texts: Iterable[str], n: int = SHINGLE) -> ShingleSets:
+    """Word n-gram shingles of each text (a text shorter than n words is one shingle of all its words)."""
+    return shingle_words([words(t) for t in texts], n)
+
+
+def _word_hashes(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
+    """A 64-bit hash of every word, in order, computed over one byte buffer in numpy (no per-word Python
+    work): a polynomial over each word's bytes, then a splitmix finaliser. Words never contain spaces or
+    newlines (they are runs of word characters), so those separate words and documents."""
+    lengths = [len(w) for w in word_lists]
+    joined = "\n".join(" ".join(w) for w in word_lists).encode("utf-8", "surrogatepass")
+    b = np.frombuffer(joined, dtype=np.uint8)
+    if not len(b):
+        return np.zeros(0, dtype=np.uint64), lengths
+    sep = (b == 32) | (b == 10)
+    pos = np.arange(len(b))
+    is_start = ~sep & np.concatenate(([True], sep[:-1]))
+    starts = np.flatnonzero(is_start)
+    start_of = np.maximum.accumulate(np.where(is_start, pos, 0))
+    offset = pos - start_of
+    with np.errstate(over="ignore"):
+        powers = np.cumprod(np.full(int(offset.max()) + 1, 0x100000001B3, dtype=np.uint64))
+        contrib = (b.astype(np.uint64) + np.uint64(1)) * powers[offset]
+        contrib[sep] = 0
+        return splitmix(np.add.reduceat(contrib, starts), 7), lengths
+
+
+def shingle_words(word_lists: list[list[str]], n: int = SHINGLE) -> ShingleSets:
+    """`shingle` for texts already split into normalised words."""
+    ids, lengths = _word_hashes(word_lists)
+    lens = np.asarray(lengths, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lens)))
+    with np.errstate(over="ignore"):
+        if len(ids) >= n:
+            grams = ids[:len(ids) - n + 1] * _MIX[0]
+            for k in range(1, n):
+                grams = grams + ids[k:len(ids) - n + 1 + k] * _MIX[k % 3]
+            grams ^= grams >> np.uint64(29)
+        else:
+            grams = np.zeros(0, dtype=np.uint64)
+        # Document i's n-grams start at starts[i] .. starts[i] + len_i - n; short docs get one shingle.
+        n_sh = np.where(lens >= n, lens - n + 1, np.minimum(lens, 1))
+        offsets = np.concatenate(([0], np.cumsum(n_sh)))
+        values = np.empty(int(offsets[-1]), dtype=np.uint64)
+        long_docs = np.flatnonzero(lens >= n)
+        if len(long_docs):
+            counts = n_sh[long_docs]
+            values[_ranges(offsets[long_docs], counts)] = grams[_ranges(starts[long_docs], counts)]
+        for d in np.flatnonzero((lens > 0) & (lens < n)):
+            acc = np.uint64(0)
+            for k, t in enumerate(ids[starts[d]:starts[d] + lens[d]]):
+                acc = acc + t * _MIX[k % 3]
+            values[offsets[d]] = acc ^ (acc >> np.uint64(29))
+    return ShingleSets(values, offsets)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated aranges: [s0, s0+1, ..., s0+l0-1, s1, ...], vectorised.
+
+    >>> _ranges(np.array([5, 20, 7]), np.array([3, 0, 2])).tolist()
+    [5, 6, 7, 7, 8]
+    """
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    out = np.ones(total, dtype=np.int64)
+    out[0] = starts[0]
+    jumps = ends[:-1]
+    out[jumps] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
+    return np.cumsum(out)
+
+
