@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from curate.dedup.groups import Edge, UnionFind  # noqa: E402
+from curate.dedup.groups import UnionFind  # noqa: E402
 from curate.dedup.lsh import near_duplicates  # noqa: E402
 from curate.dedup.shingles import shingle_words  # noqa: E402
 from curate.dedup.signatures import NUM_PERM  # noqa: E402

@@ -9,8 +9,15 @@ from typing import Iterator
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeRemainingColumn, TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from .errors import ROW_ERRORS, ROW_WARNINGS
@@ -205,7 +212,8 @@ def dedup_summary(report, report_path: str | None) -> None:
         for col in ("threshold", "pairs", "groups", "duplicates"):
             table.add_column(col, justify="right")
         for row in prev["thresholds"]:
-            table.add_row(f"{row['threshold']:.2f}", f"{row['pairs']:,}", f"{row['groups']:,}", f"{row['duplicates']:,}")
+            table.add_row(f"{row['threshold']:.2f}", f"{row['pairs']:,}", f"{row['groups']:,}",
+                          f"{row['duplicates']:,}")
         out.print(table)
         for smp in prev["samples_near_threshold"][:4]:
             a, b = (smp[k].replace("\n", " ⏎ ")[:100] for k in ("text_a", "text_b"))

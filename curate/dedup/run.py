@@ -122,7 +122,8 @@ def _near_edges(word_lists: list[list[str]], class_of: np.ndarray, threshold: fl
     return edges, stats
 
 
-def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: float, num_perm: int) -> list[tuple[int, int, float, float]]:
+def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: float,
+               num_perm: int) -> list[tuple[int, int, float, float]]:
     """(a, b, prompt similarity, response Jaccard) for near-identical prompts with different answers."""
     class_of, classes = _exact_classes(prompts)
     pairs: list[tuple[int, int, float]] = []
@@ -204,7 +205,8 @@ def _count_at(edges: list[Edge], n: int, thresholds) -> list[dict[str, Any]]:
             uf.union(e.a, e.b)
         roots = {uf.find(e.a) for e in pairs}
         members = {i for e in pairs for i in (e.a, e.b)}
-        rows.append({"threshold": t, "pairs": len(pairs), "groups": len(roots), "duplicates": len(members) - len(roots)})
+        rows.append({"threshold": t, "pairs": len(pairs), "groups": len(roots),
+                     "duplicates": len(members) - len(roots)})
     return rows
 
 
@@ -328,7 +330,8 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
         members = []
         for i in g.members:
             members.append({"id": corpus.ids[i], "source": _src(corpus.sources[i])})
-            members += [{"id": corpus.ids[i], "source": _src(s), "repeat": True} for s in repeats.get(corpus.ids[i], [])]
+            members += [{"id": corpus.ids[i], "source": _src(s), "repeat": True}
+                        for s in repeats.get(corpus.ids[i], [])]
         evidence = [{"a": corpus.ids[e.a], "b": corpus.ids[e.b], "score": round(e.score, 4), "method": e.method}
                     for e in g.edges]
         evidence += [{"a": corpus.ids[i], "b": corpus.ids[i], "score": 1.0, "method": "repeat"}
@@ -343,7 +346,8 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
             score, method = best.get(i, (1.0, g.method))
             findings.append(Finding(corpus.ids[i], "duplicate", "warning", score,
                                     f"{method} duplicate in group {no}; representative {rep_id[:12]} is kept",
-                                    {"group": no, "representative": rep_id, "method": method, "score": round(score, 4)}))
+                                    {"group": no, "representative": rep_id, "method": method,
+                                     "score": round(score, 4)}))
 
     if kind == "examples":
         if progress:

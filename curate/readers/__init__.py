@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-import orjson
 
 from ..errors import InputFileError
 from .base import ProgressFn, RawRow
