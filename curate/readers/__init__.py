@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-
 from ..errors import InputFileError
 from .base import ProgressFn, RawRow
 from .columnar import count_hf_rows, count_parquet_rows, read_hf_dataset, read_parquet
