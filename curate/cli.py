@@ -23,6 +23,20 @@ def _dump_json(value) -> None:
     sys.stdout.flush()
 
 
+def _emit_report(report, report_path: str | None, as_json: bool, summarise) -> None:
+    """An analysis report: to FILE.json when asked, then as JSON or as a summary for people."""
+    import orjson
+
+    data = report.to_dict()
+    if report_path:
+        with open(report_path, "wb") as fh:
+            fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    if as_json:
+        _dump_json(data)
+    else:
+        summarise(report, report_path)
+
+
 class _Group(click.Group):
     """Turns library errors into one clear line instead of a traceback."""
 
@@ -53,6 +67,7 @@ def main(ctx: click.Context, workspace: str | None) -> None:
       curate quarantine                          rows that were rejected, and why
       curate show ID                             one example, turn by turn
       curate dedup -c support --preview          duplicates, conflicts, thresholds to choose from
+      curate check -c support --max-length 4096  quality findings and a score per example
     """
     ctx.obj = {"workspace": workspace}
 
@@ -224,7 +239,6 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
     Nothing is deleted: each group keeps one representative (the most complete answer) and the other
     members get a finding naming it, which review and export act on.
     """
-    import orjson
 
     from . import render
     from .dedup import DEFAULT_NEAR_THRESHOLD, DEFAULT_SEMANTIC_THRESHOLD
@@ -237,14 +251,55 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
                                key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
                                semantic_threshold=semantic_threshold or DEFAULT_SEMANTIC_THRESHOLD, model=model,
                                against=against, preview=preview, progress=progress)
-    data = report.to_dict()
-    if report_path:
-        with open(report_path, "wb") as fh:
-            fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-    if as_json:
-        _dump_json(data)
-    else:
-        render.dedup_summary(report, report_path)
+    _emit_report(report, report_path, as_json, render.dedup_summary)
+
+
+def _share(value: str | None) -> float | None:
+    from .errors import UsageError
+
+    if value is None:
+        return None
+    try:
+        return float(value.rstrip("%")) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise UsageError(f"--prune-bottom {value!r}: give a share such as 10% or 0.1") from None
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Collection to check (default: the only one).")
+@click.option("--only", metavar="NAMES", help="Comma-separated checks to run (default: all; see --list).")
+@click.option("--max-length", type=int, metavar="N", help="Flag conversations longer than N tokens.")
+@click.option("--tokenizer", metavar="PATH|HUB_ID", help="Count tokens with this model's tokenizer "
+              "(default: all-MiniLM-L6-v2's, offline).")
+@click.option("--checks", "custom", multiple=True, type=click.Path(dir_okay=False), metavar="FILE.py",
+              help="Also run the checks registered in this Python file. Repeatable.")
+@click.option("--prune-bottom", metavar="SHARE", help="Propose rejecting the lowest-quality share, e.g. 10%: "
+              "recorded as findings a reviewer can overturn, never deleted.")
+@click.option("--list", "list_checks", is_flag=True, help="List the available checks and exit.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE.json",
+              help="Write every finding to FILE.json.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def check(ctx, collection, only, max_length, tokenizer, custom, prune_bottom, list_checks, report_path, as_json):
+    """Flag what a careful reviewer would reject: empty, short, truncated, repetitive or refusing answers,
+    placeholders, personal data and secrets, broken JSON, odd system prompts, mojibake, language mismatch,
+    over-long conversations. Each example gets a quality score; nothing is deleted."""
+
+    from . import render
+    from .checks import REGISTRY, load_custom, run_checks
+
+    if list_checks:
+        load_custom(list(custom))
+        rows = [{"name": n, "description": c.description} for n, c in sorted(REGISTRY.items())]
+        _dump_json(rows) if as_json else render.check_list(rows)
+        return
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, collection, None)
+        with render.stage_progress(not as_json) as progress:
+            report = run_checks(name, workspace=ws, only=[n.strip() for n in only.split(",")] if only else None,
+                                max_length=max_length, tokenizer=tokenizer, custom=list(custom),
+                                prune_bottom=_share(prune_bottom), progress=progress)
+    _emit_report(report, report_path, as_json, render.check_summary)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,7 @@ def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
 
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
+SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
 def show_example(collection: str, example: Example, repeats: list[Source], findings=()) -> None:
@@ -227,3 +228,41 @@ def dedup_summary(report, report_path: str | None) -> None:
                   f"'{report.params['against']}'")
     out.print("nothing was deleted: duplicates are findings (curate show ID); "
               + (f"full report in {report_path}" if report_path else "--report FILE.json for every group"))
+
+
+def check_list(rows: list[dict]) -> None:
+    table = Table(title="checks", title_justify="left")
+    table.add_column("name")
+    table.add_column("flags", overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], escape(r["description"]))
+    out.print(table)
+
+
+def check_summary(report, report_path: str | None) -> None:
+    s = report.summary
+    table = Table(title=f"check '{report.collection}' (run {report.run_id}): {s['flagged_examples']:,} of "
+                        f"{s['examples']:,} examples flagged", title_justify="left")
+    for col, justify in (("check", "left"), ("examples", "right"), ("error", "right"), ("warning", "right"),
+                         ("info", "right")):
+        table.add_column(col, justify=justify)
+    for name, c in sorted(s["by_check"].items(), key=lambda kv: -kv[1]["examples"]):
+        table.add_row(name, f"{c['examples']:,}", f"[red]{c['error']:,}[/]" if c["error"] else "0",
+                      f"[yellow]{c['warning']:,}[/]" if c["warning"] else "0", f"{c['info']:,}")
+    out.print(table)
+    first_of: dict[str, dict] = {}  # one example finding per check, the most serious first
+    for f in sorted(report.findings, key=lambda f: (-SEVERITY_RANK.get(f["severity"], 0), -f["score"])):
+        first_of.setdefault(f["check"], f)
+    for f in list(first_of.values())[:8]:
+        where = f"{f['source']['path']}:{f['source']['line']}" if f.get("source") else f["example_id"][:12]
+        style = SEVERITY_STYLE.get(f["severity"], "white")
+        out.print(f"  [dim]{escape(where)}[/] [{style}]{f['check']}[/] {escape(f['message'][:110])}")
+    for name, why in s["failed_checks"].items():
+        out.print(f"[red]check {name} failed[/] and was skipped: {escape(why.strip().splitlines()[-1])}")
+    q = s["quality"]
+    out.print(f"quality: mean {q['mean']}, 10th percentile {q['p10']}"
+              + (f"; {s['proposed_rejections']:,} rejections proposed (findings 'prune_proposal', a reviewer can "
+                 "overturn them)" if s["proposed_rejections"] else "")
+              + f"  [dim]({s['seconds']:.1f}s)")
+    out.print("curate show ID lists an example's findings; " + (f"every finding is in {report_path}" if report_path
+                                                               else "--report FILE.json for every finding"))

@@ -1,0 +1,210 @@
+"""Quality checks: flag what a careful reviewer would reject, with a score per example.
+
+Each check is one module registered by name (see `base.py`); `run_checks` runs the chosen ones over a
+collection, each independently (a check that crashes is reported, and the others go on), stores the
+findings as a `check` run, combines them into a quality score per example, and can propose rejecting
+the lowest-scoring share (`prune_bottom`) as findings a reviewer can overturn. Nothing is deleted.
+
+Custom checks: a Python file passed with `checks=["my_checks.py"]` (`--checks` on the command line), or
+a package exposing one under the `curate.checks` entry-point group. See README "Custom checks".
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UsageError
+from ..gcpause import gc_paused
+from ..workspace import Finding, Workspace
+from . import (  # noqa: F401  (importing registers them)
+    empty_answer,
+    encoding,
+    ingest_warnings,
+    json_format,
+    language,
+    pii,
+    placeholders,
+    refusal,
+    repetition,
+    short_answer,
+    system_prompt,
+    token_length,
+    truncation,
+)
+from .base import REGISTRY, Check, Context, Flag, register
+
+__all__ = ["run_checks", "CheckReport", "Check", "Flag", "Context", "register", "REGISTRY", "quality_score"]
+
+# How much one finding of full confidence lowers the score: one error leaves 0.4, one warning 0.7.
+SEVERITY_WEIGHT = {"error": 0.6, "warning": 0.3, "info": 0.05}
+
+
+def quality_score(flags: list[Flag]) -> float:
+    """1 for a clean example, towards 0 as findings pile up: the product of (1 - weight x score)."""
+    q = 1.0
+    for f in flags:
+        q *= 1 - SEVERITY_WEIGHT.get(f.severity, 0.5) * max(0.0, min(1.0, f.score))
+    return q
+
+
+def load_custom(paths: list[str]) -> list[str]:
+    """Import user check files and installed `curate.checks` entry points; returns the names they added."""
+    before = set(REGISTRY)
+    for ep in importlib.metadata.entry_points(group="curate.checks"):
+        ep.load()
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise UsageError(f"--checks {p}: no such file")
+        spec = importlib.util.spec_from_file_location(f"curate_user_checks_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's code: report it as one clear line
+            raise UsageError(f"--checks {p}: {type(exc).__name__}: {exc}") from exc
+    return sorted(set(REGISTRY) - before)
+
+
+@dataclass
+class CheckReport:
+    collection: str
+    run_id: int
+    params: dict[str, Any]
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"collection": self.collection, "run_id": self.run_id, "params": self.params,
+                "findings": self.findings, "summary": self.summary}
+
+
+def run_checks(
+    collection: str,
+    *,
+    workspace: Workspace | str | None = None,
+    only: list[str] | None = None,
+    max_length: int | None = None,
+    tokenizer: str | None = None,
+    custom: list[str] | None = None,
+    prune_bottom: float | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+) -> CheckReport:
+    """Run quality checks over a collection and store their findings; see the module doc."""
+    added = load_custom(custom or [])
+    names = list(only) if only else sorted(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise UsageError(f"unknown check(s) {', '.join(unknown)}; available: {', '.join(sorted(REGISTRY))}")
+    if prune_bottom is not None and not 0 < prune_bottom < 1:
+        raise UsageError(f"--prune-bottom must be a share between 0 and 1 (e.g. 10%), got {prune_bottom}")
+    if max_length is not None and max_length < 1:
+        raise UsageError(f"--max-length must be positive, got {max_length}")
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
+    try:
+        with gc_paused():
+            return _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, progress)
+    finally:
+        if not isinstance(workspace, Workspace):
+            ws.close()
+
+
+def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, progress) -> CheckReport:
+    started = time.perf_counter()
+    ctx = Context(max_length=max_length)
+    params: dict[str, Any] = {"checks": names, "max_length": max_length, "prune_bottom": prune_bottom,
+                              "custom": added}
+    if "token_length" in names and max_length:
+        from .tokenizer import load
+
+        params["tokenizer"], ctx.tokenizer = load(tokenizer)
+    total = ws.count_examples(collection)
+    run_id = ws.start_run(collection, "check", params)
+    checks: dict[str, Check] = {n: REGISTRY[n]() for n in names}
+    failed: dict[str, str] = {}
+    seconds = dict.fromkeys(names, 0.0)
+    for name, check in checks.items():
+        if type(check).prepare is not Check.prepare:
+            t = time.perf_counter()
+            try:
+                check.prepare(ws.iter_examples(collection), ctx)
+            except Exception:  # one broken check never stops the rest
+                failed[name] = traceback.format_exc(limit=3)
+            seconds[name] += time.perf_counter() - t
+    report = CheckReport(collection, run_id, params)
+    findings: list[Finding] = []
+    flags_of: dict[str, list[Flag]] = {}
+    for n, example in enumerate(ws.iter_examples(collection), 1):
+        flags: list[Flag] = []
+        for name, check in checks.items():
+            if name in failed:
+                continue
+            t = time.perf_counter()
+            try:
+                for flag in check.check(example, ctx):
+                    flags.append(flag)
+                    findings.append(Finding(example.id, name, flag.severity, flag.score, flag.message, flag.evidence))
+                    report.findings.append({"example_id": example.id, "source": _src(example.source), "check": name,
+                                            "severity": flag.severity, "score": round(flag.score, 4),
+                                            "message": flag.message, "evidence": flag.evidence})
+            except Exception:
+                failed[name] = f"on example {example.id}: " + traceback.format_exc(limit=3)
+            seconds[name] += time.perf_counter() - t
+        report.scores[example.id] = quality_score(flags)
+        if flags:
+            flags_of[example.id] = flags
+        if progress and n % 2000 == 0:
+            progress("check", n, total)
+    proposed = _prune(report, prune_bottom, flags_of, findings) if prune_bottom else 0
+    report.summary = _summary(report, names, total, failed, seconds, proposed, time.perf_counter() - started)
+    flagged_quality = {k: round(v, 4) for k, v in report.scores.items() if v < 1.0}  # the rest score 1.0
+    ws.finish_run(run_id, report.summary | {"quality_below_1": flagged_quality}, findings)
+    return report
+
+
+def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]], findings: list[Finding]) -> int:
+    """Propose rejecting the lowest-scoring share of the flagged examples (never a clean one)."""
+    ranked = sorted((score, eid) for eid, score in report.scores.items() if score < 1.0)
+    limit = int(round(share * len(report.scores)))
+    for score, eid in ranked[:limit]:
+        reasons = sorted({f.message.split(": ", 1)[-1][:80] for f in flags_of[eid]})
+        message = f"proposed rejection: quality {score:.2f}, in the bottom {share:.0%} (" + "; ".join(reasons[:3]) + ")"
+        findings.append(Finding(eid, "prune_proposal", "warning", 1 - score, message,
+                                {"quality": round(score, 4), "reasons": reasons}))
+        report.findings.append({"example_id": eid, "source": None, "check": "prune_proposal", "severity": "warning",
+                                "score": round(1 - score, 4), "message": message, "evidence": None})
+    return min(limit, len(ranked))
+
+
+def _summary(report, names, total, failed, seconds, proposed, elapsed) -> dict[str, Any]:
+    by_check: dict[str, dict[str, int]] = {n: {"error": 0, "warning": 0, "info": 0} for n in names}
+    flagged: dict[str, set] = {n: set() for n in names}
+    for f in report.findings:
+        if f["check"] in by_check:
+            by_check[f["check"]][f["severity"]] += 1
+            flagged[f["check"]].add(f["example_id"])
+    scores = sorted(report.scores.values())
+    return {
+        "examples": total,
+        "flagged_examples": sum(1 for s in report.scores.values() if s < 1.0),
+        "by_check": {n: dict(by_check[n], examples=len(flagged[n]),
+                             examples_per_second=round(total / seconds[n]) if seconds[n] > 0 else None)
+                     for n in names},
+        "failed_checks": failed,
+        "proposed_rejections": proposed,
+        "quality": {"mean": round(sum(scores) / len(scores), 4) if scores else None,
+                    "p10": round(scores[len(scores) // 10], 4) if scores else None},
+        "seconds": round(elapsed, 3),
+    }
+
+
+def _src(s) -> dict[str, Any]:
+    return {"path": s.path, "line": s.line, "index": s.index}

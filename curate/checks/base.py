@@ -1,0 +1,70 @@
+"""The shape every quality check shares, and the registry that finds checks by name.
+
+A check is a class with a `name`, a `description` and a `check(example, ctx)` method yielding
+`Flag`s; a check that needs the whole collection first (a majority, a common system prompt) also
+implements `prepare(examples, ctx)`. Registering is one decorator: `@register`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable, Iterator
+
+from ..record import Example
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """What a check found in one example: how bad, how sure (score in [0, 1]), why, and where."""
+
+    severity: str
+    score: float
+    message: str
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass
+class Context:
+    """Settings shared by every check in a run."""
+
+    max_length: int | None = None
+    tokenizer: Any = None  # text -> token count
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def count_tokens(self, text: str) -> int:
+        return self.tokenizer(text) if self.tokenizer else len(text.split())
+
+
+class Check:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def prepare(self, examples: Iterable[Example], ctx: Context) -> None:
+        """Optional first pass over the whole collection."""
+
+    def check(self, example: Example, ctx: Context) -> Iterator[Flag]:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Check]] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    if not cls.name or not cls.description:
+        raise TypeError(f"{cls.__name__} needs a name and a description")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def span(turn: int, text: str, start: int, end: int) -> dict[str, Any]:
+    """Evidence pointing at the offending characters of one turn."""
+    return {"turn": turn, "start": start, "end": end, "text": text[start:end][:200]}
+
+
+def answers(example: Example) -> Iterator[tuple[int, str]]:
+    """(turn index, text) of each assistant turn with text."""
+    for i, m in enumerate(example.messages):
+        if m.role == "assistant" and m.content:
+            yield i, m.content

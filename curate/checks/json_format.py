@@ -1,0 +1,82 @@
+"""Structured output: answers that should be JSON (the prompt asks for it, or most answers in the
+set are JSON) but do not parse, and JSON key styles that disagree with the set's majority."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+from .base import Check, Flag, answers, register
+
+_ASKS_JSON = re.compile(r"\bjson\b", re.I)
+_FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```\s*$", re.S)
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+_CAMEL = re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+$")
+
+
+def _payload(text: str) -> str:
+    m = _FENCE.match(text.strip())
+    return m.group(1) if m else text.strip()
+
+
+def parse(text: str):
+    body = _payload(text)
+    if not body.startswith(("{", "[")):
+        return None, False
+    try:
+        return json.loads(body), True
+    except ValueError:
+        return None, True
+
+
+def _keys(value, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.append(k)
+            _keys(v, out)
+    elif isinstance(value, list):
+        for v in value[:50]:
+            _keys(v, out)
+
+
+def key_style(value) -> str | None:
+    keys: list[str] = []
+    _keys(value, keys)
+    styles = Counter("snake" if _SNAKE.match(k) else "camel" if _CAMEL.match(k) else None for k in keys)
+    styles.pop(None, None)
+    return styles.most_common(1)[0][0] if styles else None
+
+
+@register
+class JsonFormat(Check):
+    name = "json_format"
+    description = "answers that should be JSON but do not parse; JSON key style unlike the rest of the set"
+
+    def prepare(self, examples, ctx):
+        total = json_like = 0
+        styles: Counter = Counter()
+        for ex in examples:
+            for _, text in answers(ex):
+                total += 1
+                value, looks = parse(text)
+                if looks and value is not None:
+                    json_like += 1
+                    style = key_style(value)
+                    if style:
+                        styles[style] += 1
+        ctx.stats["json_majority"] = total > 0 and json_like / total > 0.5
+        ctx.stats["json_key_style"] = styles.most_common(1)[0][0] if sum(styles.values()) >= 3 else None
+
+    def check(self, example, ctx):
+        wants_json = bool(_ASKS_JSON.search(example.prompt)) or ctx.stats.get("json_majority", False)
+        for i, text in answers(example):
+            value, looks = parse(text)
+            if value is None and (looks or wants_json):
+                why = "the prompt asks for JSON" if _ASKS_JSON.search(example.prompt) else "most answers are JSON"
+                yield Flag("error", 0.9, f"turn {i + 1}: the answer is not valid JSON ({why})", {"turn": i})
+            elif value is not None:
+                style, majority = key_style(value), ctx.stats.get("json_key_style")
+                if style and majority and style != majority:
+                    yield Flag("warning", 0.6, f"turn {i + 1}: JSON keys in {style} case; most of the set uses "
+                               f"{majority} case", {"turn": i, "style": style, "majority": majority})

@@ -1,0 +1,38 @@
+"""Refusals and assistant boilerplate: "As an AI language model", "I cannot help with that".
+
+Patterns are about the assistant refusing or talking about itself, not about a policy it states:
+"I cannot refund after 30 days" is a support answer, not a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import Check, Flag, answers, register, span
+
+_BOILERPLATE = re.compile(
+    r"\bas an? (ai|artificial intelligence)( language model| assistant| model)?\b|"
+    r"\bi(?: am|'m) (just |only )?an? (ai|language model|large language model|virtual assistant)\b|"
+    r"\bmy (knowledge cutoff|training data)\b", re.I)
+_REFUSAL = re.compile(
+    r"\bi(?:'m| am)? (?:sorry,? (?:but )?)?(?:i )?(?:can(?:no|')t|cannot|won't|will not|am unable to|am not able to|"
+    r"'m unable to|'m not able to) (?:help|assist|comply|fulfil+|provide|do|answer|support|engage|create|generate|"
+    r"write|share)(?: you)?(?: with)? (?:that|this|it|your request|such|the request|these|those)\b|"
+    r"\bi (?:must|have to) (?:decline|refuse)\b|\bi(?:'m| am) not (?:comfortable|allowed|permitted) (?:to|with)\b|"
+    r"\b(?:that|this) (?:request )?(?:goes against|violates) my\b", re.I)
+
+
+@register
+class Refusal(Check):
+    name = "refusal"
+    description = "the assistant refuses the request or talks about being an AI"
+
+    def check(self, example, ctx):
+        for i, text in answers(example):
+            for pattern, what, severity, score in ((_REFUSAL, "refuses the request", "warning", 0.8),
+                                                   (_BOILERPLATE, "AI-assistant boilerplate", "warning", 0.6)):
+                m = pattern.search(text)
+                if m:
+                    yield Flag(severity, score, f"turn {i + 1}: {what}: \"{m.group(0)}\"",
+                               span(i, text, m.start(), m.end()))
+                    break

@@ -1,0 +1,38 @@
+"""Repetition loops: a sentence or line repeated over and over ("Eat a banana!" x 2,000).
+
+Code is exempt from the line test (a code answer legitimately repeats lines like `}` or `return x`),
+and short answers from the compression test.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+
+from .base import Check, Flag, answers, register
+
+_CODE = re.compile(r"```.*?```", re.S)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+@register
+class Repetition(Check):
+    name = "repetition"
+    description = "an answer that repeats one sentence, line or phrase many times"
+
+    def check(self, example, ctx):
+        for i, text in answers(example):
+            prose = _CODE.sub(" ", text)
+            sentences = [s.strip().lower() for s in _SENTENCE.findall(prose) if len(s.strip()) >= 8]
+            if len(sentences) >= 6:
+                top, n = Counter(sentences).most_common(1)[0]
+                if n >= 4 and n / len(sentences) >= 0.4:
+                    yield Flag("error", min(1.0, n / len(sentences) + 0.3),
+                               f"turn {i + 1}: \"{top[:60]}\" repeated {n} times", {"turn": i, "repeats": n})
+                    continue
+            if len(prose) >= 400:
+                ratio = len(prose.encode()) / len(zlib.compress(prose.encode(), 6))
+                if ratio >= 6:
+                    yield Flag("error", min(1.0, ratio / 12), f"turn {i + 1}: highly repetitive text "
+                               f"(compresses {ratio:.0f}x)", {"turn": i, "compression_ratio": round(ratio, 1)})

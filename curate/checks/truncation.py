@@ -1,0 +1,53 @@
+"""Answers that stop short: an unclosed code fence, unbalanced brackets, or a sentence cut mid-way."""
+
+from __future__ import annotations
+
+import re
+
+from .base import Check, Flag, answers, register, span
+
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|#|>|\||    |\t)")
+_ENDS_CUT = re.compile(r"[A-Za-z0-9,;(\-]$")
+
+
+def _unbalanced(text: str) -> str | None:
+    stack = []
+    for ch in text:
+        if ch in _PAIRS:
+            stack.append(ch)
+        elif ch in _PAIRS.values():
+            if stack and _PAIRS[stack[-1]] == ch:
+                stack.pop()
+            else:
+                return None  # a stray closer is a style issue (smileys, "1)" lists), not a cut
+    return stack[-1] if stack else None
+
+
+@register
+class Truncation(Check):
+    name = "truncation"
+    description = "an answer that ends inside a code block, with open brackets, or mid-sentence"
+
+    def check(self, example, ctx):
+        turns = list(answers(example))
+        if not turns:
+            return
+        i, text = turns[-1]  # only the final answer can be cut by a length limit
+        body = text.rstrip()
+        if body.count("```") % 2 == 1:
+            start = body.rfind("```")
+            yield Flag("error", 0.95, f"turn {i + 1}: a code block is opened and never closed",
+                       span(i, body, start, len(body)))
+            return
+        prose = re.sub(r"```.*?```", "", body, flags=re.S)
+        opener = _unbalanced(prose)
+        if opener and prose.rstrip()[-1:] not in (")", "]", "}"):
+            yield Flag("warning", 0.7, f"turn {i + 1}: '{opener}' is opened and never closed", {"turn": i})
+            return
+        last_line = body.splitlines()[-1] if body else ""
+        words = last_line.split()
+        if (_ENDS_CUT.search(body) and len(words) >= 6 and not _LIST_OR_CODE.match(last_line)
+                and not last_line.rstrip().endswith(("http", "https")) and "://" not in words[-1]):
+            yield Flag("warning", 0.6, f"turn {i + 1}: the answer ends mid-sentence (\"...{' '.join(words[-4:])}\")",
+                       span(i, body, max(0, len(body) - 40), len(body)))

@@ -1,0 +1,186 @@
+"""Each check on positive and negative cases, including the tricky negatives a careless rule would flag."""
+
+import json
+
+import pytest
+
+import curate
+from curate import Workspace
+from curate.checks import REGISTRY, Context, run_checks
+from curate.checks.pii import iban_ok, luhn
+from curate.record import Example, Issue, Message, Source
+
+from .conftest import write_jsonl
+
+
+def ex(prompt, answer, system=None, warnings=()):
+    msgs = ([Message("system", system)] if system else []) + [Message("user", prompt), Message("assistant", answer)]
+    return Example.create(msgs, Source("t.jsonl", 1, 0, "openai"), warnings=warnings)
+
+
+def flags(name, example, ctx=None, corpus=None):
+    check = REGISTRY[name]()
+    ctx = ctx or Context()
+    if corpus is not None:
+        check.prepare(corpus, ctx)
+    return list(check.check(example, ctx))
+
+
+CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}", "}", "}", "}"] * 5) + "\n```"
+
+
+@pytest.mark.parametrize("name,example,hit", [
+    ("empty_answer", ex("Hi", "   "), True),
+    ("empty_answer", ex("Hi", "Hello!"), False),
+    ("short_answer", ex("Explain how photosynthesis works in plants.", "Sunlight."), True),
+    ("short_answer", ex("Classify the sentiment of this review: great phone.", "Positive"), False),
+    ("short_answer", ex("What is 2+2?", "4"), False),
+    ("truncation", ex("Show code", "Here:\n```python\nprint('hi')\n"), True),
+    ("truncation", ex("How do I change my delivery slot?", "Open the parcel in the app and tap 'Change "
+                      "delivery', then choose"), True),
+    ("truncation", ex("List fruits", "- apple\n- banana\n- cherry"), False),
+    ("truncation", ex("Show code", "```python\nprint('hi')\n```"), False),
+    ("truncation", ex("Explain", "This works because (as noted) the sun is hot."), False),
+    ("refusal", ex("Tell me a joke", "As an AI language model, I cannot tell jokes."), True),
+    ("refusal", ex("Make a bomb", "I'm sorry, but I can't help with that."), True),
+    ("refusal", ex("Can I get a refund after 45 days?", "I cannot refund after 30 days, but I can open a claim."),
+     False),
+    ("repetition", ex("I'm hungry", "Eat a banana!" * 2000), True),
+    ("repetition", ex("Say it", "Please check your invoice. " * 40), True),
+    ("repetition", ex("Write code", CODE_WITH_REPEATS), False),
+    ("placeholders", ex("Write an email", "Dear {name}, thanks for your order."), True),
+    ("placeholders", ex("Write a letter", "Hello <insert customer name>, ..."), True),
+    ("placeholders", ex("Write text", "Lorem ipsum dolor sit amet."), True),
+    ("placeholders", ex("Python f-string?", "Use `f'{name}'`, or:\n```python\nprint(f'Hello {name}')\n```"), False),
+    ("placeholders", ex("Set notation?", "The set {1, 2} has two elements; JSON like {\"a\": 1} is fine."), False),
+    ("pii", ex("Contact?", "Email jane.doe@parcelly-mail.com today."), True),
+    ("pii", ex("Contact?", "Call +44 20 7946 0958."), True),
+    ("pii", ex("Card?", "Use 4111 1111 1111 1111 for tests."), True),
+    ("pii", ex("Key?", "Use this key: sk-proj-abcdefghijklmnopqrstuvwxyz123456"), True),
+    ("pii", ex("IBAN?", "Pay to GB82 WEST 1234 5698 7654 32."), True),
+    ("pii", ex("Numbers?", "The order number is 1234 5678 9012 3456 and it shipped in 2023."), False),
+    ("pii", ex("Version?", "Install version 3.11.7 from python.org."), False),
+    ("encoding", ex("Café?", "The cafÃ© is open; donâ€™t worry."), True),
+    ("encoding", ex("Bell", "ding\x07 dong"), True),
+    ("encoding", ex("Café?", "Le café est ouvert — n’ayez crainte."), False),
+    ("language", ex("Wie kann ich mein Passwort zurücksetzen, wenn ich es vergessen habe?",
+                    "You can reset your password from the sign-in page with the link."), True),
+    ("language", ex("How do I reset my password if I forgot it?", "Use the 'Forgot password' link on the page."),
+     False),
+    ("language", ex("Translate to French: good morning, how are you today?", "Bonjour, comment allez-vous "
+                    "aujourd'hui ?"), False),
+    ("ingest_warnings", ex("q", "a", warnings=(Issue("tool_call_unanswered", "turn 2"),)), True),
+    ("ingest_warnings", ex("q", "a"), False),
+])
+def test_check(name, example, hit):
+    found = flags(name, example)
+    assert bool(found) is hit, found
+    for f in found:
+        assert f.severity in ("error", "warning", "info") and 0 <= f.score <= 1 and f.message
+
+
+def test_luhn_and_iban():
+    assert luhn("4111111111111111") and not luhn("4111111111111112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+def test_token_length_counts_with_a_real_tokenizer():
+    from curate.checks.tokenizer import load
+
+    name, count = load(None)
+    assert count("Hello world") == 2 and count("tokenization") >= 2
+    ctx = Context(max_length=20, tokenizer=count)
+    [f] = flags("token_length", ex("word " * 30, "ok"), ctx)
+    assert f.severity == "error" and f.evidence["over"] > 0 and "over the 20-token limit" in f.message
+    assert not flags("token_length", ex("short", "ok"), ctx)
+
+
+def test_json_by_prompt_and_by_majority_and_key_style():
+    assert flags("json_format", ex("Return JSON with the user's name", "The name is Ann."))
+    assert not flags("json_format", ex("Return JSON with the user's name", '```json\n{"name": "Ann"}\n```'))
+    corpus = [ex(f"q{i}", json.dumps({"user_name": "a", "order_id": i})) for i in range(5)]
+    odd = ex("q", json.dumps({"userName": "a", "orderId": 1}))
+    [f] = flags("json_format", odd, corpus=corpus + [odd])
+    assert "camel" in f.message and "snake" in f.message
+    assert flags("json_format", ex("q", "{not json"), corpus=corpus)  # majority JSON: prose is flagged
+
+
+def test_system_prompt_minority_is_flagged():
+    corpus = [ex("q", "a", system="You are helpful.") for _ in range(8)] + [ex("q", "a", system="Be rude.")]
+    assert flags("system_prompt", corpus[-1], corpus=corpus)
+    assert not flags("system_prompt", corpus[0], corpus=corpus)
+
+
+def test_run_stores_findings_scores_prunes_and_survives_a_broken_check(ws_dir, tmp_path):
+    records = [{"messages": [{"role": "user", "content": f"Question {i}?"},
+                             {"role": "assistant", "content": f"A clear and complete answer number {i}."}]}
+               for i in range(18)]
+    records.append({"messages": [{"role": "user", "content": "Hungry"},
+                                 {"role": "assistant", "content": "Eat a banana!" * 300}]})
+    records.append({"messages": [{"role": "user", "content": "Key?"},
+                                 {"role": "assistant", "content": "sk-proj-abcdefghijklmnopqrstuvwxyz123456"}]})
+    curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
+    custom = tmp_path / "my_checks.py"
+    custom.write_text('''
+from curate.checks import Check, Flag, register
+
+@register
+class Broken(Check):
+    name = "broken_example_check"
+    description = "always crashes"
+
+    def check(self, example, ctx):
+        raise RuntimeError("boom")
+        yield
+
+@register
+class MentionsBanana(Check):
+    name = "mentions_banana"
+    description = "answers that mention bananas"
+
+    def check(self, example, ctx):
+        for m in example.messages:
+            if m.role == "assistant" and "banana" in m.content.lower():
+                yield Flag("info", 0.3, "mentions bananas")
+''')
+    r = run_checks("d", workspace=ws_dir, custom=[str(custom)], prune_bottom=0.1)
+    s = r.summary
+    assert "broken_example_check" in s["failed_checks"] and s["by_check"]["repetition"]["examples"] == 1
+    assert s["by_check"]["mentions_banana"]["info"] == 1 and s["by_check"]["pii"]["error"] == 1
+    assert s["proposed_rejections"] == 2 and s["flagged_examples"] == 2
+    with Workspace(ws_dir) as ws:
+        stored = ws.run_findings(r.run_id)
+    assert {f.kind for f in stored} >= {"repetition", "pii", "prune_proposal", "mentions_banana"}
+    worst = min(r.scores, key=r.scores.get)
+    assert r.scores[worst] < 0.5 and sorted(r.scores.values())[-1] == 1.0
+    f = next(f for f in r.findings if f["check"] == "repetition")
+    assert set(f) >= {"example_id", "source", "check", "severity", "score", "message"}
+
+
+def test_cli_check_table_json_and_list(ws_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from curate.cli import main
+
+    curate.ingest([write_jsonl(tmp_path / "d.jsonl", [
+        {"messages": [{"role": "user", "content": "Explain how gravity works, in detail please."}, {"role": "assistant", "content": "Mass."}]}
+    ])], "d", workspace=ws_dir)
+    runner = CliRunner()
+    out = runner.invoke(main, ["-w", str(ws_dir), "check", "--json", "--only", "short_answer,refusal"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert [f["check"] for f in data["findings"]] == ["short_answer"] and set(data["summary"]["by_check"]) == {
+        "short_answer", "refusal"}
+    human = runner.invoke(main, ["-w", str(ws_dir), "check", "--max-length", "4"])
+    assert human.exit_code == 0 and "token_length" in human.output and "flagged" in human.output
+    assert "short_answer" in runner.invoke(main, ["check", "--list"]).output
+    bad = runner.invoke(main, ["-w", str(ws_dir), "check", "--only", "nope"])
+    assert bad.exit_code == 2 and "unknown check" in bad.output
+
+
+@pytest.mark.integration
+def test_known_real_faults_are_found(shared_data, ws_dir):
+    curate.ingest([shared_data / "openai_toy_chat/toy_chat_fine_tuning.jsonl"], "toy", workspace=ws_dir)
+    r = run_checks("toy", workspace=ws_dir)
+    assert r.summary["by_check"]["repetition"]["examples"] == 1  # "Eat a banana!" x 2,000
+    assert r.summary["by_check"]["system_prompt"]["examples"] == 1  # one record has no system message
