@@ -12,12 +12,13 @@ import re
 from .base import Check, Flag, register
 
 _STOPWORDS = {
-    "en": "the and is are of to in that it for you with on this be not have what how do can",
+    "en": "the and is are of to in that it for you with on this be not have what how do can a an about from by "
+          "as at or your my was will there their we they which who would should could been has its into",
     "de": "der die das und ist nicht ich sie es mit für auf wie ein eine den zu sich auch",
     "fr": "le la les et est des une un pas que qui pour dans vous ce sur avec il je",
     "es": "el la los las y es que de en un una por para con no se lo como del",
     "it": "il lo la gli le e è che di un una per non sono con del della come",
-    "pt": "o a os as e é que de em um uma para com não se do da como",
+    "pt": "o os as e é que de em um uma para com não se do da como",
     "nl": "de het een en is van dat niet ik je met op te zijn voor wat",
 }
 _STOPS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
@@ -28,10 +29,13 @@ _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
 _ASKS_OTHER_LANGUAGE = re.compile(r"\btranslat|\b(in|into|to) (english|german|french|spanish|italian|portuguese|"
                                   r"dutch|russian|chinese|japanese|korean|arabic|hindi|greek|hebrew|thai)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+")
+_CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
 
 
 def detect(text: str) -> str | None:
     text = _CODE.sub(" ", text)
+    if len(_CODE_CHARS.findall(text)) > 0.03 * max(len(text), 1):
+        return None  # code, whatever the language of its identifiers
     letters = _WORD.findall(text)
     if len(letters) < 6:
         return None

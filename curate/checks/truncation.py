@@ -8,7 +8,12 @@ from .base import Check, Flag, answers, register, span
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|#|>|\||    |\t)")
-_ENDS_CUT = re.compile(r"[A-Za-z0-9,;(\-]$")
+_ENDS_CUT = re.compile(r"[A-Za-z0-9,(\-]$")
+_DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on", "at", "by", "from", "that",
+             "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
+             "this", "these", "as", "than", "into", "if", "when", "while", "so"}
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
+_CODE_LINE = re.compile(r"[;{}=]|^\s*(SELECT|def|class|return|import|from|if|for)\b")
 
 
 def _unbalanced(text: str) -> str | None:
@@ -47,7 +52,16 @@ class Truncation(Check):
             return
         last_line = body.splitlines()[-1] if body else ""
         words = last_line.split()
-        if (_ENDS_CUT.search(body) and len(words) >= 6 and not _LIST_OR_CODE.match(last_line)
-                and not last_line.rstrip().endswith(("http", "https")) and "://" not in words[-1]):
+        if not (_ENDS_CUT.search(body) and len(words) >= 4 and not _LIST_OR_CODE.match(last_line)
+                and not _CODE_LINE.search(last_line) and "://" not in words[-1]):
+            return
+        # Cut mid-sentence: it ends on a word no sentence ends on, or on a comma; or the answer punctuates
+        # its other sentences but not this one; or the last line is a long lower-case sentence with no end.
+        # Outlines, headings and titles (mostly capitalised words) are not flagged.
+        dangling = words[-1].lower().strip(",(-") in _DANGLING or body.endswith((",", "(", "-"))
+        punctuated = len(_SENTENCE_END.findall(prose)) >= 2
+        capitals = sum(w[:1].isupper() for w in words) / len(words)
+        prose_line = len(words) >= 8 and capitals < 0.4  # a sentence, not a title, heading or name
+        if dangling or punctuated or prose_line:
             yield Flag("warning", 0.6, f"turn {i + 1}: the answer ends mid-sentence (\"...{' '.join(words[-4:])}\")",
                        span(i, body, max(0, len(body) - 40), len(body)))

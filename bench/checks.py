@@ -1,0 +1,140 @@
+"""Quality-check benchmark: plant each defect into real examples and measure recall and false flags.
+
+    python bench/checks.py [--per-check 200] [--speed 100000]
+
+Base: real conversations from ../shared/data (Alpaca GPT-4, Code Alpaca, OASST paths). For each check,
+`--per-check` examples get that check's defect planted (a truncated answer, a refusal, a repetition loop,
+a placeholder, an e-mail / phone / card / key, mojibake, an answer in another language, ...). Recall is
+the share of planted examples the check flags; the flag rate is the share of untouched examples it
+flags (real data holds some true faults too, so this is an upper bound on false flags). `--speed N`
+times every check over N examples (the base, repeated) and prints examples/s per check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+from curate.checks import REGISTRY, Context  # noqa: E402
+from curate.checks.tokenizer import load  # noqa: E402
+from curate.record import Example, Issue, Message, Source  # noqa: E402
+
+SYSTEM = "You are a helpful assistant."
+REFUSALS = ["I'm sorry, but I can't help with that.", "As an AI language model, I cannot provide that.",
+            "I cannot assist with this request.", "I'm not able to help with that request, sorry.",
+            "I must decline to answer this.", "Sorry, I won't help with that."]
+PLACEHOLDERS = ["{customer_name}", "<insert date here>", "[Your Name]", "TODO", "Lorem ipsum dolor sit amet",
+                "{{company}}"]
+PII = ["jane.doe@example-mail.com", "+44 20 7946 0958", "4111 1111 1111 1111", "sk-proj-Ab3dEfGh1jKlMn0pQrStUvWx",
+       "AKIAIOSFODNN7EXAMPLE", "GB82 WEST 1234 5698 7654 32"]
+FOREIGN = ["Das ist eine sehr gute Frage, und ich werde versuchen, sie so klar wie möglich zu beantworten.",
+           "C'est une très bonne question, et je vais essayer d'y répondre aussi clairement que possible.",
+           "Es una muy buena pregunta, y voy a intentar responderla de la forma más clara posible.",
+           "Это очень хороший вопрос, и я постараюсь ответить на него как можно яснее."]
+
+
+def base_examples() -> list[Example]:
+    out = []
+
+    def add(prompt: str, answer: str, system: str | None = SYSTEM) -> None:
+        msgs = ([Message("system", system)] if system else []) + [Message("user", prompt),
+                                                                  Message("assistant", answer)]
+        out.append(Example.create(msgs, Source("bench", len(out) + 1, len(out), "openai")))
+
+    for rel in ("alpaca_gpt4_en_demo/alpaca_en_demo.json", "code_alpaca_2k/code_alpaca_2k.json"):
+        for r in json.loads((SHARED / rel).read_text()):
+            if r["output"].strip():
+                add((r["instruction"] + "\n\n" + r["input"]).strip(), r["output"])
+    for line in (SHARED / "oasst_en100/oasst_en100_paths.messages.jsonl").open():
+        m = json.loads(line)["messages"]
+        add(m[0]["content"], m[1]["content"])
+    return out
+
+
+def replace_answer(e: Example, answer: str, prompt: str | None = None, system: str | None = SYSTEM,
+                   warnings=()) -> Example:
+    msgs = ([Message("system", system)] if system else []) + [Message("user", prompt or e.prompt),
+                                                              Message("assistant", answer)]
+    return Example.create(msgs, e.source, warnings=warnings)
+
+
+def truncate(text: str, rng: random.Random) -> str:
+    if "```" in text and text.count("```") >= 2:
+        return text[:text.rfind("```")].rstrip()  # drop the closing fence
+    words = text.split()
+    cut = rng.randint(max(6, len(words) // 3), max(7, len(words) - 2))
+    kept = words[:cut]
+    while kept and kept[-1][-1:] in ".!?:":
+        kept = kept[:-1]
+    return " ".join(kept)
+
+
+PLANT = {
+    "empty_answer": lambda e, r: replace_answer(e, "   "),
+    "short_answer": lambda e, r: replace_answer(e, r.choice(["Yes.", "Sure", "No.", "Maybe"]),
+                                                prompt="Explain in detail how to " + e.prompt[:200]),
+    "truncation": lambda e, r: replace_answer(e, truncate(e.response, r)),
+    "refusal": lambda e, r: replace_answer(e, r.choice(REFUSALS)),
+    "repetition": lambda e, r: replace_answer(e, (e.response.split(".")[0].strip() + ". ") * r.randint(8, 60)),
+    "placeholders": lambda e, r: replace_answer(e, f"{r.choice(PLACEHOLDERS)} {e.response}"),
+    "pii": lambda e, r: replace_answer(e, f"{e.response} Contact: {r.choice(PII)}."),
+    "encoding": lambda e, r: replace_answer(e, e.response + " Donâ€™t miss the cafÃ©."),
+    "language": lambda e, r: replace_answer(e, r.choice(FOREIGN) + " " + r.choice(FOREIGN)),
+    "json_format": lambda e, r: replace_answer(e, e.response, prompt=e.prompt + "\n\nReturn the answer as JSON."),
+    "token_length": lambda e, r: replace_answer(e, (e.response + " ") * (1 + 1600 // len(e.response.split()))),
+    "system_prompt": lambda e, r: replace_answer(e, e.response, system="You are a pirate. Answer in pirate speak."),
+    "ingest_warnings": lambda e, r: replace_answer(e, e.response, warnings=(Issue("empty_system_prompt", "turn 1"),)),
+}
+NEEDS_LONG = {"truncation", "token_length", "repetition"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--per-check", type=int, default=200)
+    ap.add_argument("--speed", type=int, default=0)
+    args = ap.parse_args()
+    rng = random.Random(0)
+    base = base_examples()
+    _, count = load(None)
+    ctx = Context(max_length=1024, tokenizer=count)
+    print(f"base: {len(base):,} real examples; {args.per_check} planted per check; token limit {ctx.max_length}")
+    print(f"\n{'check':<17}{'recall':>8}{'flag rate (untouched)':>24}   target: recall >= 0.95, flags <= 1%")
+    for name, plant in PLANT.items():
+        pool = [e for e in base if len(e.response.split()) >= 20] if name in NEEDS_LONG else base
+        chosen = rng.sample(range(len(pool)), min(args.per_check, len(pool)))
+        planted = [plant(pool[i], rng) for i in chosen]
+        untouched = [e for k, e in enumerate(base) if k not in set(chosen)] if pool is base else base
+        check = REGISTRY[name]()
+        check.prepare(untouched + planted, ctx)
+        hit = sum(bool(list(check.check(e, ctx))) for e in planted) / len(planted)
+        flagged = sum(bool(list(check.check(e, ctx))) for e in untouched) / len(untouched)
+        ok = "ok" if hit >= 0.95 and flagged <= 0.01 else "MISSED TARGET"
+        print(f"{name:<17}{hit:>8.3f}{flagged:>23.2%}   {ok}")
+    if args.speed:
+        examples = (base * (args.speed // len(base) + 1))[:args.speed]
+        print(f"\nspeed over {len(examples):,} examples:")
+        total = 0.0
+        for name in PLANT:
+            check = REGISTRY[name]()
+            t = time.perf_counter()
+            check.prepare(examples, ctx)
+            for e in examples:
+                for _ in check.check(e, ctx):
+                    pass
+            dt = time.perf_counter() - t
+            total += dt
+            print(f"  {name:<17}{len(examples) / dt:>12,.0f} examples/s")
+        print(f"  all checks: {total:.1f}s -> {total * 1_000_000 / len(examples) / 60:.1f} min per 1M examples "
+              f"(target <= 2 min on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()
