@@ -17,7 +17,8 @@ _BOILERPLATE = re.compile(
 _REFUSAL = re.compile(
     r"\bi(?:'m| am)? (?:sorry,? (?:but )?)?(?:i )?(?:can(?:no|')t|cannot|won't|will not|am unable to|am not able to|"
     r"'m unable to|'m not able to|unable to|not able to) "
-    r"(?:help|assist|comply|fulfil+|provide|do|answer|support|engage|create|generate|write|share)(?: you)?(?: with)? (?:that|this|it|your request|such|the request|these|those)\b|"
+    r"(?:help|assist|comply|fulfil+|provide|do|answer|support|engage|create|generate|write|share)(?: you)?(?: with)? "
+    r"(?:that|this|it|your request|such|the request|these|those)\b|"
     r"\bi (?:must|have to) (?:decline|refuse)\b|\bi(?:'m| am) not (?:comfortable|allowed|permitted) (?:to|with)\b|"
     r"\b(?:that|this) (?:request )?(?:goes against|violates) my\b", re.I)
 
