@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/curate -w $(DEMO) status
 	$(BIN)/curate -w $(DEMO) dedup --collection support --methods exact,near,semantic --against production \
 		--report $(DEMO)/dedup.json
+	$(BIN)/curate -w $(DEMO) check --collection support --max-length 512 --prune-bottom 10% --report $(DEMO)/checks.json
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>"
 
 test: $(STAMP)
@@ -37,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dedup.py --scale 1000000
 	$(BIN)/python bench/semantic.py
+	$(BIN)/python bench/checks.py --speed 20000
 
 clean:
 	rm -rf $(VENV) $(DEMO) .curate *.egg-info
