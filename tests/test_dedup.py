@@ -190,3 +190,18 @@ def test_oasst_shared_prefixes_are_near_duplicates(shared_data, ws_dir):
         tree = {e.id: e.metadata["message_tree_id"] for e in ws.iter_examples("o")}
     same_tree = [len({tree[m["id"]] for m in g["members"]}) == 1 for g in r.groups]
     assert r.summary["groups"] >= 20 and sum(same_tree) / len(same_tree) > 0.9
+
+
+def test_representative_prefers_the_better_quality_score_once_checks_ran(ws_dir, tmp_path):
+    from curate.checks import run_checks
+
+    clean = "Open Settings, choose Security, then Reset password and follow the e-mail link we send you."
+    flawed = clean + " Contact jane.doe@parcelly-mail.com if it fails, or call +44 20 7946 0958 today please."
+    path = write_jsonl(tmp_path / "d.jsonl", [chat("How do I reset my password?", flawed),
+                                              chat("How do I reset my password?!", clean)])
+    curate.ingest([path], "d", workspace=ws_dir)
+    before = dedup("d", workspace=ws_dir, methods=("exact",), key="prompt")
+    assert before.groups[0]["representative"] == before.groups[0]["members"][0]["id"]  # longest answer
+    run_checks("d", workspace=ws_dir, only=["pii"])
+    after = dedup("d", workspace=ws_dir, methods=("exact",), key="prompt")
+    assert after.groups[0]["representative"] == after.groups[0]["members"][1]["id"]  # no PII wins

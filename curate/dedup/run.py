@@ -87,12 +87,15 @@ def _load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text:
     """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
     total = ws.count_examples(collection)
     c = _Corpus([], [], [], [])
+    # Representative policy: the best quality score from the latest `curate check` run (examples it did
+    # not flag score 1.0), then the most complete answer (longest response), then the earliest example.
+    checked = ws.latest_run(collection, "check")
+    quality = (checked.summary or {}).get("quality_below_1", {}) if checked else {}
     for n, ex in enumerate(ws.iter_examples(collection), 1):
         c.ids.append(ex.id)
         c.sources.append(ex.source)
         response = ex.response
-        # Representative policy: the most complete answer (longest response), then the earliest example.
-        c.quality.append((len(response.strip()), len(ex.messages)))
+        c.quality.append((quality.get(ex.id, 1.0), len(response.strip()), len(ex.messages)))
         text = key_text(ex, key)
         c.words.append(words(text))
         if with_text:
@@ -269,7 +272,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
          preview, num_perm, progress) -> DedupReport:
     started = time.perf_counter()
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
-              "num_perm": num_perm, "shingle_words": 3}
+              "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
     if "semantic" in methods:
         from ..embed import Embedder
 
