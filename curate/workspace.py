@@ -403,14 +403,16 @@ class Workspace:
             warnings=tuple(Issue(**w) for w in orjson.loads(warnings)) if warnings else (),
         )
 
-    def iter_examples(self, collection: str, batch: int = 2000) -> Iterator[Example]:
-        """Examples in ingest order, streamed."""
+    def iter_examples(self, collection: str, batch: int = 2000, after: int = 0,
+                      until: int | None = None) -> Iterator[Example]:
+        """Examples in ingest order, streamed; `after`/`until` bound the storage sequence (see `seq_bounds`)."""
         cid = self.collection_id(collection)
-        last = 0
+        last = after
+        stop = until if until is not None else 2**62
         while True:
             rows = self.conn.execute(
-                f"SELECT seq, {self._EXAMPLE_COLS} FROM examples WHERE collection_id=? AND seq>? "
-                "ORDER BY seq LIMIT ?", (cid, last, batch)).fetchall()
+                f"SELECT seq, {self._EXAMPLE_COLS} FROM examples WHERE collection_id=? AND seq>? AND seq<=? "
+                "ORDER BY seq LIMIT ?", (cid, last, stop, batch)).fetchall()
             if not rows:
                 return
             for row in rows:
@@ -424,6 +426,17 @@ class Workspace:
         if row is None:
             raise UsageError(f"no example {example_id} in collection {collection!r}")
         return self._example(row)
+
+    def seq_bounds(self, collection: str, parts: int) -> list[tuple[int, int]]:
+        """(after, until) sequence ranges splitting a collection into `parts` near-equal slices."""
+        cid = self.collection_id(collection)
+        seqs = [r[0] for r in self.conn.execute(
+            "SELECT seq FROM examples WHERE collection_id=? ORDER BY seq", (cid,))]
+        if not seqs:
+            return []
+        cuts = [seqs[(len(seqs) * k) // parts] for k in range(1, parts)]
+        edges = [seqs[0] - 1, *[c - 1 for c in cuts], seqs[-1]]
+        return [(lo, hi) for lo, hi in zip(edges, edges[1:]) if hi > lo]
 
     def count_examples(self, collection: str) -> int:
         cid = self.collection_id(collection)

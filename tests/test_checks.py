@@ -184,3 +184,19 @@ def test_known_real_faults_are_found(shared_data, ws_dir):
     r = run_checks("toy", workspace=ws_dir)
     assert r.summary["by_check"]["repetition"]["examples"] == 1  # "Eat a banana!" x 2,000
     assert r.summary["by_check"]["system_prompt"]["examples"] == 1  # one record has no system message
+
+
+def test_parallel_run_matches_the_sequential_one(ws_dir, tmp_path, monkeypatch):
+    import sys
+
+    records = [{"messages": [{"role": "user", "content": f"Explain topic {i} in detail please, thanks."},
+                             {"role": "assistant", "content": "Eat a banana! " * (40 if i % 7 == 0 else 1)
+                              + ("Mail me at a.b@example-mail.com" if i % 5 == 0 else "")}]} for i in range(60)]
+    curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
+    sequential = run_checks("d", workspace=ws_dir)
+    module = sys.modules["curate.checks"]
+    monkeypatch.setattr(module, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(module, "PARALLEL_WORKERS", 2)
+    parallel = run_checks("d", workspace=ws_dir)
+    assert parallel.findings == sequential.findings and parallel.scores == sequential.scores
+    assert parallel.summary["by_check"]["repetition"]["examples"] == 9

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import multiprocessing
+import os
 import sys
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -142,27 +145,35 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
     report = CheckReport(collection, run_id, params)
     findings: list[Finding] = []
     flags_of: dict[str, list[Flag]] = {}
-    for n, example in enumerate(ws.iter_examples(collection), 1):
-        flags: list[Flag] = []
-        for name, check in checks.items():
-            if name in failed:
+    workers = PARALLEL_WORKERS if total >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods() else 1
+    ranges = ws.seq_bounds(collection, workers * 4)
+    global _STATE
+    _STATE = (str(ws.dir), collection, checks, ctx, dict(failed))
+    try:
+        if workers > 1:  # forked: the checks, custom ones included, and the context are inherited, not pickled
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                parts = pool.map(_check_range, ranges)
+                results = list(_with_progress(parts, progress, total))
+        else:
+            results = list(_with_progress(map(_check_range, ranges), progress, total))
+    finally:
+        _STATE = None
+    for rows, part_seconds, part_failed in results:
+        for name, secs in part_seconds.items():
+            seconds[name] += secs
+        for name, why in part_failed.items():
+            failed.setdefault(name, why)
+        for eid, source, name, severity, score, message, evidence in rows:
+            if name is None:
+                report.scores[eid] = 1.0
                 continue
-            t = time.perf_counter()
-            try:
-                for flag in check.check(example, ctx):
-                    flags.append(flag)
-                    findings.append(Finding(example.id, name, flag.severity, flag.score, flag.message, flag.evidence))
-                    report.findings.append({"example_id": example.id, "source": _src(example.source), "check": name,
-                                            "severity": flag.severity, "score": round(flag.score, 4),
-                                            "message": flag.message, "evidence": flag.evidence})
-            except Exception:
-                failed[name] = f"on example {example.id}: " + traceback.format_exc(limit=3)
-            seconds[name] += time.perf_counter() - t
-        report.scores[example.id] = quality_score(flags)
-        if flags:
-            flags_of[example.id] = flags
-        if progress and n % 2000 == 0:
-            progress("check", n, total)
+            flag = Flag(severity, score, message, evidence)
+            flags_of.setdefault(eid, []).append(flag)
+            findings.append(Finding(eid, name, severity, score, message, evidence))
+            report.findings.append({"example_id": eid, "source": source, "check": name, "severity": severity,
+                                    "score": round(score, 4), "message": message, "evidence": evidence})
+    for eid, flags in flags_of.items():
+        report.scores[eid] = quality_score(flags)
     proposed = _prune(report, prune_bottom, flags_of, findings) if prune_bottom else 0
     report.summary = _summary(report, names, total, failed, seconds, proposed, time.perf_counter() - started)
     flagged_quality = {k: round(v, 4) for k, v in report.scores.items() if v < 1.0}  # the rest score 1.0
@@ -170,9 +181,49 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
     return report
 
 
+PARALLEL_MIN = 20_000  # below this, forking costs more than it saves
+PARALLEL_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_STATE: tuple | None = None
+
+
+def _with_progress(parts, progress, total):
+    done = 0
+    for part in parts:
+        done += sum(1 for r in part[0] if r[2] is None)
+        if progress:
+            progress("check", done, total)
+        yield part
+
+
+def _check_range(bounds: tuple[int, int]):
+    """Run every check on one slice of the collection: rows (example, source, check, severity, score, message,
+    evidence), with a row whose check is None for each example, so every example gets a score."""
+    ws_dir, collection, checks, ctx, failed = _STATE
+    rows: list[tuple] = []
+    seconds = dict.fromkeys(checks, 0.0)
+    with Workspace(ws_dir, create=False) as ws:
+        for example in ws.iter_examples(collection, after=bounds[0], until=bounds[1]):
+            source = _src(example.source)
+            rows.append((example.id, source, None, None, None, None, None))
+            for name, check in checks.items():
+                if name in failed:
+                    continue
+                t = time.perf_counter()
+                try:
+                    for flag in check.check(example, ctx):
+                        rows.append((example.id, source, name, flag.severity, flag.score, flag.message,
+                                     flag.evidence))
+                except Exception:  # one broken check never stops the rest
+                    failed[name] = f"on example {example.id}: " + traceback.format_exc(limit=3)
+                seconds[name] += time.perf_counter() - t
+    return rows, seconds, failed
+
+
 def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]], findings: list[Finding]) -> int:
-    """Propose rejecting the lowest-scoring share of the flagged examples (never a clean one)."""
-    ranked = sorted((score, eid) for eid, score in report.scores.items() if score < 1.0)
+    """Propose rejecting the lowest-scoring share of the examples with a warning or an error (never a clean
+    one, nor one with only informational findings)."""
+    ranked = sorted((report.scores[eid], eid) for eid, flags in flags_of.items()
+                    if any(f.severity in ("error", "warning") for f in flags))
     limit = int(round(share * len(report.scores)))
     for score, eid in ranked[:limit]:
         reasons = sorted({f.message.split(": ", 1)[-1][:80] for f in flags_of[eid]})

@@ -31,6 +31,6 @@ class SystemPrompt(Check):
         mine = system_of(example)
         if mine != common:
             share = ctx.stats["system_prompt_share"]
-            what = "has no system prompt" if mine is None else "has a different system prompt"
-            yield Flag("info", 0.5, f"{what} than the {share:.0%} of the set that share one",
+            what = "has no system prompt" if mine is None else "has its own system prompt"
+            yield Flag("info", 0.5, f"{what}, unlike the {share:.0%} of the set that share one",
                        {"common": common[:200], "this": (mine or "")[:200]})
