@@ -21,9 +21,12 @@ def _payload(text: str) -> str:
 
 
 def parse(text: str):
+    """(value, looks_like_json): looks-like means it opens and closes like an object or array."""
     body = _payload(text)
-    if not body.startswith(("{", "[")):
-        return None, False
+    first = body[1:].lstrip()[:1]
+    if not (body.startswith("{") and body.endswith("}") and first in ('"', "}", "'")
+            or body.startswith("[") and body.endswith("]") and first and first in '"{[-0123456789tfn]'):
+        return None, False  # "[image]" and "{name}" are text
     try:
         return json.loads(body), True
     except ValueError:
@@ -73,7 +76,8 @@ class JsonFormat(Check):
         for i, text in answers(example):
             value, looks = parse(text)
             if value is None and (looks or wants_json):
-                why = "the prompt asks for JSON" if _ASKS_JSON.search(example.prompt) else "most answers are JSON"
+                why = ("the prompt asks for JSON" if _ASKS_JSON.search(example.prompt) else
+                       "most answers are JSON" if wants_json else "it is shaped like JSON")
                 yield Flag("error", 0.9, f"turn {i + 1}: the answer is not valid JSON ({why})", {"turn": i})
             elif value is not None:
                 style, majority = key_style(value), ctx.stats.get("json_key_style")

@@ -12,7 +12,7 @@ from .base import Check, Flag, register, span
 _CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 _PLACEHOLDER = re.compile(
     r"\{\{\s*\w+\s*\}\}|(?<![\w$%])\{[a-z_][a-z0-9_]{1,30}\}(?!\s*[:;=])|<\s*(insert|your|add|enter|put)\b[^<>]{0,40}>|"
-    r"\[(insert|your|placeholder|name|company|date|todo)\b[^\]]{0,40}\]|\bTODO\b|\bTBD\b|\bFIXME\b|"
+    r"\[(insert|your|placeholder|name|company|date|todo)\b[^\].!?]{0,25}\]|\bTODO\b|\bTBD\b|\bFIXME\b|"
     r"\blorem ipsum\b|\bXXX+\b", re.I)
 
 
