@@ -31,6 +31,11 @@ class Repetition(Check):
                     yield Flag("error", min(1.0, n / len(sentences) + 0.3),
                                f"turn {i + 1}: \"{top[:60]}\" repeated {n} times", {"turn": i, "repeats": n})
                     continue
+            tokens = prose.split()
+            if len(tokens) >= 16 and len(set(tokens)) / len(tokens) < 0.15:
+                yield Flag("error", 0.9, f"turn {i + 1}: {len(tokens)} words but only {len(set(tokens))} distinct "
+                           f"(\"{' '.join(tokens[:4])} ...\")", {"turn": i, "distinct_words": len(set(tokens))})
+                continue
             if len(prose) >= 400:
                 ratio = len(prose.encode()) / len(zlib.compress(prose.encode(), 6))
                 if ratio >= 6:

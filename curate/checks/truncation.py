@@ -8,6 +8,7 @@ from .base import Check, Flag, answers, register, span
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|#|>|\||    |\t)")
+_OPEN_TAG = re.compile(r"<[A-Za-z][\w-]*(?:\s[^<>]*)?$")
 _ENDS_CUT = re.compile(r"[A-Za-z0-9,(\-]$")
 _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on", "at", "by", "from", "that",
              "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
@@ -44,6 +45,11 @@ class Truncation(Check):
             start = body.rfind("```")
             yield Flag("error", 0.95, f"turn {i + 1}: a code block is opened and never closed",
                        span(i, body, start, len(body)))
+            return
+        tag = _OPEN_TAG.search(body)
+        if tag:
+            yield Flag("warning", 0.8, f"turn {i + 1}: the answer ends inside a markup tag \"{tag.group(0)[:30]}\"",
+                       span(i, body, tag.start(), len(body)))
             return
         prose = re.sub(r"```.*?```", "", body, flags=re.S)
         opener = _unbalanced(prose)
