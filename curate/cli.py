@@ -126,12 +126,27 @@ def status(ctx, as_json):
 
     with _workspace(ctx) as ws:
         collections = ws.collections()
+        latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in ("dedup", "check")}
+                  for name in collections}
         if as_json:
             _dump_json({"workspace": str(ws.dir), "schema_version": ws.schema_version, "collections": {
-                name: {"kind": c.kind, "examples": c.examples, "quarantined": c.quarantined, "repeats": c.repeats}
+                name: {"kind": c.kind, "examples": c.examples, "quarantined": c.quarantined, "repeats": c.repeats,
+                       "latest": latest[name]}
                 for name, c in collections.items()}})
         else:
-            render.status_table(collections, str(ws.dir))
+            render.status_table(collections, str(ws.dir), latest)
+
+
+def _run_digest(run) -> dict | None:
+    """The few numbers of an analysis run that `status` shows."""
+    if run is None or run.summary is None:
+        return None
+    s = run.summary
+    if run.kind == "dedup":
+        return {"run": run.id, "duplicates": s.get("duplicates"), "groups": s.get("groups"),
+                "conflicts": s.get("conflicts"), "contaminated": s.get("contaminated")}
+    return {"run": run.id, "flagged": s.get("flagged_examples"), "proposed_rejections": s.get("proposed_rejections"),
+            "quality_mean": (s.get("quality") or {}).get("mean")}
 
 
 @main.command()

@@ -110,17 +110,22 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
               f"+ quarantined {report.quarantined:,}  [dim]({report.seconds:.1f}s, workspace {report.workspace})")
 
 
-def status_table(collections: dict[str, CollectionInfo], workspace: str) -> None:
+def status_table(collections: dict[str, CollectionInfo], workspace: str, latest: dict | None = None) -> None:
     if not collections:
         out.print(f"workspace {workspace}/ has no collections yet: curate ingest FILE --as NAME")
         return
+    latest = latest or {}
     table = Table(title=f"workspace {workspace}/", title_justify="left")
-    for col, justify in (("collection", "left"), ("kind", "left"), ("examples", "right"),
-                         ("repeats", "right"), ("quarantined", "right")):
+    for col, justify in (("collection", "left"), ("kind", "left"), ("examples", "right"), ("repeats", "right"),
+                         ("quarantined", "right"), ("dupes", "right"), ("flagged", "right")):
         table.add_column(col, justify=justify)
     for info in collections.values():
+        dedup = (latest.get(info.name) or {}).get("dedup")
+        check = (latest.get(info.name) or {}).get("check")
         table.add_row(escape(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
-                      f"[red]{info.quarantined:,}[/]" if info.quarantined else "0")
+                      f"[red]{info.quarantined:,}[/]" if info.quarantined else "0",
+                      f"{dedup['duplicates']:,}" if dedup else "[dim]not run[/]",
+                      f"{check['flagged']:,}" if check else "[dim]not run[/]")
     out.print(table)
 
 

@@ -43,7 +43,12 @@ def test_ingest_json_status_json_and_reconciliation(run, data):
         (str(data), 3, "invalid_json"), (str(data), 4, "no_assistant_turn")]
     assert all(e["message"] for e in out["errors"])
     status = json.loads(run("status", "--json").output)
-    assert status["collections"] == {"support": {"kind": "examples", "examples": 1, "quarantined": 2, "repeats": 1}}
+    assert status["collections"] == {"support": {"kind": "examples", "examples": 1, "quarantined": 2, "repeats": 1,
+                                                 "latest": {"dedup": None, "check": None}}}
+    run("dedup", "-c", "support")
+    run("check", "-c", "support")
+    latest = json.loads(run("status", "--json").output)["collections"]["support"]["latest"]
+    assert latest["dedup"]["duplicates"] == 0 and latest["check"]["flagged"] == 0
 
 
 def test_human_output_has_a_summary_table(run, data):
