@@ -134,14 +134,7 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
     checks: dict[str, Check] = {n: REGISTRY[n]() for n in names}
     failed: dict[str, str] = {}
     seconds = dict.fromkeys(names, 0.0)
-    for name, check in checks.items():
-        if type(check).prepare is not Check.prepare:
-            t = time.perf_counter()
-            try:
-                check.prepare(ws.iter_examples(collection), ctx)
-            except Exception:  # one broken check never stops the rest
-                failed[name] = traceback.format_exc(limit=3)
-            seconds[name] += time.perf_counter() - t
+    _first_pass(ws, collection, checks, ctx, failed, seconds)
     report = CheckReport(collection, run_id, params)
     findings: list[Finding] = []
     flags_of: dict[str, list[Flag]] = {}
@@ -193,6 +186,39 @@ def _with_progress(parts, progress, total):
         if progress:
             progress("check", done, total)
         yield part
+
+
+def _first_pass(ws, collection, checks, ctx, failed, seconds) -> None:
+    """Collection-wide preparation: one shared pass for checks that observe examples one by one, and a
+    pass of its own for a check that overrides `prepare`. A failing check is recorded and skipped."""
+    own = [n for n, c in checks.items() if type(c).prepare is not Check.prepare]
+    shared = [n for n, c in checks.items() if n not in own and (type(c).observe is not Check.observe or
+                                                                 type(c).finish is not Check.finish)]
+    for name in own:
+        t = time.perf_counter()
+        try:
+            checks[name].prepare(ws.iter_examples(collection), ctx)
+        except Exception:  # one broken check never stops the rest
+            failed[name] = traceback.format_exc(limit=3)
+        seconds[name] += time.perf_counter() - t
+    if not shared:
+        return
+    for example in ws.iter_examples(collection):
+        for name in shared:
+            if name in failed:
+                continue
+            t = time.perf_counter()
+            try:
+                checks[name].observe(example, ctx)
+            except Exception:
+                failed[name] = traceback.format_exc(limit=3)
+            seconds[name] += time.perf_counter() - t
+    for name in shared:
+        if name not in failed:
+            try:
+                checks[name].finish(ctx)
+            except Exception:
+                failed[name] = traceback.format_exc(limit=3)
 
 
 def _check_range(bounds: tuple[int, int]):

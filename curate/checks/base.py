@@ -2,7 +2,8 @@
 
 A check is a class with a `name`, a `description` and a `check(example, ctx)` method yielding
 `Flag`s; a check that needs the whole collection first (a majority, a common system prompt) also
-implements `prepare(examples, ctx)`. Registering is one decorator: `@register`.
+implements `observe(example, ctx)` and `finish(ctx)` (or `prepare(examples, ctx)`, which gets a pass of
+its own). Registering is one decorator: `@register`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,17 @@ class Check:
     description: ClassVar[str] = ""
 
     def prepare(self, examples: Iterable[Example], ctx: Context) -> None:
-        """Optional first pass over the whole collection."""
+        """Optional first pass over the whole collection. Prefer `observe` + `finish`: the runner then
+        shares one pass among all checks instead of reading the collection once per check."""
+        for example in examples:
+            self.observe(example, ctx)
+        self.finish(ctx)
+
+    def observe(self, example: Example, ctx: Context) -> None:
+        """Optional: see one example of the first pass."""
+
+    def finish(self, ctx: Context) -> None:
+        """Optional: conclude the first pass (store what was learnt in ctx.stats)."""
 
     def check(self, example: Example, ctx: Context) -> Iterator[Flag]:
         raise NotImplementedError

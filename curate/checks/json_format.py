@@ -56,20 +56,23 @@ class JsonFormat(Check):
     name = "json_format"
     description = "answers that should be JSON but do not parse; JSON key style unlike the rest of the set"
 
-    def prepare(self, examples, ctx):
-        total = json_like = 0
-        styles: Counter = Counter()
-        for ex in examples:
-            for _, text in answers(ex):
-                total += 1
-                value, looks = parse(text)
-                if looks and value is not None:
-                    json_like += 1
-                    style = key_style(value)
-                    if style:
-                        styles[style] += 1
-        ctx.stats["json_majority"] = total > 0 and json_like / total > 0.5
-        ctx.stats["json_key_style"] = styles.most_common(1)[0][0] if sum(styles.values()) >= 3 else None
+    def __init__(self):
+        self.total = self.json_like = 0
+        self.styles: Counter = Counter()
+
+    def observe(self, example, ctx):
+        for _, text in answers(example):
+            self.total += 1
+            value, looks = parse(text)
+            if looks and value is not None:
+                self.json_like += 1
+                style = key_style(value)
+                if style:
+                    self.styles[style] += 1
+
+    def finish(self, ctx):
+        ctx.stats["json_majority"] = self.total > 0 and self.json_like / self.total > 0.5
+        ctx.stats["json_key_style"] = self.styles.most_common(1)[0][0] if sum(self.styles.values()) >= 3 else None
 
     def check(self, example, ctx):
         wants_json = bool(_ASKS_JSON.search(example.prompt)) or ctx.stats.get("json_majority", False)

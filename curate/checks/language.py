@@ -8,6 +8,7 @@ Short texts and code are not judged.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from .base import Check, Flag, register
 
@@ -33,18 +34,20 @@ _CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
 
 
 def detect(text: str) -> str | None:
-    text = _CODE.sub(" ", text)
+    text = _CODE.sub(" ", text[:3000])  # the opening of a text tells its language
     if len(_CODE_CHARS.findall(text)) > 0.03 * max(len(text), 1):
         return None  # code, whatever the language of its identifiers
     letters = _WORD.findall(text)
     if len(letters) < 6:
         return None
     joined = "".join(letters)
-    for name, pattern in _SCRIPTS:
-        if len(re.findall(pattern, joined)) / len(joined) > 0.3:
-            return name
-    words = [w.lower() for w in letters]
-    scores = {lang: sum(w in stops for w in words) / len(words) for lang, stops in _STOPS.items()}
+    if not joined.isascii():  # ASCII letters are Latin script: no need to test the others
+        for name, pattern in _SCRIPTS:
+            if len(re.findall(pattern, joined)) / len(joined) > 0.3:
+                return name
+    words = Counter(w.lower() for w in letters[:300])  # 300 words decide a language; counting once is cheap
+    n = sum(words.values())
+    scores = {lang: sum(words[w] for w in stops if w in words) / n for lang, stops in _STOPS.items()}
     lang, best = max(scores.items(), key=lambda kv: kv[1])
     ranked = sorted(scores.values(), reverse=True)
     return lang if best >= 0.12 and best >= 1.5 * ranked[1] else None

@@ -17,8 +17,14 @@ class SystemPrompt(Check):
     name = "system_prompt"
     description = "a system prompt that differs from (or is missing against) the one most of the set uses"
 
-    def prepare(self, examples, ctx):
-        counts = Counter(system_of(ex) for ex in examples)
+    def __init__(self):
+        self.counts: Counter = Counter()
+
+    def observe(self, example, ctx):
+        self.counts[system_of(example)] += 1
+
+    def finish(self, ctx):
+        counts = self.counts
         total = sum(counts.values())
         common, n = counts.most_common(1)[0] if counts else (None, 0)
         ctx.stats["system_prompt"] = common if total and n / total >= 0.6 else None

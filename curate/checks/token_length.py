@@ -15,19 +15,27 @@ class TokenLength(Check):
     name = "token_length"
     description = "conversations longer than --max-length tokens (they would be truncated in training)"
 
-    def prepare(self, examples, ctx):
-        """Count every conversation in batches of 4,096 (the tokenizer parallelises a batch)."""
+    def __init__(self):
+        self.batch: list = []
+        self.counts: dict[str, int] = {}
+
+    def observe(self, example, ctx):
+        """Count conversations in batches of 4,096 (the tokenizer parallelises a batch)."""
         if not ctx.max_length or ctx.tokenizer is None or not hasattr(ctx.tokenizer, "many"):
             return
-        counts: dict[str, int] = {}
-        batch: list = []
-        for e in examples:
-            batch.append(e)
-            if len(batch) == 4096:
-                counts.update(zip((b.id for b in batch), ctx.tokenizer.many([render(b) for b in batch])))
-                batch = []
-        counts.update(zip((b.id for b in batch), ctx.tokenizer.many([render(b) for b in batch])))
-        ctx.stats["token_counts"] = counts
+        self.batch.append(example)
+        if len(self.batch) == 4096:
+            self._flush(ctx)
+
+    def _flush(self, ctx):
+        if self.batch:
+            texts = [render(e) for e in self.batch]
+            self.counts.update(zip((e.id for e in self.batch), ctx.tokenizer.many(texts)))
+            self.batch = []
+
+    def finish(self, ctx):
+        self._flush(ctx)
+        ctx.stats["token_counts"] = self.counts
 
     def check(self, example, ctx):
         if not ctx.max_length:

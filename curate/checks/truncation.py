@@ -18,6 +18,8 @@ _CODE_LINE = re.compile(r"[;{}=]|^\s*(SELECT|def|class|return|import|from|if|for
 
 
 def _unbalanced(text: str) -> str | None:
+    if all(text.count(o) == text.count(c) for o, c in _PAIRS.items()):
+        return None  # equal counts: the exact (ordered) scan below cannot find an opener left open
     stack = []
     for ch in text:
         if ch in _PAIRS:
