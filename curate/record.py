@@ -80,6 +80,10 @@ class Source:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "index": self.index, "format": self.format}
 
+    def location(self) -> dict[str, Any]:
+        """Where, in the shape every report uses: {"path", "line", "index"}."""
+        return {"path": self.path, "line": self.line, "index": self.index}
+
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
 

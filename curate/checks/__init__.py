@@ -229,7 +229,7 @@ def _check_range(bounds: tuple[int, int]):
     seconds = dict.fromkeys(checks, 0.0)
     with Workspace(ws_dir, create=False) as ws:
         for example in ws.iter_examples(collection, after=bounds[0], until=bounds[1]):
-            source = _src(example.source)
+            source = example.source.location()
             rows.append((example.id, source, None, None, None, None, None))
             for name, check in checks.items():
                 if name in failed:
@@ -282,6 +282,3 @@ def _summary(report, names, total, failed, seconds, proposed, elapsed) -> dict[s
         "seconds": round(elapsed, 3),
     }
 
-
-def _src(s) -> dict[str, Any]:
-    return {"path": s.path, "line": s.line, "index": s.index}

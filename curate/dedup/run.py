@@ -332,8 +332,8 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
         rep_id = corpus.ids[g.representative]
         members = []
         for i in g.members:
-            members.append({"id": corpus.ids[i], "source": _src(corpus.sources[i])})
-            members += [{"id": corpus.ids[i], "source": _src(s), "repeat": True}
+            members.append({"id": corpus.ids[i], "source": corpus.sources[i].location()})
+            members += [{"id": corpus.ids[i], "source": s.location(), "repeat": True}
                         for s in repeats.get(corpus.ids[i], [])]
         evidence = [{"a": corpus.ids[e.a], "b": corpus.ids[e.b], "score": round(e.score, 4), "method": e.method}
                     for e in g.edges]
@@ -357,8 +357,8 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
             progress("conflicts", 0, None)
         for a, b, ps, rj in _conflicts(corpus.prompts, corpus.responses, near_threshold, num_perm):
             report.conflicts.append({"a": corpus.ids[a], "b": corpus.ids[b], "prompt_similarity": round(ps, 4),
-                                     "response_similarity": round(rj, 4), "source_a": _src(corpus.sources[a]),
-                                     "source_b": _src(corpus.sources[b])})
+                                     "response_similarity": round(rj, 4), "source_a": corpus.sources[a].location(),
+                                     "source_b": corpus.sources[b].location()})
             for me, other in ((a, b), (b, a)):
                 findings.append(Finding(corpus.ids[me], "conflict", "warning", 1 - rj,
                                         f"same prompt as {corpus.ids[other][:12]} but a different answer "
@@ -381,8 +381,9 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
             for i, (j, c) in best_matches(mine_emb, other_emb, semantic_threshold).items():
                 hits.setdefault(i, (j, c, "semantic"))  # exact and near matches take precedence
         for i, (j, s, method) in sorted(hits.items()):
-            report.contamination.append({"id": corpus.ids[i], "source": _src(corpus.sources[i]), "against": other[j].id,
-                                         "against_source": _src(other[j].source), "score": round(s, 4),
+            report.contamination.append({"id": corpus.ids[i], "source": corpus.sources[i].location(),
+                                         "against": other[j].id, "against_source": other[j].source.location(),
+                                         "score": round(s, 4),
                                          "method": method})
             findings.append(Finding(corpus.ids[i], "contamination", "error", s,
                                     f"{method} match of {against} example {other[j].id[:12]} (similarity {s:.2f})",
@@ -420,6 +421,3 @@ def _best_link(g: Group) -> dict[int, tuple[float, str]]:
                 best[i] = (e.score, e.method)
     return best
 
-
-def _src(s: Source) -> dict[str, Any]:
-    return {"path": s.path, "line": s.line, "index": s.index}
