@@ -87,7 +87,7 @@ PLANT = {
     "placeholders": lambda e, r: replace_answer(e, f"{r.choice(PLACEHOLDERS)} {e.response}"),
     "pii": lambda e, r: replace_answer(e, f"{e.response} Contact: {r.choice(PII)}."),
     "encoding": lambda e, r: replace_answer(e, e.response + " Donâ€™t miss the cafÃ©."),
-    "language": lambda e, r: replace_answer(e, r.choice(FOREIGN) + " " + r.choice(FOREIGN)),
+    "language": lambda e, r: replace_answer(e, " ".join([r.choice(FOREIGN)] * 2)),  # one language, not a mix
     "json_format": lambda e, r: replace_answer(e, e.response, prompt=e.prompt + "\n\nReturn the answer as JSON."),
     "token_length": lambda e, r: replace_answer(e, (e.response + " ") * (1 + 1600 // len(e.response.split()))),
     "system_prompt": lambda e, r: replace_answer(e, e.response, system="You are a pirate. Answer in pirate speak."),

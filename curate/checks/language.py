@@ -56,18 +56,37 @@ def detect(text: str) -> str | None:
 @register
 class LanguageMismatch(Check):
     name = "language"
-    description = "an answer in a different language than its prompt"
+    description = "an answer in a different language than its prompt (or than the set, for unclear prompts)"
+
+    def __init__(self):
+        self.prompt_languages: Counter = Counter()
+
+    def observe(self, example, ctx):
+        lang = detect(example.prompt)
+        if lang:
+            self.prompt_languages[lang] += 1
+
+    def finish(self, ctx):
+        total = sum(self.prompt_languages.values())
+        lang, n = self.prompt_languages.most_common(1)[0] if total else (None, 0)
+        # A set whose identifiable prompts are 90%+ one language is that language, for prompts too short
+        # or too code-like to identify ("Fix this: <code>").
+        ctx.stats["set_language"] = lang if total >= 20 and n / total >= 0.9 else None
 
     def check(self, example, ctx):
         if _ASKS_OTHER_LANGUAGE.search(example.prompt):
             return  # "Translate to French: ..." answered in French is right
         prompt_lang = detect(example.prompt)
+        basis = "the prompt"
         if prompt_lang is None:
-            return
+            prompt_lang, basis = ctx.stats.get("set_language"), "the set's prompts"
+            if prompt_lang is None:
+                return
         for i, m in enumerate(example.messages):
             if m.role != "assistant" or not m.content:
                 continue
             answer_lang = detect(m.content)
             if answer_lang and answer_lang != prompt_lang:
-                yield Flag("warning", 0.7, f"turn {i + 1}: the prompt is in {prompt_lang}, the answer in {answer_lang}",
-                           {"turn": i, "prompt": prompt_lang, "answer": answer_lang})
+                yield Flag("warning", 0.7 if basis == "the prompt" else 0.5,
+                           f"turn {i + 1}: {basis} {'is' if basis == 'the prompt' else 'are'} in {prompt_lang}, "
+                           f"the answer in {answer_lang}", {"turn": i, "prompt": prompt_lang, "answer": answer_lang})
