@@ -188,16 +188,23 @@ def quarantine(ctx, collection, code, export_path, limit, as_json):
 
 
 @main.command()
-@click.argument("example_id")
+@click.argument("example_id", metavar="ID|FILE:LINE")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def show(ctx, example_id, as_json):
-    """Show one example (by id or a unique id prefix): its turns, source, metadata and repeats."""
+    """Show one example, by id, a unique id prefix, or the FILE:LINE a report names: its turns, source,
+    metadata, repeats and findings."""
     from . import render
     from .errors import UsageError
 
     with _workspace(ctx) as ws:
-        matches = ws.find_examples(example_id)
+        path, sep, line = example_id.rpartition(":")
+        if sep and line.isdigit():
+            matches = ws.find_by_source(path, int(line))
+            if not matches:
+                raise UsageError(f"no example was read from {path} line {line} (give the path as ingest was given it)")
+        else:
+            matches = ws.find_examples(example_id)
         if not matches:
             raise UsageError(f"no example with id {example_id!r}")
         ids = {e.id for _, e in matches}

@@ -452,6 +452,17 @@ class Workspace:
             (id_prefix.lower(), id_prefix.lower() + "g")).fetchall()
         return [(r[0], self._example(r[1:])) for r in rows]
 
+    def find_by_source(self, path: str, line: int) -> list[tuple[str, Example]]:
+        """Examples stored from this file and line, or repeated there, with their collection name."""
+        cols = ", ".join("e." + c.strip() for c in self._EXAMPLE_COLS.split(","))
+        rows = self.conn.execute(
+            f"SELECT c.name, {cols} FROM examples e JOIN collections c ON c.id=e.collection_id "
+            "WHERE e.path=? AND e.line=? UNION SELECT c.name, {cols} FROM repeats r "
+            "JOIN examples e ON e.id=r.example_id AND e.collection_id=r.collection_id "
+            "JOIN collections c ON c.id=r.collection_id WHERE r.path=? AND r.line=? LIMIT 20".replace("{cols}", cols),
+            (path, line, path, line)).fetchall()
+        return [(r[0], self._example(r[1:])) for r in rows]
+
     def repeats_of(self, collection: str, example_id: str) -> list[Source]:
         cid = self.collection_id(collection)
         return [Source(*r) for r in self.conn.execute(

@@ -85,6 +85,9 @@ def test_show(run, data, ws_dir):
     assert [r["line"] for r in shown[0]["repeats"]] == [2]
     text = run("show", eid).output
     assert "Reset my password" in text and "also at" in text
+    by_place = json.loads(run("show", f"{data}:2", "--json").output)  # line 2 is a repeat of line 1
+    assert [e["id"] for e in by_place] == [eid]
+    assert "no example was read from" in run("show", f"{data}:3", code=2).output
 
 
 @pytest.mark.parametrize("args,message", [
