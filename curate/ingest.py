@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from .errors import ROW_ERRORS, RowRejected, UsageError
+from .errors import ROW_ERRORS, InputFileError, RowRejected, UsageError
 from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
 from .gcpause import gc_paused
 from .readers import CONTAINERS, InputFile, RawRow, open_input
@@ -230,6 +230,18 @@ class _Batcher:
 
 def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, fmt: str | None,
                  mapping: dict[str, str], progress: ProgressFn | None) -> None:
+    try:
+        _read_rows(inp, batcher, file, kind, fmt, mapping, progress)
+    except InputFileError as exc:
+        batcher.flush(file)  # keep what was read before the damage
+        batcher.drain()
+        raise InputFileError(f"{exc} ({file.rows:,} rows were read and kept)") from exc
+    batcher.flush(file)
+    batcher.drain()
+
+
+def _read_rows(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, fmt: str | None,
+               mapping: dict[str, str], progress: ProgressFn | None) -> None:
     for row in inp.rows(progress, is_record):
         file.rows += 1
         if row.error is not None:
@@ -251,8 +263,6 @@ def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str,
         file.formats[name] += len(converted)
         for example, encoded_row in zip(examples, encoded):
             batcher.add(encoded_row, example.warnings, file)
-    batcher.flush(file)
-    batcher.drain()
 
 
 def ingest(

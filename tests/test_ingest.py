@@ -192,3 +192,19 @@ def test_every_shared_file_reads_without_crashing(shared_data, ws_dir):
     for i, path in enumerate(files):
         r = reconcile(curate.ingest([path], f"c{i}", workspace=ws_dir))
         assert r.rows > 0, path
+
+
+def test_damaged_gzip_keeps_the_rows_before_the_damage_and_says_so(tmp_path, ws_dir):
+    import random
+
+    rng = random.Random(0)
+    with gzip.open(tmp_path / "big.jsonl.gz", "wt") as fh:  # random text, so the file compresses poorly
+        for i in range(20000):
+            fh.write(json.dumps({"prompt": f"p{i} {rng.random()}", "completion": "c"}) + "\n")
+    data = (tmp_path / "big.jsonl.gz").read_bytes()
+    (tmp_path / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match="damaged or cut short.*rows were read and kept"):
+        curate.ingest([tmp_path / "cut.jsonl.gz"], "d", workspace=ws_dir)
+    with Workspace(ws_dir) as ws:
+        kept = ws.count_examples("d")
+    assert 5000 < kept < 20000

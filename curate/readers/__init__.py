@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -50,6 +51,13 @@ class InputFile:
         if self.container == "hf":
             yield from read_hf_dataset(self.path, self.display, progress)
             return
+        try:
+            yield from self._text_rows(progress, is_record)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise InputFileError(f"{self.display}: the file is damaged or cut short ({exc}); the rows before the "
+                                 "damage were read, the rest could not be: re-create or re-download it") from exc
+
+    def _text_rows(self, progress, is_record) -> Iterator[RawRow]:
         with self._open() as (stream, tell):
             if self.container == "jsonl":
                 yield from read_jsonl(stream, self.display, progress, tell)
