@@ -93,7 +93,8 @@ class _Opened:
         if not self._gzipped:
             return self._raw, None
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")
-        return io.BufferedReader(self._gz, buffer_size=1 << 20), self._raw.tell
+        # A small buffer, so the rows before a damaged stretch of the file still get through.
+        return io.BufferedReader(self._gz, buffer_size=1 << 16), self._raw.tell
 
     def __exit__(self, *exc) -> None:
         self._raw.close()
@@ -141,9 +142,11 @@ def open_input(path_str: str, container: str | None = None) -> InputFile:
     if kind == "parquet":
         return InputFile(path, path_str, "parquet", False, count_parquet_rows(path), "rows")
     try:
-        with _Opened(path, gzipped) as (stream, _):
-            head = stream.read(1 << 16)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with open(path, "rb") as raw:
+            # Unbuffered gzip for the sniff: it decompresses only the 64 KB asked for, so damage further
+            # into the file is reported while reading, with the rows before it kept.
+            head = (gzip.GzipFile(fileobj=raw) if gzipped else raw).read(1 << 16)
+    except (OSError, EOFError, zlib.error) as exc:
         raise InputFileError(f"{path_str}: cannot read ({exc})") from exc
     if container is None and kind in (None, "json", "jsonl"):
         sniffed = _sniff(head)
