@@ -205,3 +205,17 @@ def test_representative_prefers_the_better_quality_score_once_checks_ran(ws_dir,
     run_checks("d", workspace=ws_dir, only=["pii"])
     after = dedup("d", workspace=ws_dir, methods=("exact",), key="prompt")
     assert after.groups[0]["representative"] == after.groups[0]["members"][1]["id"]  # no PII wins
+
+
+def test_compiled_kernels_match_the_numpy_paths_exactly():
+    pytest.importorskip("numba", reason="the fast extra (numba) is not installed")
+    from curate.dedup.lsh import _Verifier
+    from curate.dedup.signatures import signatures_oph
+
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choice(vocab, rng.integers(0, 60))) for _ in range(400)] + ["", "one", "two words"]
+    sets = shingle(texts)
+    assert np.array_equal(signatures_oph(sets, 128, compiled=True), signatures_oph(sets, 128, compiled=False))
+    pairs = rng.integers(0, len(texts), (2000, 2))
+    assert np.allclose(_Verifier(sets, compiled=True)(pairs), _Verifier(sets, compiled=False)(pairs))

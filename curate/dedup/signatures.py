@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import kernels
 from .shingles import ShingleSets, splitmix
 
 NUM_PERM = 128
@@ -68,7 +69,7 @@ def signatures(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, threa
     return sig
 
 
-def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1) -> np.ndarray:
+def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, compiled: bool = True) -> np.ndarray:
     """One-permutation hashing with rotation densification (Shrivastava & Li 2014): each shingle is
     hashed once into one of num_perm bins, keeping the minimum per bin, and an empty bin takes the value
     of the next non-empty bin to its right (circularly), salted by the distance. O(shingles + docs x bins)
@@ -78,6 +79,8 @@ def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1) -
     n, k = len(sets), num_perm
     shift = np.uint64(64 - (k.bit_length() - 1))
     h = splitmix(sets.values, seed)
+    if compiled and kernels.AVAILABLE:
+        return kernels.oph(h, sets.offsets.astype(np.int64), k, int(shift))
     empty_val = np.uint32(0xFFFFFFFF)
     sig = np.full(n * k, empty_val, dtype=np.uint32)
     cell = np.repeat(np.arange(n, dtype=np.int64) * k, sets.sizes()) + (h >> shift).astype(np.int64)
