@@ -49,10 +49,21 @@ def shingle(texts: Iterable[str], n: int = SHINGLE) -> ShingleSets:
     return shingle_words([words(t) for t in texts], n)
 
 
+_CHUNK_DOCS = 20_000  # per byte buffer: the per-byte arrays below cost ~40 bytes per input byte
+
+
 def _word_hashes(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
-    """A 64-bit hash of every word, in order, computed over one byte buffer in numpy (no per-word Python
+    """A 64-bit hash of every word, in order, computed over byte buffers in numpy (no per-word Python
     work): a polynomial over each word's bytes, then a splitmix finaliser. Words never contain spaces or
-    newlines (they are runs of word characters), so those separate words and documents."""
+    newlines (they are runs of word characters), so those separate words and documents. Chunked, so
+    memory stays flat however many documents there are."""
+    parts = [_word_hashes_chunk(word_lists[s:s + _CHUNK_DOCS]) for s in range(0, len(word_lists), _CHUNK_DOCS)]
+    if not parts:
+        return np.zeros(0, dtype=np.uint64), []
+    return np.concatenate([p[0] for p in parts]), [n for p in parts for n in p[1]]
+
+
+def _word_hashes_chunk(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
     lengths = [len(w) for w in word_lists]
     joined = "\n".join(" ".join(w) for w in word_lists).encode("utf-8", "surrogatepass")
     b = np.frombuffer(joined, dtype=np.uint8)
