@@ -60,7 +60,6 @@ class Embedder:
         self.batch_size = batch_size
         self.backend = backend
         self._encode = None
-        self._dim: int | None = None
         if backend == "auto":
             self.backend = "onnx-int8" if self._onnx_possible() else "torch"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -178,9 +177,6 @@ def show_example(collection: str, example: Example, repeats: list[Source], findi
         out.print(f"[bold]also at[/] ({len(repeats)} exact repeat{'s' if len(repeats) > 1 else ''}): "
                   + ", ".join(escape(str(s)) for s in repeats[:20]))
 
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()
 
 
 def dedup_summary(report, report_path: str | None) -> None:

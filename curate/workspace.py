@@ -241,6 +241,12 @@ class Workspace:
             raise UsageError(f"no collection named {name!r} (collections: {known})")
         return row[0]
 
+    def collection_kind(self, name: str) -> str:
+        row = self.conn.execute("SELECT kind FROM collections WHERE name=?", (name,)).fetchone()
+        if row is None:
+            self.collection_id(name)  # raises the helpful error
+        return row[0]
+
     def collection_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM collections ORDER BY id")]
 
@@ -457,9 +463,9 @@ class Workspace:
         cols = ", ".join("e." + c.strip() for c in self._EXAMPLE_COLS.split(","))
         rows = self.conn.execute(
             f"SELECT c.name, {cols} FROM examples e JOIN collections c ON c.id=e.collection_id "
-            "WHERE e.path=? AND e.line=? UNION SELECT c.name, {cols} FROM repeats r "
+            f"WHERE e.path=? AND e.line=? UNION SELECT c.name, {cols} FROM repeats r "
             "JOIN examples e ON e.id=r.example_id AND e.collection_id=r.collection_id "
-            "JOIN collections c ON c.id=r.collection_id WHERE r.path=? AND r.line=? LIMIT 20".replace("{cols}", cols),
+            "JOIN collections c ON c.id=r.collection_id WHERE r.path=? AND r.line=? LIMIT 20",
             (path, line, path, line)).fetchall()
         return [(r[0], self._example(r[1:])) for r in rows]
 

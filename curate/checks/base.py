@@ -13,8 +13,6 @@ from typing import Any, ClassVar, Iterable, Iterator
 
 from ..record import Example
 
-SEVERITIES = ("error", "warning", "info")
-
 
 @dataclass(frozen=True)
 class Flag:

@@ -278,8 +278,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
 
         embedder = Embedder(model)
         params.update(semantic_threshold=semantic_threshold, model=embedder.model, embedding_backend=embedder.backend)
-    ws.collection_id(collection)  # raises the helpful error for an unknown name
-    kind = ws.collections()[collection].kind
+    kind = ws.collection_kind(collection)
     if against is not None:
         ws.collection_id(against)
     run_id = ws.start_run(collection, "dedup", params)

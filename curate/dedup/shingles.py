@@ -40,9 +40,6 @@ class ShingleSets:
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    def of(self, i: int) -> np.ndarray:
-        return np.unique(self.values[self.offsets[i]:self.offsets[i + 1]])
-
 
 def shingle(texts: Iterable[str], n: int = SHINGLE) -> ShingleSets:
     """Word n-gram shingles of each text (a text shorter than n words is one shingle of all its words)."""

@@ -4,7 +4,7 @@ would choke on are rejections, softer ones are warnings recorded on the example.
 from __future__ import annotations
 
 from ..errors import RowRejected
-from ..record import Issue, Message
+from ..record import ROLES, Issue, Message
 
 
 def validate_query(messages: list[Message]) -> list[Issue]:
@@ -32,7 +32,7 @@ def validate_example(messages: list[Message]) -> list[Issue]:
             if not m.content.strip():
                 warnings.append(Issue("empty_system_prompt", f"turn {i}: the system message is empty"))
             continue
-        if role not in ("user", "assistant", "tool"):
+        if role not in ROLES:
             raise RowRejected("unknown_role", f"turn {i} has role {role!r}")
         if m.weight is not None and role != "assistant":
             raise RowRejected("invalid_weight", f"turn {i}: weight is only allowed on assistant turns")
