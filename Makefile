@@ -29,7 +29,9 @@ demo: $(STAMP)
 	$(BIN)/curate -w $(DEMO) dedup --collection support --methods exact,near,semantic --against production \
 		--report $(DEMO)/dedup.json
 	$(BIN)/curate -w $(DEMO) check --collection support --max-length 512 --prune-bottom 10% --report $(DEMO)/checks.json
-	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>"
+	$(BIN)/curate -w $(DEMO) coverage --train support --queries production --html $(DEMO)/coverage.html \
+		--markdown $(DEMO)/coverage.md --json $(DEMO)/coverage.json
+	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>   |   open $(DEMO)/coverage.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -38,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dedup.py --scale 1000000
 	$(BIN)/python bench/semantic.py
+	$(BIN)/python bench/coverage.py
 	$(BIN)/python bench/checks.py --speed 20000
 
 clean:

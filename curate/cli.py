@@ -126,7 +126,7 @@ def status(ctx, as_json):
 
     with _workspace(ctx) as ws:
         collections = ws.collections()
-        latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in ("dedup", "check")}
+        latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in ("dedup", "check", "coverage")}
                   for name in collections}
         if as_json:
             _dump_json({"workspace": str(ws.dir), "schema_version": ws.schema_version, "collections": {
@@ -145,6 +145,9 @@ def _run_digest(run) -> dict | None:
     if run.kind == "dedup":
         return {"run": run.id, "duplicates": s.get("duplicates"), "groups": s.get("groups"),
                 "conflicts": s.get("conflicts"), "contaminated": s.get("contaminated")}
+    if run.kind == "coverage":
+        return {"run": run.id, "clusters": s.get("clusters"), "gaps": s.get("gaps"),
+                "suggested_new_examples": s.get("suggested_new_examples"), "queries": run.params.get("queries")}
     return {"run": run.id, "flagged": s.get("flagged_examples"), "proposed_rejections": s.get("proposed_rejections"),
             "quality_mean": (s.get("quality") or {}).get("mean")}
 
@@ -274,6 +277,112 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
                                semantic_threshold=semantic_threshold or DEFAULT_SEMANTIC_THRESHOLD, model=model,
                                against=against, preview=preview, progress=progress)
     _emit_report(report, report_path, as_json, render.dedup_summary)
+
+
+@main.command()
+@click.option("--train", "train", metavar="NAME", help="Training collection (default: the only examples collection).")
+@click.option("--queries", metavar="NAME", help="Production queries collection (ingest with --kind queries). "
+              "Without it, the report shows the training set's own topic balance.")
+@click.option("--clusters", "k", type=int, metavar="N", help="Number of clusters (default: chosen by silhouette).")
+@click.option("--target-size", type=int, metavar="N", help="Size the training set will grow to; suggestions bring "
+              "each topic to its production share at this size (default: the current size).")
+@click.option("--uncovered-below", type=float, default=None, metavar="COSINE",
+              help="List queries whose nearest training prompt is below this cosine [default: 0.6].")
+@click.option("--model", metavar="PATH|HUB_ID", help="Sentence-transformers model (default: all-MiniLM-L6-v2, "
+              "offline); embeddings are cached in the workspace and shared with semantic dedup.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for clustering and the map.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a self-contained HTML report (charts, map, gap table; works offline).")
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a Markdown summary for a pull-request comment.")
+@click.option("--json", "json_path", metavar="FILE", help="Write the full report as JSON to FILE ('-': stdout, "
+              "instead of tables).")
+@click.pass_context
+def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, html_path, md_path, json_path):
+    """Which production topics does the training set miss, and how many examples to collect for each.
+
+    Embeds training prompts and production queries (cached), clusters them together, and compares each
+    cluster's share of training with its share of production. Every query lands in a cluster.
+    """
+    import orjson
+
+    from . import render
+    from .coverage import DEFAULT_UNCOVERED_SIMILARITY
+    from .coverage import coverage as run_coverage
+
+    as_json = json_path == "-"
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, train, "examples")
+        if queries:
+            _default_collection(ws, queries, None)
+        with render.stage_progress(not as_json) as progress:
+            report = run_coverage(name, queries, workspace=ws, k=k, target_size=target_size,
+                                  uncovered_similarity=uncovered_below if uncovered_below is not None
+                                  else DEFAULT_UNCOVERED_SIMILARITY, model=model, seed=seed, progress=progress)
+    outputs = []
+    if html_path:
+        from .coverage.html import write_html
+
+        write_html(report, html_path)
+        outputs.append(html_path)
+    if md_path:
+        from .coverage.markdown import render as markdown
+
+        with open(md_path, "w", encoding="utf-8") as fh:
+            fh.write(markdown(report))
+        outputs.append(md_path)
+    if json_path and not as_json:
+        with open(json_path, "wb") as fh:
+            fh.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+        outputs.append(json_path)
+    if as_json:
+        _dump_json(report.to_dict())
+    else:
+        render.coverage_summary(report, outputs)
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--collection", "-c", metavar="NAME", help="Collection to export (default: the only one).")
+@click.option("--split", default="80/10/10", show_default=True, help="train/val/test shares.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same inputs and seed give the same files.")
+@click.option("--stratify", default="auto", show_default=True, metavar="cluster|metadata:FIELD|none",
+              help="Keep each stratum's share in every split (auto: coverage clusters if coverage ran).")
+@click.option("--policy", type=click.Choice(["not-rejected", "accepted"]), default="not-rejected", show_default=True,
+              help="Which reviewed examples go out: all but rejected ones, or only accepted ones.")
+@click.option("--verdicts", "verdict_policy", type=click.Choice(["latest", "majority", "unanimous"]),
+              default="latest", show_default=True, help="How several reviewers' decisions make one verdict.")
+@click.option("--format", "fmt", type=click.Choice(["openai", "alpaca", "sharegpt", "parquet", "hf"]),
+              default="openai", show_default=True, help="File format of the splits.")
+@click.option("--exclude-near", metavar="NAME", help="Drop examples whose prompt duplicates one in this "
+              "collection (exact or near): an eval set.")
+@click.option("--leakage", "leakage_check", type=click.Choice(["auto", "near", "off"]), default="auto",
+              show_default=True, help="Check val/test against train after splitting: near (word 3-grams) and, "
+              "with auto, semantic where embeddings are affordable.")
+@click.option("--force", is_flag=True, help="Replace OUT_DIR if it holds an earlier curate export.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def export(ctx, out_dir, collection, split, seed, stratify, policy, verdict_policy, fmt, exclude_near, leakage_check,
+           force, as_json):
+    """Write clean train/val/test splits to OUT_DIR with manifest.json, README.md and excluded.jsonl.
+
+    One representative per duplicate group; duplicate groups and conflicting pairs never straddle splits;
+    rejected, error-flagged and proposed-rejection examples are left out unless a reviewer accepted them,
+    each listed with its reason. Written to a temporary directory and renamed into place.
+    """
+    from . import render
+    from .export import export as run_export
+
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, collection, "examples")
+        with render.stage_progress(not as_json) as progress:
+            report = run_export(out_dir, name, ws, split=split, seed=seed, stratify=stratify, policy=policy,
+                                verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
+                                leakage_check=leakage_check, progress=progress)
+    if as_json:
+        _dump_json(report.to_dict())
+    else:
+        render.export_summary(report)
 
 
 def _share(value: str | None) -> float | None:

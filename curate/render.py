@@ -116,15 +116,17 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
     latest = latest or {}
     table = Table(title=f"workspace {workspace}/", title_justify="left")
     for col, justify in (("collection", "left"), ("kind", "left"), ("examples", "right"), ("repeats", "right"),
-                         ("quarantined", "right"), ("dupes", "right"), ("flagged", "right")):
+                         ("quarantined", "right"), ("dupes", "right"), ("flagged", "right"), ("gaps", "right")):
         table.add_column(col, justify=justify)
     for info in collections.values():
         dedup = (latest.get(info.name) or {}).get("dedup")
         check = (latest.get(info.name) or {}).get("check")
+        cov = (latest.get(info.name) or {}).get("coverage")
         table.add_row(escape(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
                       f"[red]{info.quarantined:,}[/]" if info.quarantined else "0",
                       f"{dedup['duplicates']:,}" if dedup else "[dim]not run[/]",
-                      f"{check['flagged']:,}" if check else "[dim]not run[/]")
+                      f"{check['flagged']:,}" if check else "[dim]not run[/]",
+                      f"{cov['gaps']:,}/{cov['clusters']:,}" if cov else "[dim]not run[/]")
     out.print(table)
 
 
@@ -267,3 +269,69 @@ def check_summary(report, report_path: str | None) -> None:
               + f"  [dim]({s['seconds']:.1f}s)")
     out.print("curate show ID lists an example's findings; " + (f"every finding is in {report_path}" if report_path
                                                                else "--report FILE.json for every finding"))
+
+
+def coverage_summary(report, outputs: list[str]) -> None:
+    s = report.summary
+    title = f"coverage '{report.train}'" + (f" vs '{report.queries}'" if report.queries else "") + \
+        f" (run {report.run_id}, {s['clusters']} clusters)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("topic", overflow="fold", ratio=3)
+    if report.queries:
+        for col in ("production", "training", "gap score", "collect"):
+            table.add_column(col, justify="right", no_wrap=True)
+    else:
+        for col in ("training", "share", "to balance"):
+            table.add_column(col, justify="right", no_wrap=True)
+    shown = [c for c in report.clusters if c["gap"]][:15] or report.clusters[:5]
+    for c in shown:
+        name = ("[red]" if c["gap"] else "") + escape(c["label"]) + ("[/]" if c["gap"] else "")
+        if report.queries:
+            table.add_row(str(c["id"]), name, f"{c['query_share']:.1%} ({c['n_queries']:,})",
+                          f"{c['train_share']:.1%} ({c['n_train']:,})", f"{c['gap_score']:.2f}",
+                          f"[bold]{c['suggested_new_examples']:,}[/]")
+        else:
+            table.add_row(str(c["id"]), name, f"{c['n_train']:,}", f"{c['train_share']:.1%}",
+                          f"[bold]{c['suggested_new_examples']:,}[/]")
+    out.print(table)
+    if report.queries:
+        out.print(f"{s['gaps']} gap clusters hold {s['queries_in_gaps']:,} of {s['queries']:,} queries; collect about "
+                  f"[bold]{s['suggested_new_examples']:,}[/] examples; {s['uncovered_queries']:,} queries have no "
+                  f"training example above cosine {report.params['uncovered_similarity']}.")
+    else:
+        out.print(f"{s['gaps']} thin clusters (under half the average share); no --queries, so no production gaps.")
+    if s["skipped_without_prompt"]:
+        out.print(f"[yellow]{s['skipped_without_prompt']:,} examples without a user turn were left out[/]")
+    out.print("reports: " + ", ".join(outputs) if outputs else
+              "--html FILE for the full report with charts and a map; --json FILE / --markdown FILE")
+
+
+def export_summary(report) -> None:
+    m = report.manifest
+    c = m["counts"]
+    table = Table(title=f"export '{m['collection']}' → {report.out_dir} ({m['format']}, stratified by "
+                        f"{m['stratify']}, seed {m['seed']})", title_justify="left")
+    for col in ("split", "examples", "share", "target"):
+        table.add_column(col, justify="right" if col != "split" else "left")
+    for name, ratio in m["split"].items():
+        table.add_row(name, f"{c[name]:,}", f"{c[name] / max(1, c['exported']):.1%}", f"{ratio:.0%}")
+    table.add_row("[bold]exported", f"[bold]{c['exported']:,}", "", "")
+    out.print(table)
+    if m["excluded_by_reason"]:
+        reasons = Table(title=f"excluded: {c['excluded']:,} (each in excluded.jsonl)", title_justify="left")
+        reasons.add_column("reason")
+        reasons.add_column("examples", justify="right")
+        for reason, n in sorted(m["excluded_by_reason"].items(), key=lambda kv: -kv[1]):
+            reasons.add_row(escape(reason), f"{n:,}")
+        out.print(reasons)
+    out.print(f"{c['examples']:,} examples = {c['exported']:,} exported + {c['excluded']:,} excluded")
+    leak = m["leakage"]
+    sem = leak.get("semantic") or {}
+    line = f"leakage check: {leak['near_pairs']:,} val/test examples with a train example at Jaccard >= " \
+           f"{leak.get('near_threshold', 0.5)}"
+    if "pairs_at_threshold" in sem:
+        line += f", {sem['pairs_at_threshold']:,} at cosine >= {sem['threshold']}"
+    out.print(line + " (closest pairs in manifest.json)")
+    if m["policy"] == "not-rejected" and not m["reviewed"]["accepted"]:
+        out.print("[yellow]no exported example has been reviewed yet[/]: curate review, then --policy accepted")

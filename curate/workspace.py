@@ -123,8 +123,46 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (model, text_hash)
     ) WITHOUT ROWID;
     """,
+    # 4: coverage clusters, read by review (the cluster an example sits in) and export (stratified splits)
+    """
+    CREATE TABLE cluster_members (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        example_id TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('train', 'query')),
+        cluster INTEGER NOT NULL,
+        PRIMARY KEY (run_id, side, example_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX cluster_members_by_example ON cluster_members(example_id);
+    """,
+    # 5: reviewers' decisions, an append-only log: the latest live decision per (example, reviewer) counts;
+    # an undo appends a 'retract' row naming the decision it takes back
+    """
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        collection_id INTEGER NOT NULL REFERENCES collections(id),
+        example_id TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('accept', 'reject', 'retract')),
+        reason TEXT,
+        revision TEXT,
+        retracts INTEGER REFERENCES decisions(id),
+        at REAL NOT NULL
+    );
+    CREATE INDEX decisions_by_example ON decisions(collection_id, example_id, reviewer, id);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    example_id: str
+    reviewer: str
+    verdict: str  # accept | reject
+    reason: str | None
+    revision: list[dict] | None  # the edited conversation, when the reviewer edited it
+    at: float
 
 
 @dataclass(frozen=True)
@@ -351,6 +389,17 @@ class Workspace:
                 for r in self.conn.execute("SELECT example_id, kind, severity, score, message, evidence "
                                            "FROM findings WHERE run_id=? ORDER BY rowid", (run_id,))]
 
+    def store_clusters(self, run_id: int, rows: list[tuple[str, str, int]]) -> None:
+        """Cluster membership of a coverage run: (example id, 'train' or 'query', cluster number)."""
+        with self.transaction():
+            self.conn.executemany("INSERT OR REPLACE INTO cluster_members(run_id, example_id, side, cluster) "
+                                  "VALUES (?,?,?,?)", [(run_id, eid, side, c) for eid, side, c in rows])
+
+    def run_clusters(self, run_id: int, side: str = "train") -> dict[str, int]:
+        """example id -> cluster number, for one side of a coverage run."""
+        return dict(self.conn.execute("SELECT example_id, cluster FROM cluster_members WHERE run_id=? AND side=?",
+                                      (run_id, side)).fetchall())
+
     def run_groups(self, run_id: int) -> dict[int, list[tuple[str, bool, str]]]:
         """group_no -> [(example_id, is_representative, method)] for a dedup run."""
         groups: dict[int, list[tuple[str, bool, str]]] = {}
@@ -376,6 +425,50 @@ class Workspace:
                 "SELECT example_id, path, line, idx, format FROM repeats WHERE collection_id=? "
                 "ORDER BY rowid", (cid,)):
             yield eid, Source(path, line, idx, fmt)
+
+    # -- review decisions ------------------------------------------------------------------------
+    def record_decision(self, collection: str, example_id: str, reviewer: str, verdict: str,
+                        reason: str | None = None, revision: list[dict] | None = None) -> int:
+        """Append one decision; `revision` is the edited conversation (messages as dicts), the original kept."""
+        if verdict not in ("accept", "reject"):
+            raise ValueError(f"verdict must be accept or reject, not {verdict!r}")
+        cid = self.collection_id(collection)
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO decisions(collection_id, example_id, reviewer, verdict, reason, revision, at) "
+                "VALUES (?,?,?,?,?,?,?)", (cid, example_id, reviewer, verdict, reason,
+                                           _dumps(revision) if revision is not None else None, time.time()))
+        return cur.lastrowid
+
+    def retract_decision(self, decision_id: int, reviewer: str) -> int:
+        """Take back one decision (undo); the log keeps both rows."""
+        with self.transaction():
+            row = self.conn.execute("SELECT collection_id, example_id FROM decisions WHERE id=? AND reviewer=? "
+                                    "AND verdict != 'retract'", (decision_id, reviewer)).fetchone()
+            if row is None:
+                raise ValueError(f"no decision {decision_id} by {reviewer!r} to retract")
+            cur = self.conn.execute(
+                "INSERT INTO decisions(collection_id, example_id, reviewer, verdict, retracts, at) "
+                "VALUES (?,?,?,?,?,?)", (row[0], row[1], reviewer, "retract", decision_id, time.time()))
+        return cur.lastrowid
+
+    def decisions_in_force(self, collection: str) -> list[Decision]:
+        """The latest decision per (example, reviewer) that was not retracted, oldest first."""
+        cid = self.collection_id(collection)
+        rows = self.conn.execute(
+            "SELECT id, example_id, reviewer, verdict, reason, revision, at FROM decisions d WHERE collection_id=? "
+            "AND verdict != 'retract' AND NOT EXISTS (SELECT 1 FROM decisions r WHERE r.retracts = d.id) "
+            "ORDER BY id", (cid,)).fetchall()
+        latest: dict[tuple[str, str], Decision] = {}
+        for r in rows:
+            latest[(r[1], r[2])] = Decision(r[0], r[1], r[2], r[3], r[4],
+                                            orjson.loads(r[5]) if r[5] is not None else None, r[6])
+        return sorted(latest.values(), key=lambda d: d.id)
+
+    def max_decision_id(self, collection: str) -> int:
+        cid = self.collection_id(collection)
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions WHERE collection_id=?",
+                                 (cid,)).fetchone()[0]
 
     # -- embedding cache -------------------------------------------------------------------------
     def cached_embeddings(self, model: str, text_hashes: list[str]) -> dict[str, bytes]:

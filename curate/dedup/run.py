@@ -143,7 +143,7 @@ def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: 
             if rj < CONFLICT_MAX_RESPONSE_JACCARD and responses[a] != responses[b]]
 
 
-def _contamination(corpus_prompts: list[list[str]], other_prompts: list[list[str]], threshold: float,
+def cross_matches(corpus_prompts: list[list[str]], other_prompts: list[list[str]], threshold: float,
                    num_perm: int) -> dict[int, tuple[int, float, str]]:
     """index in this collection -> (index in the other, similarity, method), the best direct match each."""
     from .groups import UnionFind
@@ -370,7 +370,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
         if progress:
             progress("contamination", 0, None)
         other = list(ws.iter_examples(against))
-        hits = _contamination(corpus.prompts, [words(e.prompt) for e in other], near_threshold, num_perm)
+        hits = cross_matches(corpus.prompts, [words(e.prompt) for e in other], near_threshold, num_perm)
         if "semantic" in methods:
             from ..embed import embed
             from .semantic import best_matches

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import orjson
+
 from ..errors import RowRejected
 from ..record import Message
 from .base import Converted, rest
@@ -57,6 +59,12 @@ def convert(record: Mapping[str, Any]) -> list[Converted]:
     meta = rest(record, {"messages", "tools", "functions"})
     if extras:
         meta["turn_fields"] = extras
+    if isinstance(tools, str):  # columnar files (Parquet, HF) hold the tool schemas as JSON text
+        try:
+            parsed = orjson.loads(tools)
+        except orjson.JSONDecodeError:
+            parsed = None
+        tools = parsed if isinstance(parsed, list) else tools
     if tools is not None and not isinstance(tools, list):
         meta["tools"] = tools
         tools = None

@@ -1,0 +1,107 @@
+"""Clustering training prompts and production queries together, with the number of clusters chosen by silhouette.
+
+Both sides get equal total weight in k-means, so a topic that production asks about a lot pulls a centroid
+even when the training set barely touches it (otherwise the usually larger training set decides the
+clusters). How k is chosen, measured on banking77 (3,080 queries, 77 intents): the cosine silhouette of
+k-means fits on a sample rises from 0.17 at k=20 to a plateau of 0.21-0.23 between k=80 and k=300, and
+gap detection is best at k=150-250 (docs/DESIGN.md); so k is the largest on a log grid up to
+`MAX_CLUSTERS` (and at most one cluster per 10 points) whose silhouette is within `PLATEAU` of the best.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_CLUSTERS = 300
+PLATEAU = 0.02  # silhouette on a 3,000-point sample moves by ~0.015 between neighbouring k on the plateau
+_SAMPLE = 8000  # points used to choose k: silhouette is quadratic in the sample
+_SILHOUETTE_SAMPLE = 3000
+_FULL_KMEANS = 30000  # above this, mini-batch k-means (Lloyd's on 200K x 384 takes minutes on 2 cores)
+
+
+@dataclass
+class Clustering:
+    k: int
+    labels_train: np.ndarray
+    labels_query: np.ndarray
+    centroids: np.ndarray  # unit length
+    silhouette: dict[int, float]  # k -> score, for the k tried ({} when k was given)
+
+
+def _weights(n_train: int, n_query: int) -> np.ndarray:
+    """Equal total mass for each side; mean weight 1 so k-means' inertia keeps its scale."""
+    n = n_train + n_query
+    if not n_query:
+        return np.ones(n_train)
+    return np.concatenate([np.full(n_train, n / (2 * n_train)), np.full(n_query, n / (2 * n_query))])
+
+
+def _kmeans(k: int, seed: int, n: int):
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    if n > _FULL_KMEANS:
+        return MiniBatchKMeans(k, batch_size=4096, n_init=3, random_state=seed, max_no_improvement=20)
+    return KMeans(k, n_init=1, random_state=seed)
+
+
+def candidate_ks(n: int) -> list[int]:
+    """A log grid from 2 to min(MAX_CLUSTERS, n // 10).
+
+    >>> candidate_ks(12000)
+    [2, 3, 5, 8, 12, 20, 31, 49, 76, 121, 190, 300]
+    >>> candidate_ks(40)
+    [2, 3, 4]
+    """
+    hi = max(2, min(MAX_CLUSTERS, n // 10))
+    return sorted({int(round(x)) for x in np.geomspace(2, hi, 12)})
+
+
+def choose_k(x: np.ndarray, weights: np.ndarray, seed: int) -> tuple[int, dict[int, float]]:
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    # Sample in proportion to weight, so the sample has the same balance between sides as the fit.
+    idx = np.sort(rng.choice(len(x), size=min(_SAMPLE, len(x)), replace=False, p=weights / weights.sum()))
+    sample = x[idx]
+    scores: dict[int, float] = {}
+    for k in candidate_ks(len(x)):
+        if k >= len(sample):
+            break
+        labels = _kmeans(k, seed, len(sample)).fit(sample).labels_
+        if len(np.unique(labels)) < 2:
+            continue
+        scores[k] = float(silhouette_score(sample, labels, metric="cosine",
+                                           sample_size=min(_SILHOUETTE_SAMPLE, len(sample)), random_state=seed))
+    if not scores:
+        return 1, scores
+    # On the plateau, the finest clustering: it costs no fit and keeps a small missing topic apart.
+    best = max(scores.values())
+    return max(k for k, v in scores.items() if v >= best - PLATEAU), scores
+
+
+def cluster(train: np.ndarray, queries: np.ndarray, k: int | None = None, seed: int = 0) -> Clustering:
+    """Cluster both sides together; every point gets a cluster (no noise bin)."""
+    x = np.vstack([train, queries]) if len(queries) else train
+    weights = _weights(len(train), len(queries))
+    scores: dict[int, float] = {}
+    if k is None:
+        k, scores = choose_k(x, weights, seed)
+    k = max(1, min(k, len(x)))
+    if k == 1:
+        labels = np.zeros(len(x), dtype=np.int64)
+        centroids = x.mean(axis=0, keepdims=True)
+    else:
+        model = _kmeans(k, seed, len(x)).fit(x, sample_weight=weights)
+        labels = model.predict(x) if len(x) > _FULL_KMEANS else model.labels_
+        centroids = model.cluster_centers_
+    centroids = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    # Renumber by size so that ids are stable to read (0 = largest) and no id is empty.
+    sizes = np.bincount(labels, minlength=k)
+    order = [c for c in np.argsort(-sizes, kind="stable") if sizes[c]]
+    remap = np.full(k, -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    labels = remap[labels]
+    return Clustering(len(order), labels[:len(train)], labels[len(train):], centroids[order].astype(np.float32),
+                      scores)

@@ -1,0 +1,43 @@
+"""Final verdicts from several reviewers' decisions, by a policy; used by export (and agreement).
+
+- latest: the most recent decision of any reviewer counts;
+- majority: more accepts than rejects accepts, more rejects rejects, a tie is undecided;
+- unanimous: every reviewer who decided agrees, else undecided.
+"""
+
+from __future__ import annotations
+
+from .errors import UsageError
+from .workspace import Decision
+
+POLICIES = ("latest", "majority", "unanimous")
+
+
+def final_verdicts(decisions: list[Decision], policy: str = "latest") -> dict[str, Decision | None]:
+    """example id -> the decision that carries the verdict (its revision is the one to use), or None if undecided.
+
+    >>> d = lambda i, e, r, v: Decision(i, e, r, v, None, None, float(i))
+    >>> log = [d(1, "x", "ann", "accept"), d(2, "x", "bob", "reject"), d(3, "y", "ann", "accept")]
+    >>> {k: v and v.verdict for k, v in final_verdicts(log).items()}
+    {'x': 'reject', 'y': 'accept'}
+    >>> {k: v and v.verdict for k, v in final_verdicts(log, "majority").items()}
+    {'x': None, 'y': 'accept'}
+    """
+    if policy not in POLICIES:
+        raise UsageError(f"unknown verdict policy {policy!r}; choose {', '.join(POLICIES)}")
+    by_example: dict[str, list[Decision]] = {}
+    for dec in sorted(decisions, key=lambda x: x.id):
+        by_example.setdefault(dec.example_id, []).append(dec)
+    out: dict[str, Decision | None] = {}
+    for eid, decs in by_example.items():
+        if policy == "latest":
+            out[eid] = decs[-1]
+            continue
+        accepts = [x for x in decs if x.verdict == "accept"]
+        rejects = [x for x in decs if x.verdict == "reject"]
+        if policy == "majority":
+            winner = accepts if len(accepts) > len(rejects) else rejects if len(rejects) > len(accepts) else None
+        else:
+            winner = accepts if not rejects else rejects if not accepts else None
+        out[eid] = winner[-1] if winner else None
+    return out

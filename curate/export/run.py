@@ -1,0 +1,235 @@
+"""`export()`: the clean set as train/val/test files with a manifest, a dataset card and every exclusion.
+
+Safety: everything is written into a temporary directory beside OUT_DIR and renamed into place at the
+end, so an interrupted export leaves either the previous export or nothing, never half of one. An
+existing OUT_DIR is replaced only with `force`, and only if it holds a curate manifest (so `--force`
+cannot wipe a directory that curate did not write). OUT_DIR may not be the workspace or hold it.
+Determinism: no timestamps or random names in the files; the same inputs and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from .. import __version__
+from ..errors import UsageError
+from ..record import Example
+from ..workspace import Workspace
+from . import writers
+from .card import dataset_card
+from .leakage import leakage
+from .select import POLICIES, select
+from .split import SPLITS, assign, parse_ratios, seeded_key, units
+
+Progress = Callable[[str, int, int | None], None]
+_TMP = ".curate-tmp-"
+
+
+@dataclass
+class ExportReport:
+    out_dir: str
+    manifest: dict[str, Any]
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        m = {k: v for k, v in self.manifest.items() if k != "splits"}
+        return {"out_dir": self.out_dir, **m}
+
+
+def _check_target(out: Path, ws: Workspace, force: bool) -> None:
+    ws_dir = Path(ws.dir).resolve()
+    if out == ws_dir or ws_dir.is_relative_to(out) or out.is_relative_to(ws_dir):
+        raise UsageError(f"{out} overlaps the workspace {ws_dir}; export to a directory outside it")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; give a directory for the export")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(f"{out} already exists; pass --force to replace it (or choose another directory)")
+        manifest = out / "manifest.json"
+        try:
+            ours = orjson.loads(manifest.read_bytes()).get("tool") == "curate"
+        except (OSError, orjson.JSONDecodeError, AttributeError):
+            ours = False
+        if not ours:
+            raise UsageError(f"{out} is not a curate export (no curate manifest.json); refusing to replace it "
+                             "even with --force")
+
+
+def _clean_stale(out: Path) -> None:
+    """Remove temporary directories that killed exports to the same target left behind."""
+    for p in out.parent.glob(f".{out.name}{_TMP}*"):
+        try:
+            pid = int(p.name.rsplit("-", 2)[-2])
+            os.kill(pid, 0)  # still running: not stale
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except (ValueError, PermissionError, IndexError):
+            continue
+
+
+def _strata(ws: Workspace, collection: str, stratify: str, kept: list[Example]) -> tuple[str, dict[str, str]]:
+    if stratify == "auto":
+        stratify = "cluster" if ws.latest_run(collection, "coverage") else "none"
+    if stratify == "none":
+        return stratify, {}
+    if stratify == "cluster":
+        run = ws.latest_run(collection, "coverage")
+        if run is None:
+            raise UsageError(f"--stratify cluster needs a coverage run: curate coverage --train {collection}")
+        clusters = ws.run_clusters(run.id)
+        return stratify, {e.id: f"cluster {clusters[e.id]}" if e.id in clusters else "unclustered" for e in kept}
+    if stratify.startswith("metadata:") and stratify[9:]:
+        name = stratify[9:]
+        return stratify, {e.id: str(e.metadata.get(name, "(missing)")) for e in kept}
+    raise UsageError(f"--stratify {stratify!r}: choose cluster, metadata:FIELD or none")
+
+
+def _fingerprint(ws: Workspace, collection: str, runs: dict[str, int | None]) -> str:
+    h = hashlib.sha256()
+    for row in ws.conn.execute("SELECT e.id FROM examples e JOIN collections c ON c.id = e.collection_id "
+                               "WHERE c.name=? ORDER BY e.id", (collection,)):
+        h.update(row[0].encode())
+    h.update(orjson.dumps({"runs": runs, "decisions": ws.max_decision_id(collection)}))
+    return h.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _contamination_check(ws: Workspace, other: str):
+    from ..dedup.run import DEFAULT_NEAR_THRESHOLD, cross_matches
+    from ..dedup.signatures import NUM_PERM
+    from ..dedup.text import words
+
+    theirs = list(ws.iter_examples(other))
+
+    def check(mine: list[Example]) -> dict[str, str]:
+        hits = cross_matches([words(e.prompt) for e in mine], [words(e.prompt) for e in theirs],
+                             DEFAULT_NEAR_THRESHOLD, NUM_PERM)
+        return {mine[i].id: f"contaminates:{other} {method} match of {theirs[j].id} (similarity {s:.2f})"
+                for i, (j, s, method) in hits.items()}
+
+    return check
+
+
+def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *, split: str = "80/10/10",
+           seed: int = 0, stratify: str = "auto", policy: str = "not-rejected", verdict_policy: str = "latest",
+           fmt: str = "openai", exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto",
+           progress: Progress | None = None) -> ExportReport:
+    ws = workspace
+    ratios = parse_ratios(split)
+    if policy not in POLICIES:
+        raise UsageError(f"--policy {policy!r}: choose {' or '.join(POLICIES)}")
+    if fmt not in writers.FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose {', '.join(writers.FORMATS)}")
+    if leakage_check not in ("auto", "near", "off"):
+        raise UsageError("--leakage must be auto, near or off")
+    out = Path(out_dir).resolve()
+    _check_target(out, ws, force)
+    if exclude_near:
+        ws.collection_id(exclude_near)
+    started = time.perf_counter()
+
+    sel = select(ws, collection, policy, verdict_policy,
+                 _contamination_check(ws, exclude_near) if exclude_near else None,
+                 (lambda d, t: progress("load", d, t)) if progress else None)
+    kept = []
+    for e in sel.kept:
+        why = writers.representable(e, fmt)
+        if why:
+            sel.excluded.append({"id": e.id, "source": e.source.location(), "reason": f"format:{fmt}",
+                                 "detail": why})
+        else:
+            kept.append(e)
+    if not kept:
+        raise UsageError(f"nothing to export from {collection!r}: all {len(sel.excluded):,} examples are excluded "
+                         f"(policy {policy}" + ("; no example has been accepted yet, review first or use --policy "
+                                                "not-rejected" if policy == "accepted" else "") + ")")
+    if progress:
+        progress("split", 0, None)
+    stratify_used, stratum_of = _strata(ws, collection, stratify, kept)
+    links = [(g[i], g[i + 1]) for g in sel.groups for i in range(len(g) - 1)] + sel.conflicts
+    where = assign(units([e.id for e in kept], links), stratum_of, ratios, seed)
+    splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
+    for e in sorted(kept, key=lambda e: seeded_key(seed, e.id)):
+        splits[where[e.id]].append(e)
+
+    check = {"near_pairs": 0, "closest_near": [], "semantic": None, "skipped": "--leakage off"} \
+        if leakage_check == "off" else \
+        leakage(splits, ws, "off" if leakage_check == "near" else "auto",
+                (lambda stage: progress(stage, 0, None)) if progress else None)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out)
+    tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}-{os.urandom(4).hex()}"
+    tmp.mkdir()
+    try:
+        if progress:
+            progress("write", 0, None)
+        files: list[Path] = []
+        if fmt == "hf":
+            files += writers.write_hf(splits, tmp)
+        else:
+            for name in SPLITS:
+                files += writers.write_split(fmt, splits[name], tmp, name)
+        with open(tmp / "excluded.jsonl", "wb") as fh:
+            for x in sel.excluded:
+                fh.write(orjson.dumps(x) + b"\n")
+        files.append(tmp / "excluded.jsonl")
+        by_reason: dict[str, int] = {}
+        for x in sel.excluded:
+            by_reason[x["reason"]] = by_reason.get(x["reason"], 0) + 1
+        strata_counts: dict[str, dict[str, int]] = {}
+        for e in kept:
+            row = strata_counts.setdefault(stratum_of.get(e.id, "all"), {s: 0 for s in SPLITS})
+            row[where[e.id]] += 1
+        runs = dict(sel.runs)
+        cov = ws.latest_run(collection, "coverage")
+        runs["coverage"] = cov.id if cov and stratify_used == "cluster" else None
+        total = ws.count_examples(collection)
+        manifest: dict[str, Any] = {
+            "tool": "curate", "version": __version__, "collection": collection, "format": fmt, "seed": seed,
+            "split": dict(zip(SPLITS, ratios)), "policy": policy, "verdict_policy": verdict_policy,
+            "stratify": stratify_used, "exclude_near": exclude_near,
+            "counts": {"examples": total, "exported": len(kept), "excluded": len(sel.excluded),
+                       **{s: len(splits[s]) for s in SPLITS}},
+            "reviewed": {"accepted": len(sel.accepted & set(where)), "edited": len(sel.edited & set(where))},
+            "excluded_by_reason": dict(sorted(by_reason.items())),
+            "strata": dict(sorted(strata_counts.items())),
+            "leakage": check,
+            "workspace_fingerprint": _fingerprint(ws, collection, runs), "runs": runs,
+        }
+        (tmp / "README.md").write_text(dataset_card(manifest, splits, sel.excluded), encoding="utf-8")
+        files.append(tmp / "README.md")
+        manifest["files"] = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(files)}
+        manifest["splits"] = {s: [e.id for e in splits[s]] for s in SPLITS}
+        (tmp / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    return ExportReport(str(out), manifest, sel.excluded)
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}{_TMP}{os.getpid()}-old"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)

@@ -1,0 +1,184 @@
+"""Coverage: crafted data where the gap is known, the JSON shape, HTML escaping, and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from curate.cli import main
+from curate.coverage import coverage, density
+from curate.coverage.cluster import cluster
+from curate.coverage.html import render as render_html
+from curate.coverage.markdown import render as render_md
+from curate.ingest import ingest
+from curate.workspace import Workspace
+
+pytest.importorskip("sklearn")
+
+PLACES = ["Berlin", "Paris", "Madrid", "Rome", "Vienna", "Oslo", "Dublin", "Lisbon", "Prague", "Warsaw", "Athens",
+          "Zurich"]
+TOPICS = {
+    "tracking": ["Where is my parcel to {p}?", "My package for {p} has not arrived yet, can you track it?",
+                 "The tracking page for my {p} delivery has not updated in days"],
+    "refund": ["How do I get a refund for the order I sent to {p}?", "I want my money back for the {p} shipment",
+               "Can you refund the delivery fee for my parcel to {p}?"],
+    "password": ["I forgot my password, I live in {p}, how do I reset it?", "The password reset email never "
+                 "arrives, I am in {p}", "How can I change my account password? (from {p})"],
+    "customs": ["Do I have to pay customs duty on a parcel shipped to {p}?", "My parcel is held at customs in {p}, "
+                "what forms do I need?", "What import taxes apply when sending a gift to {p}?"],
+}
+
+
+JOBS = ["Are you hiring delivery drivers this summer?", "How do I apply for a job in your warehouse?",
+        "Do you offer internships for students?"]
+
+
+def texts(topic: str) -> list[str]:
+    return [t.format(p=p) for t, p in itertools.product(TOPICS[topic], PLACES)]
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture()
+def gap_workspace(tmp_path):
+    """Training covers tracking, refunds and passwords; production also asks about customs, which training lacks."""
+    train = [{"prompt": t, "completion": "Here is how."} for topic in ("tracking", "refund", "password")
+             for t in texts(topic)]
+    queries = [{"query": t} for topic in TOPICS for t in texts(topic)[::2]]
+    queries.append({"query": "<script>alert('x')</script> customs for \"Oslo\" & duty?"})
+    ws = Workspace(tmp_path / "ws")
+    ingest([write_jsonl(tmp_path / "train.jsonl", train)], "train", workspace=ws)
+    ingest([write_jsonl(tmp_path / "prod.jsonl", queries)], "prod", kind="queries", workspace=ws)
+    yield ws
+    ws.close()
+
+
+def _topic_of(text: str) -> str:
+    for topic in TOPICS:
+        if text in texts(topic):
+            return topic
+    return "customs"  # the script query
+
+
+def test_missing_topic_is_the_gap(gap_workspace):
+    report = coverage("train", "prod", workspace=gap_workspace)
+    data = report.to_dict()
+    lines = {i + 1: _topic_of(q) for i, q in enumerate([q for topic in TOPICS for q in texts(topic)[::2]]
+                                                        + ["<script>"])}
+    in_gap = {m["line"]: c["gap"] for c in data["clusters"] for m in c["members"]["queries"]}
+    assert len(in_gap) == len(lines), "every query sits in exactly one cluster"
+    customs = [in_gap[line] for line, t in lines.items() if t == "customs"]
+    # Nearly all: with 12 clusters over 4 topics x 12 places, a few customs queries share a place-name
+    # cluster with covered queries (Athens: 2 training examples, 4 queries, share deficit 0.66 < 2/3).
+    assert np.mean(customs) >= 0.85
+    # A gap cluster may also hold covered queries (k is chosen for the whole set), but mostly it is customs,
+    # and the per-query signal singles out the customs queries themselves.
+    in_gap_topics = [t for line, t in lines.items() if in_gap[line]]
+    assert in_gap_topics.count("customs") / len(in_gap_topics) >= 0.5
+    under = sum(c["under_covered_queries"] for c in data["clusters"])
+    assert 0.75 * len(customs) <= under <= len(customs) + 2  # 19 queries, 20 neighbours: some see training
+    gaps = [c for c in data["clusters"] if c["gap"]]
+    assert gaps and data["clusters"][0]["gap"], "gaps come first"
+    # Customs is ~26% of production and 0% of training: about 0.26 * 108 examples are missing.
+    assert 20 <= sum(c["suggested_new_examples"] for c in gaps) <= 40
+    assert all(c["train_share"] < c["query_share"] for c in gaps)
+    assert any("customs" in " ".join(c["terms"]) for c in gaps)
+    # The customs queries have no close training prompt; covered topics do.
+    uncovered = {u["source"]["line"] for u in data["uncovered_queries"]}
+    assert uncovered and all(lines[line] == "customs" for line in uncovered)
+
+
+def test_report_shape_and_storage(gap_workspace):
+    report = coverage("train", "prod", workspace=gap_workspace, k=6, target_size=1000)
+    data = report.to_dict()
+    assert set(data) >= {"clusters", "uncovered_queries", "summary"}
+    c = data["clusters"][0]
+    for key in ("id", "label", "terms", "n_train", "n_queries", "train_share", "query_share", "gap", "gap_score",
+                "suggested_new_examples", "example_queries", "members"):
+        assert key in c
+    assert set(c["members"]) == {"queries", "train"}
+    assert {"path", "line", "index"} <= set(c["members"]["queries"][0] if c["members"]["queries"] else
+                                             c["members"]["train"][0])
+    assert len(data["clusters"]) == 6 and data["summary"]["clusters_chosen_by"] == "given"
+    assert sum(c["n_train"] for c in data["clusters"]) == 108
+    assert sum(c["n_queries"] for c in data["clusters"]) == 73
+    assert abs(sum(c["train_share"] for c in data["clusters"]) - 1) < 1e-3
+    # At a target of 1000 examples, a topic with a quarter of production needs ~250.
+    assert max(c["suggested_new_examples"] for c in data["clusters"]) >= 150
+    stored = gap_workspace.run_clusters(report.run_id)
+    assert len(stored) == 108 and set(stored.values()) <= set(range(6))
+    assert gap_workspace.latest_run("train", "coverage").summary["gaps"] == data["summary"]["gaps"]
+    # Embeddings were cached: a second run embeds nothing new.
+    n = gap_workspace.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    coverage("train", "prod", workspace=gap_workspace, k=6)
+    assert gap_workspace.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == n
+
+
+def test_without_queries_shows_thin_topics(tmp_path):
+    train = [{"prompt": t, "completion": "ok"} for topic in ("tracking", "refund", "password")
+             for t in texts(topic)] + [{"prompt": t, "completion": "ok"} for t in JOBS]
+    with Workspace(tmp_path / "ws") as ws:
+        ingest([write_jsonl(tmp_path / "t.jsonl", train)], "train", workspace=ws)
+        report = coverage("train", workspace=ws, k=10)  # nine templates of 12 examples, and customs
+    jobs_lines = {109, 110, 111}
+    home = [c for c in report.clusters if jobs_lines & {m["line"] for m in c["members"]["train"]}]
+    assert len(home) == 1 and home[0]["gap"], "the three job questions form one thin cluster"
+    assert {m["line"] for m in home[0]["members"]["train"]} == jobs_lines
+    assert home[0]["suggested_new_examples"] > 0 and home[0]["query_share"] is None
+    assert sum(c["gap"] for c in report.clusters) <= 2
+    assert "thin" in render_html(report) and "thin" in render_md(report)
+
+
+def test_html_escapes_dataset_text_and_needs_no_network(gap_workspace):
+    report = coverage("train", "prod", workspace=gap_workspace)
+    page = render_html(report)
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "no network request"
+    assert "<link" not in page and "@import" not in page
+    assert page.count("<svg") == 2  # the share chart and the map
+    md = render_md(report)
+    assert "<script>" not in md and "|" in md
+
+
+def test_restricted_neighbour_search_matches_exact(monkeypatch):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 32))
+    pts = [centres[c] + rng.normal(scale=0.15, size=(n, 32)) for c, n in zip(range(6), (80, 60, 70, 50, 40, 30))]
+    x = np.vstack(pts)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    train, queries = x[::2].astype(np.float32), x[1::2].astype(np.float32)
+    cl = cluster(train, queries, k=6)
+    exact = density.query_coverage(train, queries, cl.labels_train, cl.labels_query, cl.centroids)
+    monkeypatch.setattr(density, "_EXACT_LIMIT", 0)
+    near = density.query_coverage(train, queries, cl.labels_train, cl.labels_query, cl.centroids)
+    assert np.array_equal(exact.nearest, near.nearest)
+    assert np.allclose(exact.ratio, near.ratio)
+    assert 0.5 < np.median(exact.ratio) < 2, "evenly mixed sides: ratios around 1"
+
+
+def test_cli_coverage(gap_workspace, tmp_path):
+    gap_workspace.close()
+    ws = str(tmp_path / "ws")
+    runner = CliRunner()
+    html_path, md_path, json_path = tmp_path / "c.html", tmp_path / "c.md", tmp_path / "c.json"
+    result = runner.invoke(main, ["-w", ws, "coverage", "--train", "train", "--queries", "prod", "--html",
+                                  str(html_path), "--markdown", str(md_path), "--json", str(json_path)])
+    assert result.exit_code == 0, result.output
+    assert "collect about" in result.output and html_path.exists() and md_path.exists()
+    assert json.loads(json_path.read_text())["summary"]["gaps"] >= 1
+    result = runner.invoke(main, ["-w", ws, "coverage", "--queries", "prod", "--clusters", "5", "--json", "-"])
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["clusters"]) == 5
+    result = runner.invoke(main, ["-w", ws, "coverage", "--train", "nope"])
+    assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
+    result = runner.invoke(main, ["-w", ws, "coverage", "--train", "train", "--clusters", "0"])
+    assert result.exit_code == 2 and "--clusters" in result.output
