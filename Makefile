@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(BIN)/curate -w $(DEMO) check --collection support --max-length 512 --prune-bottom 10% --report $(DEMO)/checks.json
 	$(BIN)/curate -w $(DEMO) coverage --train support --queries production --html $(DEMO)/coverage.html \
 		--markdown $(DEMO)/coverage.md --json $(DEMO)/coverage.json
+	$(BIN)/curate -w $(DEMO) export $(DEMO)/export --collection support --split 80/10/10 --stratify cluster
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>   |   open $(DEMO)/coverage.html"
 
 test: $(STAMP)
@@ -40,7 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dedup.py --scale 1000000
 	$(BIN)/python bench/semantic.py
-	$(BIN)/python bench/coverage.py
+	$(BIN)/python bench/coverage_gaps.py
+	$(BIN)/python bench/export.py
 	$(BIN)/python bench/checks.py --speed 20000
 
 clean:

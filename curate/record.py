@@ -57,6 +57,8 @@ class Message:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Message":
+        if len(d) == 2:  # role and content only: most turns, and the hot path of every workspace read
+            return cls(d["role"], d["content"])
         return cls(
             role=d["role"],
             content=d["content"],

@@ -162,9 +162,10 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
         progress("split", 0, None)
     stratify_used, stratum_of = _strata(ws, collection, stratify, kept)
     links = [(g[i], g[i + 1]) for g in sel.groups for i in range(len(g) - 1)] + sel.conflicts
-    where = assign(units([e.id for e in kept], links), stratum_of, ratios, seed)
+    keys = {e.id: seeded_key(seed, e.id) for e in kept}
+    where = assign(units([e.id for e in kept], links), stratum_of, ratios, seed, keys)
     splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
-    for e in sorted(kept, key=lambda e: seeded_key(seed, e.id)):
+    for e in sorted(kept, key=lambda e: keys[e.id]):
         splits[where[e.id]].append(e)
 
     check = {"near_pairs": 0, "closest_near": [], "semantic": None, "skipped": "--leakage off"} \

@@ -84,15 +84,16 @@ def _stratum_targets(n: int, ratios: tuple[float, ...], expected: list[float], p
 
 
 def assign(unit_list: list[list[str]], stratum_of: dict[str, str], ratios: tuple[float, float, float],
-           seed: int) -> dict[str, str]:
-    """example id -> split name."""
+           seed: int, keys: dict[str, bytes] | None = None) -> dict[str, str]:
+    """example id -> split name. `keys`: seeded_key of each unit's first id, where the caller has them."""
+    keys = keys if keys is not None else {u[0]: seeded_key(seed, u[0]) for u in unit_list}
     by_stratum: dict[str, list[list[str]]] = {}
     for u in unit_list:
         by_stratum.setdefault(stratum_of.get(u[0], ""), []).append(u)
     out: dict[str, str] = {}
     expected, placed = [0.0, 0.0, 0.0], [0, 0, 0]
     for stratum in sorted(by_stratum, key=lambda s: seeded_key(seed, s)):
-        group = sorted(by_stratum[stratum], key=lambda u: (-len(u), seeded_key(seed, u[0])))
+        group = sorted(by_stratum[stratum], key=lambda u: (-len(u), keys[u[0]]))
         n = sum(len(u) for u in group)
         targets = _stratum_targets(n, ratios, expected, placed)
         filled = [0, 0, 0]

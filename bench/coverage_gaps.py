@@ -1,6 +1,9 @@
 """Coverage gaps found on banking77, and the speed of a 100K + 100K report with embeddings cached.
 
-    python bench/coverage.py [--seeds 3] [--scale 100000]
+    python bench/coverage_gaps.py [--seeds 3] [--scale 100000]
+
+(Not bench/coverage.py as issue 5 names it: a file called coverage.py in bench/ shadows the `coverage`
+package for every script run from bench/, and numba imports that package, so the dedup benchmark broke.)
 
 1. Detection (../shared/data/banking77): training = train-split texts of the intents kept, production =
    the whole test split (77 intents, 40 queries each). Variant "hidden": 10 random intents removed from
@@ -33,8 +36,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file's name would shadow the `coverage` package (numba imports it): keep bench/ off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "banking77"
 
