@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[hf,fast,embed,bench,dev]'
+	$(BIN)/python -m pip install -q -e '.[hf,fast,embed,tui,bench,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -351,7 +351,8 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
 @click.option("--policy", type=click.Choice(["not-rejected", "accepted"]), default="not-rejected", show_default=True,
               help="Which reviewed examples go out: all but rejected ones, or only accepted ones.")
 @click.option("--verdicts", "verdict_policy", type=click.Choice(["latest", "majority", "unanimous"]),
-              default="latest", show_default=True, help="How several reviewers' decisions make one verdict.")
+              help="How several reviewers' decisions make one verdict [default: as set by curate agreement "
+              "--policy, else latest].")
 @click.option("--format", "fmt", type=click.Choice(["openai", "alpaca", "sharegpt", "parquet", "hf"]),
               default="openai", show_default=True, help="File format of the splits.")
 @click.option("--exclude-near", metavar="NAME", help="Drop examples whose prompt duplicates one in this "
@@ -383,6 +384,86 @@ def export(ctx, out_dir, collection, split, seed, stratify, policy, verdict_poli
         _dump_json(report.to_dict())
     else:
         render.export_summary(report)
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Collection to review (default: the only one).")
+@click.option("--reviewer", envvar="USER", default="reviewer", show_default="$USER",
+              help="Who is deciding; decisions are kept per reviewer.")
+@click.option("--filter", "filter_expr", metavar="EXPR", help="finding:NAME severity:LEVEL cluster:N group:N "
+              "status:unreviewed|reviewed|accepted|rejected, combined with AND.")
+@click.option("--order", type=click.Choice(["flagged", "random", "source"]), default="flagged", show_default=True,
+              help="flagged: worst findings first; random; source: ingest order.")
+@click.option("--sample", type=int, metavar="N", help="Review a random sample of N examples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --order random and --sample.")
+@click.pass_context
+def review(ctx, collection, reviewer, filter_expr, order, sample, seed):
+    """Open the terminal review app: a accept, x reject, X reject with reason, e edit, space skip, u undo,
+    j/k move, / search, f filter, g apply to the duplicate group, ? help, q quit.
+
+    Every decision is committed to the workspace before the app moves on; reopening resumes at the
+    first example you have not decided.
+    """
+    try:
+        from tui.app import ReviewApp
+        from tui.data import ReviewData
+    except ImportError as exc:
+        from .errors import MissingDependency
+
+        raise MissingDependency("textual", "tui", "The review app") from exc
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, collection, "examples")
+        data = ReviewData(ws, name, reviewer, order, filter_expr, sample, seed)
+        ReviewApp(data).run()
+        reviewed, accepted, rejected = data.counts()
+    click.echo(f"{reviewer}: {reviewed:,} decisions in force on '{name}' ({accepted:,} accepted, {rejected:,} "
+               f"rejected); all saved. Export with: curate export OUT_DIR -c {name}")
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Collection (default: the only one).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def decisions(ctx, collection, as_json):
+    """List the review decisions in force, oldest first (a retracted decision is not listed)."""
+    from . import render
+
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, collection, "examples")
+        rows = []
+        for d in ws.decisions_in_force(name):
+            e = ws.get_example(name, d.example_id)
+            rows.append({"example_id": d.example_id, "source": e.source.location(), "reviewer": d.reviewer,
+                         "verdict": d.verdict, "reason": d.reason, "edited": d.revision is not None, "at": d.at})
+    if as_json:
+        _dump_json(rows)
+    else:
+        render.decisions_table(name, rows)
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Collection (default: the only one).")
+@click.option("--policy", type=click.Choice(["latest", "majority", "unanimous"]),
+              help="Set how several reviewers' decisions make the verdict export uses (kept in the workspace).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def agreement(ctx, collection, policy, as_json):
+    """Inter-reviewer agreement (Cohen's kappa for pairs, Fleiss' kappa for all) and the disagreements."""
+    from . import render
+    from .agreement import agreement as measure
+
+    with _workspace(ctx) as ws:
+        name = _default_collection(ws, collection, "examples")
+        result = measure(ws.decisions_in_force(name))
+        if policy:
+            run = ws.start_run(name, "agreement", {"policy": policy})
+            ws.finish_run(run, {"policy": policy, "reviewers": result["reviewers"]}, [])
+        latest = ws.latest_run(name, "agreement")
+        result["policy"] = latest.params["policy"] if latest else "latest"
+    if as_json:
+        _dump_json(result)
+    else:
+        render.agreement_summary(name, result)
 
 
 def _share(value: str | None) -> float | None:

@@ -335,3 +335,40 @@ def export_summary(report) -> None:
     out.print(line + " (closest pairs in manifest.json)")
     if m["policy"] == "not-rejected" and not m["reviewed"]["accepted"]:
         out.print("[yellow]no exported example has been reviewed yet[/]: curate review, then --policy accepted")
+
+
+def decisions_table(collection: str, rows: list[dict]) -> None:
+    if not rows:
+        out.print(f"no decisions on '{collection}' yet: curate review -c {collection}")
+        return
+    table = Table(title=f"decisions in force on '{collection}' ({len(rows):,})", title_justify="left")
+    for col in ("example", "where", "reviewer", "verdict", "reason", "edited"):
+        table.add_column(col, overflow="fold")
+    for r in rows[-50:]:
+        colour = "green" if r["verdict"] == "accept" else "red"
+        table.add_row(r["example_id"][:12], escape(f"{r['source']['path']}:{r['source']['line']}"),
+                      escape(r["reviewer"]), f"[{colour}]{r['verdict']}[/]", escape(r["reason"] or ""),
+                      "yes" if r["edited"] else "")
+    out.print(table)
+    if len(rows) > 50:
+        out.print(f"(the latest 50 of {len(rows):,}; --json for all)")
+
+
+def agreement_summary(collection: str, result: dict) -> None:
+    if len(result["reviewers"]) < 2:
+        out.print(f"'{collection}': {len(result['reviewers'])} reviewer(s) so far; agreement needs two. "
+                  f"Verdict policy for export: {result['policy']}")
+        return
+    table = Table(title=f"agreement on '{collection}'", title_justify="left")
+    for col in ("reviewers", "overlap", "agreement", "Cohen's kappa"):
+        table.add_column(col, justify="right" if col != "reviewers" else "left")
+    for p in result["pairs"]:
+        table.add_row(escape(" / ".join(p["reviewers"])), f"{p['overlap']:,}",
+                      "–" if p["agreement"] is None else f"{p['agreement']:.1%}",
+                      "–" if p["cohen_kappa"] is None else f"{p['cohen_kappa']:.3f}")
+    out.print(table)
+    if result["fleiss_kappa"] is not None:
+        out.print(f"Fleiss' kappa over the {result['all_reviewers_overlap']:,} examples all "
+                  f"{len(result['reviewers'])} reviewers decided: {result['fleiss_kappa']:.3f}")
+    out.print(f"{len(result['disagreements']):,} disagreements (--json lists them); verdict policy for export: "
+              f"{result['policy']}")

@@ -149,6 +149,7 @@ _MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     CREATE INDEX decisions_by_example ON decisions(collection_id, example_id, reviewer, id);
+    CREATE INDEX decisions_by_retracted ON decisions(retracts) WHERE retracts IS NOT NULL;
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -452,13 +453,14 @@ class Workspace:
                 "VALUES (?,?,?,?,?,?)", (row[0], row[1], reviewer, "retract", decision_id, time.time()))
         return cur.lastrowid
 
-    def decisions_in_force(self, collection: str) -> list[Decision]:
+    def decisions_in_force(self, collection: str, example_id: str | None = None) -> list[Decision]:
         """The latest decision per (example, reviewer) that was not retracted, oldest first."""
         cid = self.collection_id(collection)
         rows = self.conn.execute(
             "SELECT id, example_id, reviewer, verdict, reason, revision, at FROM decisions d WHERE collection_id=? "
-            "AND verdict != 'retract' AND NOT EXISTS (SELECT 1 FROM decisions r WHERE r.retracts = d.id) "
-            "ORDER BY id", (cid,)).fetchall()
+            "AND (? IS NULL OR example_id=?) AND verdict != 'retract' "
+            "AND NOT EXISTS (SELECT 1 FROM decisions r WHERE r.retracts = d.id) ORDER BY id",
+            (cid, example_id, example_id)).fetchall()
         latest: dict[tuple[str, str], Decision] = {}
         for r in rows:
             latest[(r[1], r[2])] = Decision(r[0], r[1], r[2], r[3], r[4],
@@ -536,6 +538,19 @@ class Workspace:
         cuts = [seqs[(len(seqs) * k) // parts] for k in range(1, parts)]
         edges = [seqs[0] - 1, *[c - 1 for c in cuts], seqs[-1]]
         return [(lo, hi) for lo, hi in zip(edges, edges[1:]) if hi > lo]
+
+    def example_ids(self, collection: str) -> list[str]:
+        """Every example id of a collection, in ingest order."""
+        cid = self.collection_id(collection)
+        return [r[0] for r in self.conn.execute("SELECT id FROM examples WHERE collection_id=? ORDER BY seq", (cid,))]
+
+    def search_examples(self, collection: str, text: str) -> list[str]:
+        """Ids of examples whose conversation contains `text` (case-insensitive for ASCII), in ingest order."""
+        cid = self.collection_id(collection)
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM examples WHERE collection_id=? AND messages LIKE ? ESCAPE '\\' ORDER BY seq",
+            (cid, pattern))]
 
     def count_examples(self, collection: str) -> int:
         cid = self.collection_id(collection)

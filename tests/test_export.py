@@ -186,7 +186,8 @@ def test_refuses_to_overwrite_and_replaces_only_its_own(sample_ws, tmp_path):
         export(foreign, "support", sample_ws, force=True)
     assert (foreign / "holiday.jpg").exists()
     with pytest.raises(UsageError, match="workspace"):
-        export(tmp_path / "ws" / "inside", "support", sample_ws)
+        export(tmp_path, "support", sample_ws, force=True)
+    export(tmp_path / "ws" / "export", "support", sample_ws, leakage_check="off")  # inside it is fine
     with pytest.raises(UsageError, match="--split"):
         export(tmp_path / "x", "support", sample_ws, split="80/20")
 

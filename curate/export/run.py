@@ -46,8 +46,8 @@ class ExportReport:
 
 def _check_target(out: Path, ws: Workspace, force: bool) -> None:
     ws_dir = Path(ws.dir).resolve()
-    if out == ws_dir or ws_dir.is_relative_to(out) or out.is_relative_to(ws_dir):
-        raise UsageError(f"{out} overlaps the workspace {ws_dir}; export to a directory outside it")
+    if ws_dir.is_relative_to(out):  # replacing OUT_DIR would take the workspace with it
+        raise UsageError(f"{out} holds the workspace {ws_dir}; export to a directory beside or inside it")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file; give a directory for the export")
     if out.is_dir() and any(out.iterdir()):
@@ -126,7 +126,7 @@ def _contamination_check(ws: Workspace, other: str):
 
 
 def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *, split: str = "80/10/10",
-           seed: int = 0, stratify: str = "auto", policy: str = "not-rejected", verdict_policy: str = "latest",
+           seed: int = 0, stratify: str = "auto", policy: str = "not-rejected", verdict_policy: str | None = None,
            fmt: str = "openai", exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto",
            progress: Progress | None = None) -> ExportReport:
     ws = workspace
@@ -143,6 +143,9 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
         ws.collection_id(exclude_near)
     started = time.perf_counter()
 
+    if verdict_policy is None:  # the policy `curate agreement --policy` set, else the latest decision counts
+        run = ws.latest_run(collection, "agreement")
+        verdict_policy = run.params["policy"] if run else "latest"
     sel = select(ws, collection, policy, verdict_policy,
                  _contamination_check(ws, exclude_near) if exclude_near else None,
                  (lambda d, t: progress("load", d, t)) if progress else None)

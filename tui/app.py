@@ -1,0 +1,403 @@
+"""The review app: a list of examples, the one under review in detail, and one key per decision.
+
+Keys: a accept · x reject · X reject with a reason · e edit the answer · space skip · u undo ·
+j/k or arrows move · / search · f filter · g apply the current decision to the duplicate group ·
+? help · q quit. A decision is committed to the workspace before the cursor moves.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, OptionList, Static, TextArea
+
+from curate.errors import CurateError
+
+from .data import COMMON_REASONS, ReviewData, Shown
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+STATUS_GLYPH = {"accept": ("✓", "green"), "reject": ("✗", "red"), None: ("·", "dim")}
+ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
+HELP = [("a", "accept"), ("x", "reject"), ("X", "reject with a reason"), ("e", "edit the answer (a new revision; "
+        "the original is kept)"), ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"),
+        ("k / ↑", "previous"), ("/", "search the text"), ("f", "filter: finding:NAME severity:LEVEL cluster:N "
+        "group:N status:unreviewed|reviewed|accepted|rejected"), ("g", "apply the current decision to the "
+        "whole duplicate group"), ("?", "this help"), ("q", "quit (every decision is already saved)")]
+
+
+class ReasonScreen(ModalScreen[str | None]):
+    """Pick a common reason or type one."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("[b]Reject: why?[/b]  (enter picks, or type your own and press enter; esc cancels)")
+            yield OptionList(*COMMON_REASONS, id="reasons")
+            yield Input(placeholder="other reason…", id="reason")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(str(event.option.prompt))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditScreen(ModalScreen[str | None]):
+    BINDINGS = [Binding("ctrl+s", "save", "save"), Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("[b]Edit the answer[/b]  ctrl+s saves it as a new revision (the original is kept) · "
+                         "esc cancels")
+            yield TextArea(self.text, id="editor")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        self.dismiss(self.query_one(TextArea).text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AskScreen(ModalScreen[str | None]):
+    """One line of input: a search or a filter."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = ""):
+        super().__init__()
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.title_text)
+            yield Input(self.value, placeholder=self.placeholder, id="ask")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="curate review: keys", show_header=False, box=None, padding=(0, 2))
+        for key, what in HELP:
+            table.add_row(f"[b]{key}[/b]", what)
+        with Vertical(id="dialog"):
+            yield Static(table)
+            yield Static("[dim]Findings from checks and dedup are suggestions: your decision overrides them.[/dim]")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _span(content: str, evidence: dict | None) -> Text | None:
+    """The offending span of a finding, highlighted in a little context."""
+    if not evidence or "start" not in evidence or "end" not in evidence:
+        return None
+    start, end = int(evidence["start"]), int(evidence["end"])
+    if not 0 <= start <= end <= len(content):
+        return None
+    text = Text("    …" if start > 40 else "    ", style="dim")
+    text.append(content[max(0, start - 40):start].replace("\n", " "))
+    text.append(content[start:end][:200].replace("\n", " "), style="bold reverse red")
+    text.append(content[end:end + 40].replace("\n", " "))
+    return text
+
+
+def _diff(a: str, b: str) -> Text:
+    """Words of `b` that differ from `a` highlighted (what the member changed against the representative)."""
+    wa, wb = a.split(), b.split()
+    out = Text()
+    for op, _, _, j1, j2 in difflib.SequenceMatcher(a=wa, b=wb, autojunk=False).get_opcodes():
+        chunk = " ".join(wb[j1:j2])
+        if chunk:
+            out.append(chunk + " ", style=None if op == "equal" else "bold black on yellow")
+    return out
+
+
+def conversation_text(e) -> str:
+    return "\n".join(f"{m.role}: {m.content}" for m in e.messages if m.role != "system")
+
+
+class ReviewApp(App[None]):
+    TITLE = "curate review"
+    CSS = """
+    #top { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    #list { width: 42%; border-right: solid $primary; padding: 0 1; }
+    #detail { width: 58%; padding: 0 1; }
+    #status { height: 1; padding: 0 1; color: $text-muted; }
+    ModalScreen { align: center middle; }
+    #dialog { width: 90; max-height: 90%; height: auto; border: thick $primary; background: $surface;
+              padding: 1 2; }
+    #editor { height: 20; }
+    #reasons { height: auto; max-height: 12; }
+    """
+    BINDINGS = [
+        Binding("a", "accept", "accept"), Binding("x", "reject", "reject"),
+        Binding("X", "reject_reason", "reject+reason"), Binding("e", "edit", "edit"),
+        Binding("space", "skip", "skip"), Binding("u", "undo", "undo"),
+        Binding("j,down", "move(1)", "next", show=False), Binding("k,up", "move(-1)", "prev", show=False),
+        Binding("slash", "search", "search"), Binding("f", "filter", "filter"), Binding("g", "group", "group"),
+        Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, data: ReviewData):
+        super().__init__()
+        self.data = data
+        self.index = data.first_unreviewed()
+        self.message = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="top")
+        with Horizontal():
+            yield Static(id="list")
+            with VerticalScroll(id="detail"):
+                yield Static(id="body")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+
+    # -- rendering -----------------------------------------------------------------------------
+    @property
+    def current(self) -> str | None:
+        return self.data.ids[self.index] if self.data.ids else None
+
+    def refresh_view(self) -> None:
+        reviewed, accepted, rejected = self.data.counts()
+        d = self.data
+        top = (f"[b]curate review[/b] · {d.collection} · reviewer [b]{d.reviewer}[/b] · "
+               f"{self.index + 1 if d.ids else 0:,}/{len(d.ids):,}"
+               + (f" (filter: {d.filter_expr})" if d.filter_expr else "")
+               + f" · reviewed {reviewed:,}/{d.total_examples:,} · [green]accepted {accepted:,}[/] · "
+                 f"[red]rejected {rejected:,}[/]")
+        self.query_one("#top", Static).update(top)
+        self.query_one("#list", Static).update(self._list())
+        body = self.query_one("#body", Static)
+        body.update(self._detail(d.shown(self.current)) if self.current else
+                    Text("Nothing to review with this filter. Press f to change it.", style="bold"))
+        self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#status", Static).update(self.message)
+
+    def _list(self) -> RenderableType:
+        height = max(5, self.size.height - 4)
+        start = max(0, min(self.index - height // 2, len(self.data.ids) - height))
+        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        table.add_column(width=1)
+        table.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
+        table.add_column(ratio=2, no_wrap=True, overflow="ellipsis")
+        for i in range(start, min(len(self.data.ids), start + height)):
+            eid = self.data.ids[i]
+            glyph, colour = STATUS_GLYPH[self.data.verdict.get(eid)]
+            flag = self.data.top_flag(eid)
+            cluster = self.data.cluster_of.get(eid)
+            label = Text(f"{eid[:8]} ", style="dim")
+            if flag:
+                label.append(flag[1], style=SEVERITY_STYLE.get(flag[0], ""))
+            style = "reverse" if i == self.index else ""
+            table.add_row(Text(glyph, style=colour), label, Text("" if cluster is None else f"c{cluster}",
+                                                                     style="dim"), style=style)
+        return table
+
+    def _detail(self, s: Shown) -> RenderableType:
+        e = s.example
+        parts: list[RenderableType] = []
+        glyph, colour = STATUS_GLYPH[s.status]
+        head = Text.assemble((f"{glyph} ", colour), (e.id, "bold"), f"  {e.source}  ({e.source.format})")
+        if s.cluster:
+            head.append(f"  cluster {s.cluster}", style="cyan")
+        parts.append(head)
+        if s.findings:
+            findings = Text()
+            for kind, f in sorted(s.findings, key=lambda kf: -{"error": 3, "warning": 2, "info": 1}[kf[1].severity]):
+                findings.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
+                findings.append(f"{f.kind} ({kind}, score {f.score:.2f}): {f.message}\n")
+                turn = (f.evidence or {}).get("turn")
+                if isinstance(turn, int) and 0 <= turn < len(e.messages):
+                    span = _span(e.messages[turn].content, f.evidence)
+                    if span is not None:
+                        findings.append_text(span)
+                        findings.append("\n")
+            # First, above the conversation: why this example is in front of the reviewer.
+            parts.append(Panel(findings, title="findings (suggestions: your decision overrides them)",
+                               title_align="left", border_style="red"))
+        for i, m in enumerate(e.messages, 1):
+            body: RenderableType = Markdown(m.content) if m.content.strip() else Text("(empty)", style="dim italic")
+            if m.tool_calls:
+                calls = Text("\n".join(f"→ {c.name}({c.arguments})" for c in m.tool_calls), style="yellow")
+                body = Group(body, calls)
+            parts.append(Panel(body, title=f"{i} {m.role}", title_align="left",
+                               border_style=ROLE_STYLE.get(m.role, "white")))
+        if s.group:
+            no, rep, members, method = s.group
+            if rep == e.id:
+                text = Text(f"representative of {method} group {no} ({len(members)} members)")
+            else:
+                other = self.data.example(rep)
+                text = Text(f"{method} group {no}: representative {rep[:12]} (left) · this member (right, "
+                            f"changes highlighted)\n", style="bold")
+                grid = Table.grid(expand=True, padding=(0, 2))
+                grid.add_column(ratio=1)
+                grid.add_column(ratio=1)
+                grid.add_row(Text(conversation_text(other)), _diff(conversation_text(other), conversation_text(e)))
+                text = Group(text, grid)
+            parts.append(Panel(text, title="duplicate group", title_align="left", border_style="yellow"))
+        return Group(*parts)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _say(self, message: str) -> None:
+        self.message = message
+
+    def _decide(self, verdict: str, reason: str | None = None, revision: list[dict] | None = None) -> None:
+        eid = self.current
+        if eid is None:
+            return
+        self.data.decide(eid, verdict, reason, revision)  # committed before the cursor moves
+        self._say(f"{verdict}ed {eid[:12]}" + (f" ({reason})" if reason else "")
+                  + (" with an edit" if revision else ""))
+        self._advance()
+
+    def _advance(self) -> None:
+        if self.index < len(self.data.ids) - 1:
+            self.index += 1
+        self.refresh_view()
+
+    def action_accept(self) -> None:
+        self._decide("accept")
+
+    def action_reject(self) -> None:
+        self._decide("reject")
+
+    def action_reject_reason(self) -> None:
+        if self.current is None:
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self._decide("reject", reason)
+
+        self.push_screen(ReasonScreen(), done)
+
+    def action_edit(self) -> None:
+        eid = self.current
+        if eid is None:
+            return
+        e = self.data.example(eid)
+        answer = next((i for i in range(len(e.messages) - 1, -1, -1) if e.messages[i].role == "assistant"), None)
+        if answer is None:
+            self._say("no assistant turn to edit")
+            self.refresh_view()
+            return
+
+        def done(text: str | None) -> None:
+            if text is None or text == e.messages[answer].content:
+                return
+            revision = [m.to_dict() for m in e.messages]
+            revision[answer]["content"] = text
+            self._decide("accept", "edited", revision)
+
+        self.push_screen(EditScreen(e.messages[answer].content), done)
+
+    def action_skip(self) -> None:
+        self._say("skipped")
+        self._advance()
+
+    def action_undo(self) -> None:
+        eid = self.data.undo()
+        if eid is None:
+            self._say("nothing to undo in this session")
+        else:
+            if eid in self.data.position:
+                self.index = self.data.position[eid]
+            self._say(f"undid the decision on {eid[:12]}")
+        self.refresh_view()
+
+    def action_move(self, step: int) -> None:
+        if self.data.ids:
+            self.index = max(0, min(len(self.data.ids) - 1, self.index + step))
+            self.message = ""
+            self.refresh_view()
+
+    def action_search(self) -> None:
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            i = self.data.search(text, self.index)
+            if i is None:
+                self._say(f"no example contains {text!r}")
+            else:
+                self.index = i
+                self._say(f"found {text!r}")
+            self.refresh_view()
+
+        self.push_screen(AskScreen("[b]Search[/b] the conversations (enter; esc cancels)"), done)
+
+    def action_filter(self) -> None:
+        def done(expr: str | None) -> None:
+            if expr is None:
+                return
+            current = self.current
+            try:
+                self.data.apply_filter(expr)
+            except CurateError as exc:
+                self._say(str(exc))
+                self.refresh_view()
+                return
+            self.index = self.data.position.get(current, 0) if current else 0
+            self._say(f"{len(self.data.ids):,} examples match" if expr.strip() else "filter cleared")
+            self.refresh_view()
+
+        self.push_screen(AskScreen("[b]Filter[/b]: finding:NAME severity:error|warning|info cluster:N group:N "
+                                   "status:unreviewed|reviewed|accepted|rejected (empty clears)",
+                                   self.data.filter_expr, "status:unreviewed severity:error"), done)
+
+    def action_group(self) -> None:
+        eid = self.current
+        if eid is None:
+            return
+        verdict = self.data.verdict.get(eid)
+        if eid not in self.data.group_no:
+            self._say("this example is in no duplicate group")
+        elif verdict is None:
+            self._say("decide this example first (a or x), then g applies it to its group")
+        else:
+            no = self.data.group_no[eid]
+            members = [m for m in self.data.groups[no][1] if m != eid]
+            for m in members:
+                self.data.decide(m, verdict, f"same as {eid[:12]} (duplicate group {no})")
+            self._say(f"{verdict}ed {len(members)} more members of group {no}")
+        self.refresh_view()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
