@@ -1,0 +1,64 @@
+"""SVG snapshots of the review app's main screens (pytest-textual-snapshot). Regenerate after an
+intended change with: pytest tests/test_review_snapshots.py --snapshot-update"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytest_textual_snapshot")
+
+from curate.checks import run_checks  # noqa: E402
+from curate.dedup import dedup  # noqa: E402
+from curate.ingest import ingest  # noqa: E402
+from curate.workspace import Workspace  # noqa: E402
+from tui.app import ReviewApp  # noqa: E402
+from tui.data import ReviewData  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = ["sample_data/support_chat.jsonl", "sample_data/support_faq.json", "sample_data/tool_calls_sharegpt.json",
+         "sample_data/escalations.csv"]
+
+
+@pytest.fixture(scope="module")
+def snap_ws(tmp_path_factory):
+    """Relative source paths, so that the screens are the same in any checkout."""
+    import os
+
+    d = tmp_path_factory.mktemp("snap")
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with Workspace(d / "ws") as ws:
+            ingest(FILES, "support", workspace=ws)
+            dedup("support", workspace=ws, methods=("exact", "near"))
+            run_checks("support", workspace=ws)
+    finally:
+        os.chdir(cwd)
+    return d / "ws"
+
+
+def _app(ws_dir, **kw):
+    return ReviewApp(ReviewData(Workspace(ws_dir), "support", "snap", **kw))
+
+
+def test_main_screen(snap_compare, snap_ws):
+    assert snap_compare(_app(snap_ws), terminal_size=(150, 45))
+
+
+def test_after_accept_and_reject_with_reason(snap_compare, snap_ws, tmp_path):
+    import shutil
+
+    shutil.copytree(snap_ws, tmp_path / "ws")
+    assert snap_compare(_app(tmp_path / "ws"), terminal_size=(150, 45), press=["a", "X"])
+
+
+def test_duplicate_group_view(snap_compare, snap_ws):
+    data = ReviewData(Workspace(snap_ws), "support", "snap")
+    no = max(data.groups, key=lambda n: len(data.groups[n][1]))
+    assert snap_compare(_app(snap_ws, filter_expr=f"group:{no}"), terminal_size=(150, 45), press=["j"])
+
+
+def test_help(snap_compare, snap_ws):
+    assert snap_compare(_app(snap_ws), terminal_size=(150, 45), press=["question_mark"])
