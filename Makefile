@@ -17,7 +17,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[hf,fast,embed,tui,bench,dev]'
+	$(BIN)/python -m pip install -q -e '.[hf,fast,embed,tui,train,bench,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,6 +32,9 @@ demo: $(STAMP)
 	$(BIN)/curate -w $(DEMO) coverage --train support --queries production --html $(DEMO)/coverage.html \
 		--markdown $(DEMO)/coverage.md --json $(DEMO)/coverage.json
 	$(BIN)/curate -w $(DEMO) export $(DEMO)/export --collection support --split 80/10/10 --stratify cluster
+	$(BIN)/curate plan $(DEMO)/export --model llama-3-8b --method qlora
+	@echo "Smoke run: a tiny random model, to prove the training path end to end (not a useful model):"
+	$(BIN)/curate train $(DEMO)/export --model tiny --max-steps 30 --output $(DEMO)/adapter-tiny
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>   |   open $(DEMO)/coverage.html"
 
 test: $(STAMP)

@@ -466,6 +466,68 @@ def agreement(ctx, collection, policy, as_json):
         render.agreement_summary(name, result)
 
 
+def _train_options(f):
+    for option in reversed([
+        click.argument("export_dir", type=click.Path(file_okay=False)),
+        click.option("--model", required=True, metavar="HUB_ID|PATH|tiny",
+                     help="A preset (llama-2-7b, mistral-7b, qwen2.5-0.5b, ... or their hub ids), a local model "
+                          "directory, or tiny (a random small Llama and a tokenizer trained on the data)."),
+        click.option("--method", type=click.Choice(["lora", "qlora"]), help="lora, or qlora (4-bit, CUDA only)."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="JSON or YAML file of training settings (curate train --help-config lists them)."),
+        click.option("--max-steps", type=int, help="Stop after N optimizer steps."),
+        click.option("--json", "as_json", is_flag=True, help=JSON_HELP),
+    ]):
+        f = option(f)
+    return f
+
+
+def _train_config(config_path, method, max_steps):
+    from train_bridge.config import TrainConfig
+
+    return TrainConfig.load(config_path, method=method, max_steps=max_steps)
+
+
+@main.command()
+@_train_options
+def plan(export_dir, model, method, config_path, max_steps, as_json):
+    """Dry run of curate train: tokens, trainable parameters, memory per GPU, time and cost, warnings."""
+    from train_bridge.run import make_plan
+
+    from . import render
+
+    result = make_plan(export_dir, model, _train_config(config_path, method, max_steps))
+    if as_json:
+        _dump_json(result)
+    else:
+        render.plan_summary(result)
+
+
+@main.command()
+@_train_options
+@click.option("--output", type=click.Path(file_okay=False), help="Where the adapter goes (default: EXPORT_DIR/../"
+              "adapter-MODEL).")
+def train(export_dir, model, method, config_path, max_steps, as_json, output):
+    """LoRA/QLoRA fine-tune on an export's train split, evaluated on val each epoch and on test at the end.
+
+    Writes the adapter (adapter_model.safetensors, adapter_config.json) with the tokenizer, metrics.jsonl,
+    loss_curve.svg and training_manifest.json. --model tiny makes a smoke run that works anywhere.
+    """
+    from pathlib import Path
+
+    from train_bridge.run import train as run_train
+
+    from . import render
+
+    cfg = _train_config(config_path, method, max_steps)
+    out = output or str(Path(export_dir).resolve().parent / f"adapter-{Path(model).name}")
+    record = run_train(export_dir, model, cfg, out, quiet=as_json)
+    if as_json:
+        _dump_json(record)
+    else:
+        render.train_summary(record, out)
+
+
 def _share(value: str | None) -> float | None:
     from .errors import UsageError
 

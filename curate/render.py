@@ -372,3 +372,49 @@ def agreement_summary(collection: str, result: dict) -> None:
                   f"{len(result['reviewers'])} reviewers decided: {result['fleiss_kappa']:.3f}")
     out.print(f"{len(result['disagreements']):,} disagreements (--json lists them); verdict policy for export: "
               f"{result['policy']}")
+
+
+def plan_summary(p: dict) -> None:
+    t = p["tokens"]
+    out.print(f"[bold]plan[/]: {p['model']} with {p['method']}, {t['examples']:,} training examples, "
+              f"{t['total']:,} tokens (p50 {t['p50']:,}, p95 {t['p95']:,}, max {t['max']:,}; {t['truncated']:,} "
+              f"truncated) by {t['tokenizer']}; trainable {p['trainable_params']:,} of {p['total_params']:,} "
+              f"parameters ({p['trainable_share']:.3%})")
+    m = p["memory"]
+    out.print(f"memory: weights {m['weights_gb']:.2f} GB + LoRA {m['lora_gb']:.2f} + optimizer {m['optimizer_gb']:.2f}"
+              f" + activations {m['activations_gb']:.2f} + overhead {m['overhead_gb']:.2f} = [bold]{m['total_gb']:.2f} "
+              f"GB[/]")
+    table = Table(title=f"per GPU ({p['epochs']} epochs)", title_justify="left")
+    for col in ("GPU", "fits", "time", "cost $"):
+        table.add_column(col, justify="left" if col == "GPU" else "right")
+    for gpu, fits in m["fits"].items():
+        hours = p["time_hours"][gpu]
+        table.add_row(gpu, "[green]yes[/]" if fits else "[red]no[/]",
+                      f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min", f"{p['cost_usd'][gpu]:.2f}")
+    out.print(table)
+    for w in p["warnings"]:
+        out.print(f"[yellow]warning:[/] {escape(w)}")
+
+
+def train_summary(r: dict, path: str) -> None:
+    m = r["metrics"]
+    table = Table(title=f"trained {r['model']} ({r['config']['method']}) on {r['device']}", title_justify="left",
+                  show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("steps", f"{m['steps']:,}" + (" (stopped early)" if m.get("stopped_early") else ""))
+    table.add_row("train loss", f"{m['train_loss']:.4f}")
+    if "best_eval_loss" in m:
+        table.add_row("best val loss", f"{m['best_eval_loss']:.4f}")
+    if "test_loss" in m:
+        table.add_row("test loss / perplexity", f"{m['test_loss']:.4f} / {m['test_perplexity']:.2f}")
+    table.add_row("seconds", f"{m['seconds']:.1f}")
+    d = r["data"]["train"]
+    table.add_row("train examples (truncated, empty mask)",
+                  f"{d['trained']:,} ({d['truncated']:,}, {d['empty_mask']:,})")
+    out.print(table)
+    for w in r["warnings"]:
+        out.print(f"[yellow]warning:[/] {escape(w)}")
+    out.print(f"adapter, tokenizer, metrics.jsonl, loss_curve.svg and training_manifest.json in {escape(path)}")
+    if r["model"] == "tiny":
+        out.print("[dim]--model tiny is a smoke run: a random 2-layer model proves the pipeline, not the data[/]")

@@ -1,0 +1,154 @@
+"""Training bridge: plans that match published practice, assistant-only labels token by token, and real
+LoRA runs on the tiny model (weights, loss, early stopping, reload and generate)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("peft")
+torch = pytest.importorskip("torch")
+
+from curate.cli import main  # noqa: E402
+from curate.errors import UsageError  # noqa: E402
+from curate.export import export  # noqa: E402
+from curate.ingest import ingest  # noqa: E402
+from curate.workspace import Workspace  # noqa: E402
+from train_bridge.config import TrainConfig  # noqa: E402
+from train_bridge.data import encode  # noqa: E402
+from train_bridge.plan import arch_of, lora_params, memory  # noqa: E402
+from train_bridge.run import train  # noqa: E402
+from train_bridge.tiny import tiny_tokenizer  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_export(tmp_path, rows, name="d", split="80/10/10") -> Path:
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with Workspace(tmp_path / f"ws-{name}") as ws:
+        ingest([path], name, workspace=ws)
+        export(tmp_path / f"export-{name}", name, ws, split=split, leakage_check="off")
+    return tmp_path / f"export-{name}"
+
+
+def repetitive(n=60):
+    pairs = [("What colour is the sky?", "The sky is blue."), ("How many legs does a cat have?", "A cat has four legs."),
+             ("What is two plus two?", "Two plus two is four.")]
+    return [{"messages": [{"role": "user", "content": f"{q} (#{i})"}, {"role": "assistant", "content": a}]}
+            for i in range(n) for q, a in [pairs[i % 3]]]
+
+
+def test_plan_for_7b_qlora_matches_published_practice():
+    cfg = TrainConfig.load(None, method="qlora")
+    arch = arch_of("meta-llama/Llama-2-7b-hf")
+    assert arch is arch_of("llama-2-7b")
+    assert lora_params(arch, cfg) == 8_388_608  # r=16 on q_proj and v_proj of 32 layers (PEFT prints the same)
+    mem = memory(arch, cfg, 512)
+    assert 3.5 <= mem["weights_gb"] <= 4.5, "QLoRA 7B weights: about 4 GB"
+    assert 4 <= mem["total_gb"] <= 8 and mem["fits"]["L4 24GB"]
+    full = memory(arch, TrainConfig.load(None, method="lora"), 512)
+    assert 13 <= full["weights_gb"] <= 14 and full["total_gb"] > mem["total_gb"]
+    assert not memory(arch_of("llama-2-70b"), TrainConfig.load(None), 2048)["fits"]["A100 80GB"]
+    with pytest.raises(UsageError, match="presets"):
+        arch_of("no-such-model")
+
+
+def test_plan_json_from_an_export(tmp_path):
+    exp = make_export(tmp_path, repetitive(40))
+    result = CliRunner().invoke(main, ["plan", str(exp), "--model", "mistral-7b", "--json"])
+    assert result.exit_code == 0, result.output
+    p = json.loads(result.stdout)
+    assert p["memory"]["total_gb"] > 0 and set(p["memory"]["fits"]) >= {"H100 80GB", "L4 24GB"}
+    assert p["tokens"]["examples"] == len(json.loads((exp / "manifest.json").read_text())["splits"]["train"])
+    assert p["time_hours"]["H100 80GB"] < p["time_hours"]["L4 24GB"] and p["cost_usd"]["A100 80GB"] >= 0
+    assert any("prompting" in w for w in p["warnings"]), "fewer than 100 examples"
+    bad = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--config", str(_config(tmp_path, lora_r=0))])
+    assert bad.exit_code == 2 and "lora_r" in bad.output
+
+
+def _config(tmp_path, **values) -> Path:
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+def test_labels_are_assistant_tokens_only_token_by_token():
+    convo = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"},
+             {"role": "assistant", "content": "Hello! How can I help?"}, {"role": "user", "content": "Tell a joke"},
+             {"role": "assistant", "content": "Why did the chicken cross the road?"}]
+    tok = tiny_tokenizer([m["content"] for m in convo] * 20, vocab_size=300)
+    enc = encode(tok, [convo], 4096)
+    ids, labels = enc.input_ids[0], enc.labels[0]
+    trained = [t for t, lab in zip(ids, labels) if lab != -100]
+    assert all(lab in (-100, t) for t, lab in zip(ids, labels))
+    assert tok.decode(trained) == "Hello! How can I help?<|im_end|>\nWhy did the chicken cross the road?<|im_end|>\n"
+    # Every token outside the answers, system and user turns and headers included, is masked.
+    masked = tok.decode([t for t, lab in zip(ids, labels) if lab == -100])
+    assert "Be brief." in masked and "Tell a joke" in masked and "Hello" not in masked
+    # Truncated before the first answer: the mask would be empty, so the example is refused.
+    short = encode(tok, [convo], 8)
+    assert short.empty_mask == 1 and not short.input_ids
+
+
+def test_tiny_lora_run_learns_and_only_adapters_change(tmp_path):
+    exp = make_export(tmp_path, repetitive(60))
+    cfg = TrainConfig.load(None, target_modules="all-linear", learning_rate=2e-2, epochs=10.0, batch_size=4,
+                           grad_accum=1, early_stopping_patience=10)
+    out = tmp_path / "adapter"
+    record = train(str(exp), "tiny", cfg, str(out), quiet=True)
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first * 0.75, f"loss falls on a small repetitive set ({first:.2f} -> {last:.2f})"
+    assert any("eval_loss" in m for m in metrics) and record["metrics"]["test_perplexity"] > 1
+    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "loss_curve.svg",
+                 "training_manifest.json"):
+        assert (out / name).exists(), name
+    manifest = json.loads((out / "training_manifest.json").read_text())
+    assert manifest["export_manifest_sha256"] and manifest["versions"]["peft"] and manifest["config"]["lora_r"] == 16
+
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = AutoModelForCausalLM.from_pretrained(out / "base")
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    adapter = load_file(str(out / "adapter_model.safetensors"))
+    assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k), "LoRA B starts at zero and moved"
+    tuned = PeftModel.from_pretrained(base, out)
+    merged_keys = {k.replace("base_model.model.", "").replace(".base_layer", ""): v
+                   for k, v in tuned.state_dict().items() if "lora_" not in k}
+    assert all(torch.equal(before[k], v) for k, v in merged_keys.items() if k in before), "base weights unchanged"
+    tok = AutoTokenizer.from_pretrained(out)
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What colour is the sky? (#0)"}],
+                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    generated = tuned.generate(**prompt, max_new_tokens=8, do_sample=False)
+    assert generated.shape[1] > prompt["input_ids"].shape[1]
+
+
+def test_early_stopping_triggers(tmp_path):
+    rows = repetitive(40)
+    # Validation answers contradict training: once the model learns training's answers, val loss rises.
+    exp = make_export(tmp_path, rows)
+    manifest = json.loads((exp / "manifest.json").read_text())
+    val = [json.loads(line) for line in (exp / "val.jsonl").read_text().splitlines()]
+    for v in val:
+        v["messages"][-1]["content"] = "Completely different words here, nothing like training."
+    (exp / "val.jsonl").write_text("".join(json.dumps(v) + "\n" for v in val))
+    cfg = TrainConfig.load(None, target_modules="all-linear", learning_rate=2e-2, epochs=30.0, batch_size=8,
+                           grad_accum=1, early_stopping_patience=1)
+    record = train(str(exp), "tiny", cfg, str(tmp_path / "a"), quiet=True)
+    assert record["metrics"]["stopped_early"] and record["metrics"]["steps"] < 30 * 4
+    assert manifest["counts"]["val"] == len(val)
+
+
+def test_qlora_without_cuda_says_so(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: QLoRA would run")
+    exp = make_export(tmp_path, repetitive(20))
+    result = CliRunner().invoke(main, ["train", str(exp), "--model", "tiny", "--method", "qlora"])
+    assert result.exit_code == 2 and "CUDA" in result.output and "Traceback" not in result.output
