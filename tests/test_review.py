@@ -82,7 +82,7 @@ def test_accept_reject_skip_and_move(ws):
         seen["ids"] = list(app.data.ids)
         assert app.index == 0
 
-    drive(ws, [(None, first), (["a"], None), (["x"], None), (["space"], None), (["j", "down"], None),
+    drive(ws, [(None, first), (["a"], None), (["x"], None), (["space"], None), (["j", "down", "down", "up"], None),
                (["k"], lambda app: seen.setdefault("index", app.index))])
     ids = seen["ids"]
     decided = in_force(ws)
