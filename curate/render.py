@@ -124,9 +124,9 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         cov = (latest.get(info.name) or {}).get("coverage")
         table.add_row(escape(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
                       f"[red]{info.quarantined:,}[/]" if info.quarantined else "0",
-                      f"{dedup['duplicates']:,}" if dedup else "[dim]not run[/]",
-                      f"{check['flagged']:,}" if check else "[dim]not run[/]",
-                      f"{cov['gaps']:,}/{cov['clusters']:,}" if cov else "[dim]not run[/]")
+                      f"{dedup['duplicates']:,}" if dedup else "[dim]–[/]",
+                      f"{check['flagged']:,}" if check else "[dim]–[/]",
+                      f"{cov['gaps']:,}/{cov['clusters']:,}" if cov else "[dim]–[/]")
     out.print(table)
 
 

@@ -244,3 +244,24 @@ def test_cli_export(sample_ws, tmp_path):
     result = runner.invoke(main, ["-w", ws, "export", str(tmp_path / "r"), "--format", "alpaca"])
     assert result.exit_code == 0, result.output
     assert "format:alpaca" in result.output  # tool-use examples cannot be Alpaca, and say so
+
+
+def test_overlap_with_production_is_kept_but_eval_contamination_is_dropped(tmp_path):
+    topics = ["reset my password", "track a parcel", "change my address", "cancel an order", "get a refund",
+              "update my card", "delete my account", "contact support", "download an invoice", "change my plan",
+              "report a damaged item", "book a collection"]
+    rows = [{"instruction": f"How do I {t}?", "output": f"To {t}, open the app and follow the steps."} for t in topics]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "prod.jsonl").write_text(json.dumps({"query": rows[0]["instruction"]}) + "\n")
+    (tmp_path / "eval.jsonl").write_text(json.dumps(rows[1]) + "\n")
+    with Workspace(tmp_path / "ws") as ws:
+        ingest([data], "d", workspace=ws)
+        ingest([tmp_path / "prod.jsonl"], "prod", kind="queries", workspace=ws)
+        ingest([tmp_path / "eval.jsonl"], "eval", workspace=ws)
+        dedup("d", workspace=ws, methods=("exact",), against="prod")
+        m = export(tmp_path / "a", "d", ws, leakage_check="off").manifest
+        assert m["counts"]["exported"] == 12, "matching a production query is coverage, not a leak"
+        dedup("d", workspace=ws, methods=("exact",), against="eval")
+        m = export(tmp_path / "b", "d", ws, leakage_check="off").manifest
+        assert m["counts"]["exported"] == 11 and m["excluded_by_reason"] == {"error:contamination": 1}

@@ -27,11 +27,15 @@ from .data import COMMON_REASONS, ReviewData, Shown
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_GLYPH = {"accept": ("✓", "green"), "reject": ("✗", "red"), None: ("·", "dim")}
 ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
-HELP = [("a", "accept"), ("x", "reject"), ("X", "reject with a reason"), ("e", "edit the answer: saving accepts the "
-        "edited version as a new revision; the original is kept"), ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"),
-        ("k / ↑", "previous"), ("/", "search the text"), ("f", "filter: finding:NAME severity:LEVEL cluster:N "
-        "group:N status:unreviewed|reviewed|accepted|rejected"), ("g", "apply the current decision to the "
-        "whole duplicate group"), ("?", "this help"), ("q", "quit (every decision is already saved)")]
+HELP = [
+    ("a", "accept"), ("x", "reject"), ("X", "reject with a reason"),
+    ("e", "edit the answer: saving accepts the edited version as a new revision; the original is kept"),
+    ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"), ("k / ↑", "previous"),
+    ("/", "search the text"),
+    ("f", "filter: finding:NAME severity:LEVEL cluster:N group:N status:unreviewed|reviewed|accepted|rejected"),
+    ("g", "apply the current decision to the whole duplicate group"), ("?", "this help"),
+    ("q", "quit (every decision is already saved)"),
+]
 
 
 class ReasonScreen(ModalScreen[str | None]):

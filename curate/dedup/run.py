@@ -379,12 +379,15 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
             other_emb = embed([ex.prompt for ex in other], ws, embedder)
             for i, (j, c) in best_matches(mine_emb, other_emb, semantic_threshold).items():
                 hits.setdefault(i, (j, c, "semantic"))  # exact and near matches take precedence
+        # Against an eval set (examples) a match is a leak: an error, which export drops. Against production
+        # queries it is overlap worth seeing but not a fault (covering what users ask is the point): info.
+        severity = "info" if ws.collection_kind(against) == "queries" else "error"
         for i, (j, s, method) in sorted(hits.items()):
             report.contamination.append({"id": corpus.ids[i], "source": corpus.sources[i].location(),
                                          "against": other[j].id, "against_source": other[j].source.location(),
                                          "score": round(s, 4),
                                          "method": method})
-            findings.append(Finding(corpus.ids[i], "contamination", "error", s,
+            findings.append(Finding(corpus.ids[i], "contamination", severity, s,
                                     f"{method} match of {against} example {other[j].id[:12]} (similarity {s:.2f})",
                                     {"against": against, "other": other[j].id, "method": method, "score": round(s, 4)}))
         timings["contamination"] = time.perf_counter() - started - sum(timings.values())
