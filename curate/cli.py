@@ -507,7 +507,12 @@ def plan(export_dir, model, method, config_path, max_steps, as_json):
 @_train_options
 @click.option("--output", type=click.Path(file_okay=False), help="Where the adapter goes (default: EXPORT_DIR/../"
               "adapter-MODEL).")
-def train(export_dir, model, method, config_path, max_steps, as_json, output):
+@click.option("--mix", metavar="FILE:RATIO", help="Blend a general instruction set into training at RATIO (e.g. "
+              "general.jsonl:0.15) to limit catastrophic forgetting.")
+@click.option("--merge", is_flag=True, help="Also save the base model with the adapter merged in (OUTPUT/merged).")
+@click.option("--emit", type=click.Choice(["axolotl", "llamafactory", "trl"]),
+              help="Instead of training, write a ready-to-run config for that trainer into OUTPUT.")
+def train(export_dir, model, method, config_path, max_steps, as_json, output, mix, merge, emit):
     """LoRA/QLoRA fine-tune on an export's train split, evaluated on val each epoch and on test at the end.
 
     Writes the adapter (adapter_model.safetensors, adapter_config.json) with the tokenizer, metrics.jsonl,
@@ -521,7 +526,16 @@ def train(export_dir, model, method, config_path, max_steps, as_json, output):
 
     cfg = _train_config(config_path, method, max_steps)
     out = output or str(Path(export_dir).resolve().parent / f"adapter-{Path(model).name}")
-    record = run_train(export_dir, model, cfg, out, quiet=as_json)
+    if emit:
+        from train_bridge.emit import emit as write_config
+
+        path = write_config(emit, export_dir, model, cfg, out)
+        if as_json:
+            _dump_json({"emitted": str(path), "trainer": emit})
+        else:
+            click.echo(f"wrote {path} ({emit}, same settings as curate train)")
+        return
+    record = run_train(export_dir, model, cfg, out, quiet=as_json, mix=mix, merge=merge)
     if as_json:
         _dump_json(record)
     else:

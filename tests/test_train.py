@@ -152,3 +152,49 @@ def test_qlora_without_cuda_says_so(tmp_path):
     exp = make_export(tmp_path, repetitive(20))
     result = CliRunner().invoke(main, ["train", str(exp), "--model", "tiny", "--method", "qlora"])
     assert result.exit_code == 2 and "CUDA" in result.output and "Traceback" not in result.output
+
+
+def test_mix_merge_and_exact_match(tmp_path):
+    exp = make_export(tmp_path, repetitive(40))
+    general = tmp_path / "general.jsonl"
+    general.write_text("".join(json.dumps({"instruction": f"Name a prime number above {i}.", "output": str(i)}) + "\n"
+                               for i in range(50)))
+    cfg = TrainConfig.load(None, max_steps=4, eval_samples=2)
+    record = train(str(exp), "tiny", cfg, str(tmp_path / "out"), quiet=True, mix=f"{general}:0.2", merge=True)
+    n_train = record["data"]["train"]["examples"]
+    assert record["mix"]["added"] == round(0.2 / 0.8 * (n_train - record["mix"]["added"]))
+    assert record["metrics"]["generation"]["samples"] == 2 and 0 <= record["metrics"]["generation"]["exact_match"] <= 1
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "merged")
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "base"), tmp_path / "out")
+    ids = torch.tensor([[1, 5, 9, 12]])
+    assert torch.allclose(merged(ids).logits, tuned(ids).logits, atol=1e-4)
+    with pytest.raises(UsageError, match="FILE:RATIO"):
+        train(str(exp), "tiny", cfg, str(tmp_path / "o2"), quiet=True, mix=f"{general}:1.5")
+
+
+@pytest.mark.parametrize("target", ["axolotl", "llamafactory", "trl"])
+def test_emit_configs_for_other_trainers(tmp_path, target):
+    import yaml
+
+    exp = make_export(tmp_path, repetitive(20))
+    result = CliRunner().invoke(main, ["train", str(exp), "--model", "meta-llama/Meta-Llama-3-8B", "--method",
+                                       "qlora", "--emit", target, "--output", str(tmp_path / "cfg"), "--json"])
+    assert result.exit_code == 0, result.output
+    path = Path(json.loads(result.stdout)["emitted"])
+    text = path.read_text()
+    assert str((exp / "train.jsonl").resolve()) in text or target == "llamafactory"
+    if target == "trl":
+        compile(text, str(path), "exec")
+        assert "assistant_only_loss=True" in text and "load_in_4bit=True" in text
+    else:
+        data = yaml.safe_load(text)
+        if target == "axolotl":
+            assert data["adapter"] == "qlora" and data["lora_r"] == 16 and data["datasets"][0]["roles_to_train"] == [
+                "assistant"]
+        else:
+            assert data["quantization_bit"] == 4 and data["dataset"] == "curate_train"
+            info = json.loads((tmp_path / "cfg" / "dataset_info.json").read_text())
+            assert info["curate_train"]["file_name"] == str((exp / "train.jsonl").resolve())

@@ -139,7 +139,61 @@ def _overfitting(metrics: list[dict]) -> str | None:
     return None
 
 
-def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False) -> dict[str, Any]:
+def _mix(spec: str, n_train: int, seed: int) -> tuple[list[list[dict]], dict[str, Any]]:
+    """FILE:RATIO -> conversations from FILE making up RATIO of the blended training set."""
+    import random
+
+    from curate.formats import convert_record
+    from curate.readers import open_input
+
+    path, sep, ratio_text = spec.rpartition(":")
+    try:
+        ratio = float(ratio_text)
+    except ValueError:
+        ratio = -1.0
+    if not sep or not path or not 0 < ratio < 1:
+        raise UsageError(f"--mix {spec!r}: give FILE:RATIO with a ratio between 0 and 1, e.g. general.jsonl:0.15")
+    pool = []
+    for row in open_input(path).rows():
+        if row.value is None:
+            continue
+        try:
+            _, converted = convert_record(row.value, "examples")
+        except Exception:  # a bad row in the general set is skipped and counted, not fatal
+            continue
+        pool.append([{"role": m.role, "content": m.content} for m in converted[0].messages])
+    want = round(ratio / (1 - ratio) * n_train)
+    chosen = random.Random(seed).sample(pool, min(want, len(pool)))
+    return chosen, {"file": path, "ratio": ratio, "wanted": want, "available": len(pool), "added": len(chosen)}
+
+
+def _exact_match(model_, tok, conversations: list[list[dict]], n: int) -> dict[str, Any]:
+    """Greedy answers to the first n test prompts vs the reference answer, compared whitespace- and
+    case-insensitively."""
+    import torch
+
+    from .data import render
+
+    hits, shown = 0, []
+    cases = [c for c in conversations if c and c[-1]["role"] == "assistant"][:n]
+    model_.eval()
+    for conv in cases:
+        prompt = render(tok, conv[:-1], add_generation_prompt=True)
+        enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
+        ref = tok(conv[-1]["content"], add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            out = model_.generate(**enc, max_new_tokens=min(512, len(ref) + 16), do_sample=False,
+                                  pad_token_id=tok.pad_token_id)
+        answer = tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        hit = " ".join(answer.split()).lower() == " ".join(conv[-1]["content"].split()).lower()
+        hits += hit
+        if len(shown) < 3:
+            shown.append({"prompt": conv[-2]["content"][:200], "answer": answer[:200], "exact": hit})
+    return {"samples": len(cases), "exact_match": round(hits / len(cases), 4) if cases else None, "examples": shown}
+
+
+def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False, mix: str | None = None,
+          merge: bool = False) -> dict[str, Any]:
     _libs()
     import torch
     from peft import LoraConfig, get_peft_model
@@ -153,6 +207,13 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
     if not splits["train"]:
         raise UsageError(f"{export_dir}: the train split is empty")
     cuda = torch.cuda.is_available()
+    mixed = None
+    if mix:
+        extra, mixed = _mix(mix, len(splits["train"]), cfg.seed)
+        splits["train"] = splits["train"] + extra
+    if merge and cfg.method == "qlora":
+        raise UsageError("--merge with qlora would merge into 4-bit weights; merge the adapter into the "
+                         "full-precision base instead (load it, PeftModel.from_pretrained, merge_and_unload)")
     if cfg.method == "qlora" and not cuda:
         raise UsageError("QLoRA loads the base model in 4-bit with bitsandbytes, which needs a CUDA GPU; this "
                          "machine has none. Use --method lora here, or run on a GPU machine")
@@ -260,8 +321,14 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
         test = trainer.evaluate(_Dataset(enc["test"]), metric_key_prefix="test")
         final["test_loss"] = round(test["test_loss"], 4)
         final["test_perplexity"] = round(math.exp(min(test["test_loss"], 50)), 3)
+    if cfg.eval_samples and splits["test"]:
+        final["generation"] = _exact_match(model_, tok, splits["test"], cfg.eval_samples)
     model_.save_pretrained(out)
     tok.save_pretrained(out)
+    if merge:
+        merged = model_.merge_and_unload()
+        merged.save_pretrained(out / "merged")
+        tok.save_pretrained(out / "merged")
     _loss_svg(metrics, out / "loss_curve.svg")
     warning = _overfitting(metrics)
     import peft
@@ -278,6 +345,7 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
         "versions": {"curate": curate.__version__, "torch": torch.__version__,
                      "transformers": transformers.__version__, "peft": peft.__version__},
         "device": "cuda" if cuda else "cpu", "bf16": bf16, "metrics": final, "warnings": [warning] if warning else [],
+        "mix": mixed, "merged": str(out / "merged") if merge else None,
     }
     (out / "training_manifest.json").write_text(json.dumps(record, indent=2) + "\n")
     os.environ.get("CURATE_KEEP_CHECKPOINTS") or _drop_checkpoints(out / "checkpoints")
