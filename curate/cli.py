@@ -466,6 +466,24 @@ def agreement(ctx, collection, policy, as_json):
         render.agreement_summary(name, result)
 
 
+def _config_help(ctx, _param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from rich.table import Table
+
+    from train_bridge.config import help_table
+
+    from . import render
+
+    table = Table(title="training settings (JSON or YAML keys for --config)", title_justify="left")
+    for col in ("setting", "default", "meaning"):
+        table.add_column(col, overflow="fold")
+    for name, default, text in help_table():
+        table.add_row(name, repr(default), text)
+    render.out.print(table)
+    ctx.exit(0)
+
+
 def _train_options(f):
     for option in reversed([
         click.argument("export_dir", type=click.Path(file_okay=False)),
@@ -474,7 +492,9 @@ def _train_options(f):
                           "directory, or tiny (a random small Llama and a tokenizer trained on the data)."),
         click.option("--method", type=click.Choice(["lora", "qlora"]), help="lora, or qlora (4-bit, CUDA only)."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help="JSON or YAML file of training settings (curate train --help-config lists them)."),
+                     help="JSON or YAML file of training settings (--config-help lists them)."),
+        click.option("--config-help", is_flag=True, is_eager=True, expose_value=False, callback=_config_help,
+                     help="List every training setting with its default and meaning, then exit."),
         click.option("--max-steps", type=int, help="Stop after N optimizer steps."),
         click.option("--json", "as_json", is_flag=True, help=JSON_HELP),
     ]):

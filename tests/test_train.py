@@ -198,3 +198,10 @@ def test_emit_configs_for_other_trainers(tmp_path, target):
             assert data["quantization_bit"] == 4 and data["dataset"] == "curate_train"
             info = json.loads((tmp_path / "cfg" / "dataset_info.json").read_text())
             assert info["curate_train"]["file_name"] == str((exp / "train.jsonl").resolve())
+
+
+def test_config_help_lists_every_setting():
+    result = CliRunner().invoke(main, ["plan", "--config-help"])
+    assert result.exit_code == 0
+    for name in ("lora_r", "learning_rate", "early_stopping_patience", "eval_samples", "prices"):
+        assert name in result.output

@@ -106,5 +106,7 @@ class TrainConfig:
 
 
 def help_table() -> list[tuple[str, Any, str]]:
-    return [(f.name, f.default if f.default is not f.default_factory else {}, f.metadata["help"])  # type: ignore
+    from dataclasses import MISSING
+
+    return [(f.name, f.default_factory() if f.default is MISSING else f.default, f.metadata["help"])  # type: ignore
             for f in fields(TrainConfig)]
