@@ -95,6 +95,24 @@ def test_token_length_counts_with_a_real_tokenizer():
     assert not flags("token_length", ex("short", "ok"), ctx)
 
 
+def test_token_length_tokenizes_only_what_could_exceed_the_limit():
+    from curate.checks.tokenizer import Counter, load
+
+    _, real = load(None)
+    seen = []
+    spy = Counter(real.one, lambda texts: seen.extend(texts) or real.many(texts))
+    ctx = Context(max_length=40, tokenizer=spy)
+    short, long_ = ex("short question", "ok"), ex("word " * 60, "ok")
+    check = REGISTRY["token_length"]()
+    for e in (short, long_):
+        check.observe(e, ctx)
+    check.finish(ctx)
+    assert len(seen) == 1 and "word word" in seen[0], "the short conversation cannot reach 40 tokens: not counted"
+    assert not list(check.check(short, ctx))
+    [f] = check.check(long_, ctx)
+    assert f.evidence["tokens"] > 40
+
+
 def test_json_by_prompt_and_by_majority_and_key_style():
     assert flags("json_format", ex("Return JSON with the user's name", "The name is Ann."))
     assert not flags("json_format", ex("Return JSON with the user's name", '```json\n{"name": "Ann"}\n```'))
