@@ -219,3 +219,9 @@ def test_compiled_kernels_match_the_numpy_paths_exactly():
     assert np.array_equal(signatures_oph(sets, 128, compiled=True), signatures_oph(sets, 128, compiled=False))
     pairs = rng.integers(0, len(texts), (2000, 2))
     assert np.allclose(_Verifier(sets, compiled=True)(pairs), _Verifier(sets, compiled=False)(pairs))
+    from curate.dedup.shingles import _word_hashes_chunk
+    from curate.dedup.text import words
+
+    word_lists = [words(t) for t in texts + ["Ünïcödé wörds, 中文 too", "a  b\tc"]]
+    fast, slow = _word_hashes_chunk(word_lists, compiled=True), _word_hashes_chunk(word_lists, compiled=False)
+    assert fast[1] == slow[1] and np.array_equal(fast[0], slow[0]) and len(fast[0]) == sum(map(len, word_lists))

@@ -87,3 +87,41 @@ if AVAILABLE:
             union = (offsets[i + 1] - offsets[i]) + (offsets[j + 1] - offsets[j]) - inter
             out[t] = inter / union if union > 0 else 0.0
         return out
+
+    _P = np.uint64(0x100000001B3)
+    _GOLDEN_8 = np.uint64((0x9E3779B97F4A7C15 * 8) % 2**64)  # splitmix's increment for seed 7
+    _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+    _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+    @numba.njit(cache=True, nogil=True)
+    def word_hashes(b):  # pragma: no cover - compiled
+        """`shingles._word_hashes_chunk` in one pass over the bytes: per word, the sum of (byte + 1) x
+        P^(position + 1), then the splitmix finaliser with seed 7. Words are separated by spaces/newlines."""
+        out = np.empty(len(b) // 2 + 1, dtype=np.uint64)
+        n = 0
+        acc = np.uint64(0)
+        power = np.uint64(1)
+        inside = False
+        for i in range(len(b)):
+            c = b[i]
+            if c == 32 or c == 10:
+                if inside:
+                    out[n] = acc
+                    n += 1
+                    inside = False
+                continue
+            if not inside:
+                inside = True
+                acc = np.uint64(0)
+                power = np.uint64(1)
+            power = power * _P
+            acc = acc + (np.uint64(c) + np.uint64(1)) * power
+        if inside:
+            out[n] = acc
+            n += 1
+        for t in range(n):
+            z = out[t] + _GOLDEN_8
+            z = (z ^ (z >> _S30)) * _M1
+            z = (z ^ (z >> _S27)) * _M2
+            out[t] = z ^ (z >> _S31)
+        return out[:n]

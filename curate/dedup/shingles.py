@@ -11,6 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import kernels
 from .text import words
 
 SHINGLE = 3  # words per shingle
@@ -60,12 +61,14 @@ def _word_hashes(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
     return np.concatenate([p[0] for p in parts]), [n for p in parts for n in p[1]]
 
 
-def _word_hashes_chunk(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
+def _word_hashes_chunk(word_lists: list[list[str]], compiled: bool = True) -> tuple[np.ndarray, list[int]]:
     lengths = [len(w) for w in word_lists]
     joined = "\n".join(" ".join(w) for w in word_lists).encode("utf-8", "surrogatepass")
     b = np.frombuffer(joined, dtype=np.uint8)
     if not len(b):
         return np.zeros(0, dtype=np.uint64), lengths
+    if compiled and kernels.AVAILABLE:  # one pass over the bytes instead of ten numpy passes: 8x
+        return kernels.word_hashes(b), lengths
     sep = (b == 32) | (b == 10)
     pos = np.arange(len(b))
     is_start = ~sep & np.concatenate(([True], sep[:-1]))
