@@ -38,7 +38,13 @@ def _emit_report(report, report_path: str | None, as_json: bool, summarise) -> N
 
 
 class _Group(click.Group):
-    """Turns library errors into one clear line instead of a traceback."""
+    """Turns library errors into one clear line instead of a traceback; lists commands in workflow order."""
+
+    ORDER = ("ingest", "status", "quarantine", "show", "dedup", "check", "coverage", "review", "agreement",
+             "decisions", "export", "plan", "train")
+
+    def list_commands(self, ctx):
+        return sorted(self.commands, key=lambda c: (self.ORDER.index(c) if c in self.ORDER else len(self.ORDER), c))
 
     def invoke(self, ctx):
         try:
