@@ -205,3 +205,23 @@ def test_config_help_lists_every_setting():
     assert result.exit_code == 0
     for name in ("lora_r", "learning_rate", "early_stopping_patience", "eval_samples", "prices"):
         assert name in result.output
+
+
+@pytest.mark.parametrize("fmt", ["sharegpt", "parquet", "hf"])
+def test_every_export_format_loads_for_training(tmp_path, fmt):
+    pytest.importorskip("datasets")
+    from train_bridge.data import load_export
+
+    rows = repetitive(20)
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with Workspace(tmp_path / "ws") as ws:
+        ingest([path], "d", workspace=ws)
+        export(tmp_path / "openai", "d", ws, leakage_check="off")
+        export(tmp_path / fmt, "d", ws, fmt=fmt, leakage_check="off")
+    _, reference = load_export(tmp_path / "openai")
+    _, loaded = load_export(tmp_path / fmt)
+    for split in ("train", "val", "test"):
+        assert sorted(map(str, loaded[split])) == sorted(map(str, reference[split])), split
+    with pytest.raises(UsageError, match="not a curate export"):
+        load_export(tmp_path)

@@ -21,7 +21,6 @@ from ..errors import MissingDependency
 from ..record import Example
 
 FORMATS = ("openai", "alpaca", "sharegpt", "parquet", "hf")
-EXTENSION = {"openai": "jsonl", "alpaca": "json", "sharegpt": "json", "parquet": "parquet"}
 
 
 def representable(e: Example, fmt: str) -> str | None:
