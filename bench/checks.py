@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -69,12 +70,13 @@ def replace_answer(e: Example, answer: str, prompt: str | None = None, system: s
 def truncate(text: str, rng: random.Random) -> str:
     if "```" in text and text.count("```") >= 2:
         return text[:text.rfind("```")].rstrip()  # drop the closing fence
-    words = text.split()
-    cut = rng.randint(max(6, len(words) // 3), max(7, len(words) - 2))
-    kept = words[:cut]
-    while kept and kept[-1][-1:] in ".!?:":
+    # Cut at a word boundary of the original text, keeping its line breaks, as a length limit does.
+    ends = [m.end() for m in re.finditer(r"\S+", text)]
+    cut = rng.randint(max(6, len(ends) // 3), max(7, len(ends) - 2))
+    kept = ends[:cut]
+    while kept and text[kept[-1] - 1] in ".!?:":
         kept = kept[:-1]
-    return " ".join(kept)
+    return text[:kept[-1]] if kept else ""
 
 
 PLANT = {

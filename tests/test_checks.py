@@ -39,6 +39,8 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("truncation", ex("How do I change my delivery slot?", "Open the parcel in the app and tap 'Change "
                       "delivery', then choose"), True),
     ("truncation", ex("List fruits", "- apple\n- banana\n- cherry"), False),
+    ("truncation", ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login and"), True),
+    ("truncation", ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login"), False),
     ("truncation", ex("Show code", "```python\nprint('hi')\n```"), False),
     ("truncation", ex("Explain", "This works because (as noted) the sun is hot."), False),
     ("refusal", ex("Tell me a joke", "As an AI language model, I cannot tell jokes."), True),

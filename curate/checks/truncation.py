@@ -60,8 +60,14 @@ class Truncation(Check):
             return
         last_line = body.splitlines()[-1] if body else ""
         words = last_line.split()
-        if not (_ENDS_CUT.search(body) and len(words) >= 4 and not _LIST_OR_CODE.match(last_line)
-                and not _CODE_LINE.search(last_line) and "://" not in words[-1]):
+        if not (_ENDS_CUT.search(body) and len(words) >= 4 and not _CODE_LINE.search(last_line)
+                and "://" not in words[-1]):
+            return
+        if _LIST_OR_CODE.match(last_line):
+            # A list item may end without punctuation, but not on "and", "the" or "to".
+            if words[-1].lower().strip(",(-") in _DANGLING or body.endswith((",", "(", "-")):
+                yield Flag("warning", 0.6, f"turn {i + 1}: the last list item stops mid-phrase "
+                           f"(\"...{' '.join(words[-4:])}\")", span(i, body, max(0, len(body) - 40), len(body)))
             return
         # Cut mid-sentence: it ends on a word no sentence ends on, or on a comma; or the answer punctuates
         # its other sentences but not this one; or the last line is a long lower-case sentence with no end.
