@@ -37,19 +37,20 @@ def load_export(export_dir: str | Path) -> tuple[dict, dict[str, list[list[dict]
     if fmt == "hf":
         for row in open_input(str(root), "hf").rows():
             split = row.path.rsplit("[", 1)[-1].rstrip("]") if row.path.endswith("]") else "train"
-            out[split].append(_messages(row.value))
+            out[split].append(messages_of(row.value))
     elif fmt in _FILES:
         for split in SPLITS:
             path = root / _FILES[fmt].format(split)
             if path.is_file() and path.stat().st_size:
-                out[split] = [_messages(r.value) for r in open_input(str(path)).rows()
+                out[split] = [messages_of(r.value) for r in open_input(str(path)).rows()
                               if r.value is not None or r.error is None]
     else:
         raise UsageError(f"{manifest_path}: unknown export format {fmt!r}")
     return manifest, {s: out.get(s, []) for s in SPLITS}
 
 
-def _messages(record) -> list[dict]:
+def messages_of(record) -> list[dict]:
+    """A record in any format curate reads, as a list of {"role", "content"} turns (RowRejected if bad)."""
     _, converted = convert_record(record, "examples")
     return [{"role": m.role, "content": m.content} for m in converted[0].messages]
 

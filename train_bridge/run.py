@@ -19,7 +19,7 @@ from typing import Any
 from curate.errors import MissingDependency, UsageError
 
 from .config import TrainConfig
-from .data import encode, load_export
+from .data import encode, load_export, messages_of
 from .plan import arch_of, plan
 
 
@@ -143,7 +143,6 @@ def _mix(spec: str, n_train: int, seed: int) -> tuple[list[list[dict]], dict[str
     """FILE:RATIO -> conversations from FILE making up RATIO of the blended training set."""
     import random
 
-    from curate.formats import convert_record
     from curate.readers import open_input
 
     path, sep, ratio_text = spec.rpartition(":")
@@ -153,18 +152,16 @@ def _mix(spec: str, n_train: int, seed: int) -> tuple[list[list[dict]], dict[str
         ratio = -1.0
     if not sep or not path or not 0 < ratio < 1:
         raise UsageError(f"--mix {spec!r}: give FILE:RATIO with a ratio between 0 and 1, e.g. general.jsonl:0.15")
-    pool = []
+    pool, bad = [], 0
     for row in open_input(path).rows():
-        if row.value is None:
-            continue
         try:
-            _, converted = convert_record(row.value, "examples")
-        except Exception:  # a bad row in the general set is skipped and counted, not fatal
-            continue
-        pool.append([{"role": m.role, "content": m.content} for m in converted[0].messages])
+            pool.append(messages_of(row.value))
+        except Exception:  # a bad row of the general set is counted, not fatal
+            bad += 1
     want = round(ratio / (1 - ratio) * n_train)
     chosen = random.Random(seed).sample(pool, min(want, len(pool)))
-    return chosen, {"file": path, "ratio": ratio, "wanted": want, "available": len(pool), "added": len(chosen)}
+    return chosen, {"file": path, "ratio": ratio, "wanted": want, "available": len(pool), "unreadable_rows": bad,
+                    "added": len(chosen)}
 
 
 def _exact_match(model_, tok, conversations: list[list[dict]], n: int) -> dict[str, Any]:

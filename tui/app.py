@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static, TextArea
 
 from curate.errors import CurateError
+from curate.render import SEVERITY_RANK
 
 from .data import COMMON_REASONS, ReviewData, Shown
 
@@ -246,7 +247,7 @@ class ReviewApp(App[None]):
         parts.append(head)
         if s.findings:
             findings = Text()
-            for kind, f in sorted(s.findings, key=lambda kf: -{"error": 3, "warning": 2, "info": 1}[kf[1].severity]):
+            for kind, f in sorted(s.findings, key=lambda kf: -SEVERITY_RANK.get(kf[1].severity, 0)):
                 findings.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
                 findings.append(f"{f.kind} ({kind}, score {f.score:.2f}): {f.message}\n")
                 turn = (f.evidence or {}).get("turn")

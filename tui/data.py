@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from curate.errors import UsageError
 from curate.record import Example
+from curate.render import SEVERITY_RANK
 from curate.workspace import Finding, Workspace
 
-SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 ORDERS = ("flagged", "random", "source")
 STATUSES = ("unreviewed", "reviewed", "accepted", "rejected")
 COMMON_REASONS = ("wrong or inaccurate answer", "incomplete or truncated answer", "duplicate",
