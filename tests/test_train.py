@@ -225,3 +225,16 @@ def test_every_export_format_loads_for_training(tmp_path, fmt):
         assert sorted(map(str, loaded[split])) == sorted(map(str, reference[split])), split
     with pytest.raises(UsageError, match="not a curate export"):
         load_export(tmp_path)
+
+
+def test_a_damaged_export_row_stops_training_with_where_it_is(tmp_path):
+    from train_bridge.data import load_export
+
+    exp = make_export(tmp_path, repetitive(20))
+    lines = (exp / "train.jsonl").read_text().splitlines()
+    lines[2] = lines[2][:25]  # cut mid-record
+    (exp / "train.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError, match=r"train\.jsonl:3: .*export again"):
+        load_export(exp)
+    result = CliRunner().invoke(main, ["plan", str(exp), "--model", "llama-2-7b"])
+    assert result.exit_code == 2 and "train.jsonl:3" in result.output and "Traceback" not in result.output

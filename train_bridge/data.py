@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from curate.errors import UsageError
+from curate.errors import RowRejected, UsageError
 from curate.formats import convert_record
 from curate.readers import open_input
 
@@ -37,16 +37,27 @@ def load_export(export_dir: str | Path) -> tuple[dict, dict[str, list[list[dict]
     if fmt == "hf":
         for row in open_input(str(root), "hf").rows():
             split = row.path.rsplit("[", 1)[-1].rstrip("]") if row.path.endswith("]") else "train"
-            out[split].append(messages_of(row.value))
+            out[split].append(_row_messages(row))
     elif fmt in _FILES:
         for split in SPLITS:
             path = root / _FILES[fmt].format(split)
             if path.is_file() and path.stat().st_size:
-                out[split] = [messages_of(r.value) for r in open_input(str(path)).rows()
-                              if r.value is not None or r.error is None]
+                out[split] = [_row_messages(r) for r in open_input(str(path)).rows()]
     else:
         raise UsageError(f"{manifest_path}: unknown export format {fmt!r}")
     return manifest, {s: out.get(s, []) for s in SPLITS}
+
+
+def _row_messages(row) -> list[dict]:
+    """One row of an export; a damaged one stops the run with where it is (training on a silently
+    shortened split would misreport every figure)."""
+    try:
+        if row.error is not None:
+            raise RowRejected(*row.error)
+        return messages_of(row.value)
+    except RowRejected as exc:
+        raise UsageError(f"{row.path}:{row.line}: {exc.message}; the export was changed after curate wrote it "
+                         "(its sha256 is in manifest.json): export again") from None
 
 
 def messages_of(record) -> list[dict]:

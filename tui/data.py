@@ -56,8 +56,8 @@ class ReviewData:
         if order not in ORDERS:
             raise UsageError(f"--order {order!r}: choose {', '.join(ORDERS)}")
         self.ws, self.collection, self.reviewer = ws, collection, reviewer
-        self.all_ids = ws.example_ids(collection)
-        self.total_examples = len(self.all_ids)
+        all_ids = ws.example_ids(collection)
+        self.total_examples = len(all_ids)
         self.flags: dict[str, list[tuple[str, str, float, str]]] = {}  # id -> [(severity, kind, score, message)]
         self.group_no: dict[str, int] = {}
         self.groups: dict[int, tuple[str, list[str], str]] = {}
@@ -82,15 +82,13 @@ class ReviewData:
             self.cluster_of = ws.run_clusters(cov.id)
             self.cluster_label = {c["id"]: c["label"] for c in (cov.summary or {}).get("cluster_labels", [])}
         self.verdict: dict[str, str] = {}
-        self._last_decision: dict[str, int] = {}
         for d in ws.decisions_in_force(collection):
             if d.reviewer == reviewer:
                 self.verdict[d.example_id] = d.verdict
-                self._last_decision[d.example_id] = d.id
         self.undo_stack: list[tuple[int, str]] = []  # (decision id, example id) made in this session
         self._cache: OrderedDict[str, Example] = OrderedDict()
 
-        ids = list(self.all_ids)
+        ids = all_ids
         if sample is not None:
             if sample < 1:
                 raise UsageError("--sample must be at least 1")
@@ -173,7 +171,6 @@ class ReviewData:
         """Record a decision; it is committed when this returns."""
         did = self.ws.record_decision(self.collection, eid, self.reviewer, verdict, reason, revision)
         self.verdict[eid] = verdict
-        self._last_decision[eid] = did
         self.undo_stack.append((did, eid))
         return did
 
@@ -184,11 +181,9 @@ class ReviewData:
         did, eid = self.undo_stack.pop()
         self.ws.retract_decision(did, self.reviewer)
         self.verdict.pop(eid, None)
-        self._last_decision.pop(eid, None)
         for d in self.ws.decisions_in_force(self.collection, example_id=eid):
             if d.reviewer == self.reviewer:
                 self.verdict[eid] = d.verdict
-                self._last_decision[eid] = d.id
         return eid
 
     def counts(self) -> tuple[int, int, int]:
