@@ -215,6 +215,7 @@ def test_compiled_kernels_match_the_numpy_paths_exactly():
     rng = np.random.default_rng(3)
     vocab = [f"w{i}" for i in range(300)]
     texts = [" ".join(rng.choice(vocab, rng.integers(0, 60))) for _ in range(400)] + ["", "one", "two words"]
+    texts += ["a b c a b c a b c d", "a b c d a b c"]  # repeated shingles count once
     sets = shingle(texts)
     assert np.array_equal(signatures_oph(sets, 128, compiled=True), signatures_oph(sets, 128, compiled=False))
     pairs = rng.integers(0, len(texts), (2000, 2))
@@ -225,3 +226,41 @@ def test_compiled_kernels_match_the_numpy_paths_exactly():
     word_lists = [words(t) for t in texts + ["Ünïcödé wörds, 中文 too", "a  b\tc"]]
     fast, slow = _word_hashes_chunk(word_lists, compiled=True), _word_hashes_chunk(word_lists, compiled=False)
     assert fast[1] == slow[1] and np.array_equal(fast[0], slow[0]) and len(fast[0]) == sum(map(len, word_lists))
+
+
+TRICKY_TEXTS = ["Hello,  WORLD! Ｃａｆé", "snake_case, x2 -- ok?", "", "   ", "Ünïcödé wörds, 中文 too", "a  b\tc",
+                "x\x00y z", "ﬁne Straße ΣΑΣ İstanbul", "emoji 😀 here_x2", "lone \ud800 surrogate", "don’t — stop…",
+                "١٢٣ arabic digits", "tab\tnew\nline\r\nend", "ÀÉÎ" * 50, "a"]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_word_ids_hash_exactly_the_normalised_words(compiled, monkeypatch, shared_data):
+    """The compiled tokenizer reads raw text; it must give the words `words()` gives, hashed the same."""
+    from curate.dedup import kernels
+    from curate.dedup.text import words
+    from curate.dedup.tokens import word_ids, word_ids_of_lists
+
+    if compiled:
+        pytest.importorskip("numba", reason="the fast extra (numba) is not installed")
+    else:
+        monkeypatch.setattr(kernels, "AVAILABLE", False)
+    oasst = (shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl").read_text().splitlines()
+    texts = TRICKY_TEXTS + [t.upper() for t in TRICKY_TEXTS]
+    texts += [m["content"] for line in oasst for m in json.loads(line)["messages"]]
+    ids, expected = word_ids(texts), word_ids_of_lists([words(t) for t in texts])
+    assert np.array_equal(ids.sizes(), [len(words(t)) for t in texts])
+    assert np.array_equal(ids.values, expected.values)
+    assert ids.same(0, len(TRICKY_TEXTS)) and not ids.same(0, 1)
+
+
+def test_exact_classes_survive_a_key_collision(monkeypatch):
+    """Keys are 64-bit; two different texts sharing one must still land in different classes."""
+    from curate.dedup.run import _exact_classes
+    from curate.dedup.tokens import WordIds, word_ids
+
+    docs = word_ids(["same text", "other text", "Same, TEXT!", "other text", "third"])
+    assert _exact_classes(docs)[0].tolist() == [0, 1, 0, 1, 4]
+    monkeypatch.setattr(WordIds, "keys", lambda self: np.zeros(len(self), dtype=np.uint64))
+    class_of, classes = _exact_classes(docs)
+    assert class_of.tolist() == [0, 1, 0, 1, 4]
+    assert sorted(classes.values()) == [[0, 2], [1, 3]]

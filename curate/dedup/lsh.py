@@ -11,7 +11,7 @@ import numpy as np
 
 from ..gcpause import gc_paused
 from . import kernels
-from .shingles import ShingleSets
+from .shingles import ShingleSets, ranges
 from .signatures import NUM_PERM, signatures
 
 _MAX_BUCKET = 64  # buckets larger than this are verified as a star and a chain, not all pairs
@@ -37,13 +37,14 @@ def _bucket_pairs(keys: np.ndarray, valid: np.ndarray, star_only: bool = False) 
     """Pairs of documents sharing a key. `star_only`: each bucket as a star on its first member plus a
     chain (2(k-1) pairs instead of k(k-1)/2), for runs that only need to connect groups."""
     order = np.flatnonzero(valid)
-    order = order[np.argsort(keys[order], kind="stable")]
+    order = order[np.argsort(keys[order])]  # quicksort: 6x a stable sort; ties are put in order below
     k = keys[order]
     if len(k) < 2:
         return []
     change = np.flatnonzero(k[1:] != k[:-1]) + 1
     starts = np.concatenate(([0], change))
     sizes = np.diff(np.concatenate((starts, [len(k)])))
+    _members_in_index_order(order, starts, sizes)
     out = []
     if star_only:
         multi = sizes >= 2
@@ -65,6 +66,18 @@ def _bucket_pairs(keys: np.ndarray, valid: np.ndarray, star_only: bool = False) 
         out.append(np.stack([np.full(size - 1, members[0]), members[1:]], axis=1))
         out.append(np.stack([members[:-1], members[1:]], axis=1))
     return out
+
+
+def _members_in_index_order(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> None:
+    """Sort each bucket's members by document index, in place, as a stable sort would have left them, so
+    pairs do not depend on the sort algorithm. Only shared buckets are touched (few, at real thresholds)."""
+    multi = np.flatnonzero(sizes >= 2)
+    if not len(multi):
+        return
+    pos = ranges(starts[multi], sizes[multi])
+    bucket = np.repeat(np.arange(len(multi), dtype=np.int64), sizes[multi])
+    n = np.int64(len(order))
+    order[pos] = np.sort(bucket * n + order[pos]) % n
 
 
 def _band_keys(sig: np.ndarray, bands: int, rows: int) -> Iterator[np.ndarray]:
@@ -173,7 +186,8 @@ def _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, e
     found_scores: list[np.ndarray] = []
     n_cand = 0
     for keys in _band_keys(sig, bands, rows):
-        cand = _unique_pairs(_bucket_pairs(keys, valid, star_only=True), n)
+        # One band's star-and-chain pairs are distinct and already (smaller, larger): no dedupe needed.
+        cand = np.concatenate(_bucket_pairs(keys, valid, star_only=True) or [np.zeros((0, 2), np.int64)])
         cand = cand[parent[cand[:, 0]] != parent[cand[:, 1]]]
         n_cand += len(cand)
         if not len(cand):
@@ -181,7 +195,8 @@ def _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, e
         # Cheap filter by the signature estimate (generous slack), then exact verification.
         cand = cand[estimate(sig, cand) >= threshold - 0.25]
         scores = verifier(cand)
-        ok = scores >= threshold
+        ok = np.flatnonzero(scores >= threshold)
+        ok = ok[np.lexsort((cand[ok, 1], cand[ok, 0]))]  # reported in (a, b) order within a band
         found_pairs.append(cand[ok])
         found_scores.append(scores[ok])
         parent = union_pairs(parent, cand[ok, 0], cand[ok, 1])
@@ -199,7 +214,7 @@ class _Verifier:
         self.sets, self.cache_size = sets, cache_size
         self.cache: dict[int, frozenset] = {}
         self.compiled = compiled and kernels.AVAILABLE
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _get(self, i: int) -> frozenset:
         s = self.cache.get(i)
@@ -212,8 +227,9 @@ class _Verifier:
 
     def __call__(self, pairs: np.ndarray) -> np.ndarray:
         if self.compiled:
-            if self._sorted is None:
-                self._sorted = kernels.sorted_sets(self.sets.values, self.sets.offsets.astype(np.int64))
+            if self._sorted is None:  # a private copy: the kernel sorts documents in it as it meets them
+                self._sorted = (self.sets.values.copy(), self.sets.offsets.astype(np.int64),
+                                np.zeros(len(self.sets), dtype=np.bool_))
             return kernels.jaccard(*self._sorted, np.ascontiguousarray(pairs, dtype=np.int64))
         get = self._get
         out = np.empty(len(pairs), dtype=np.float64)

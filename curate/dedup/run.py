@@ -8,7 +8,6 @@ inside one split). Every step is reported with its evidence, never applied silen
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -21,9 +20,10 @@ from ..record import Source
 from ..workspace import Finding, Workspace
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
-from .shingles import ShingleSets, shingle_words
+from .shingles import ShingleSets, shingle_ids
 from .signatures import NUM_PERM
-from .text import KEYS, key_text, words
+from .text import KEYS, key_text
+from .tokens import WordIds, word_ids
 
 METHODS = ("exact", "near", "semantic")
 DEFAULT_METHODS = ("exact", "near")
@@ -40,10 +40,10 @@ class _Corpus:
     ids: list[str]
     sources: list[Source]
     quality: list[tuple]
-    words: list[list[str]]  # of the dedup key
-    texts: list[str] = field(default_factory=list)  # the key's raw text, for embeddings
-    prompts: list[list[str]] = field(default_factory=list)
-    responses: list[list[str]] = field(default_factory=list)
+    texts: list[str]  # the dedup key's raw text
+    words: WordIds = field(default_factory=lambda: word_ids([]))  # of the dedup key
+    prompts: WordIds = field(default_factory=lambda: word_ids([]))
+    responses: WordIds = field(default_factory=lambda: word_ids([]))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -68,25 +68,38 @@ class DedupReport:
         return d
 
 
-def _exact_classes(word_lists: list[list[str]]) -> tuple[np.ndarray, dict[bytes, list[int]]]:
-    """class_of[i] = the first index with the same normalised text; and the classes of 2+ members."""
-    first: dict[bytes, int] = {}
-    classes: dict[bytes, list[int]] = {}
-    class_of = np.empty(len(word_lists), dtype=np.int64)
-    for i, w in enumerate(word_lists):
-        key = hashlib.blake2b(" ".join(w).encode("utf-8", "surrogatepass"), digest_size=12).digest()
-        j = first.setdefault(key, i)
-        class_of[i] = j
-        if j != i:
-            classes.setdefault(key, [j]).append(i)
-    return class_of, classes
+def _exact_classes(docs: WordIds) -> tuple[np.ndarray, dict[int, list[int]]]:
+    """class_of[i] = the first index with the same normalised words; and the classes of 2+ members."""
+    n = len(docs)
+    if not n:
+        return np.zeros(0, dtype=np.int64), {}
+    _, first, inverse = np.unique(docs.keys(), return_index=True, return_inverse=True)
+    class_of = first[inverse.ravel()].astype(np.int64)
+    classes: dict[int, list[int]] = {}
+    collided: set[int] = set()
+    for i in np.flatnonzero(class_of != np.arange(n)).tolist():
+        j = int(class_of[i])
+        classes.setdefault(j, [j]).append(i)
+        if not docs.same(i, j):
+            collided.add(j)
+    for j in collided:  # two different texts with one 64-bit key (p ~ n^2 / 2^65): split them by content
+        del classes[j]
+        by_words: dict[bytes, int] = {}
+        for i in [j] + np.flatnonzero(class_of == j).tolist()[1:]:
+            k = by_words.setdefault(docs.doc(i).tobytes(), i)
+            class_of[i] = k
+            if k != i:
+                classes.setdefault(k, [k]).append(i)
+    return class_of, dict(sorted(classes.items()))
 
 
-def _load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text: bool,
+def _load(ws: Workspace, collection: str, key: str, with_turns: bool,
           progress: Progress | None) -> _Corpus:
     """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
     total = ws.count_examples(collection)
     c = _Corpus([], [], [], [])
+    prompts: list[str] = []
+    responses: list[str] = []
     # Representative policy: the best quality score from the latest `curate check` run (examples it did
     # not flag score 1.0), then the most complete answer (longest response), then the earliest example.
     checked = ws.latest_run(collection, "check")
@@ -96,27 +109,28 @@ def _load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text:
         c.sources.append(ex.source)
         response = ex.response
         c.quality.append((quality.get(ex.id, 1.0), len(response.strip()), len(ex.messages)))
-        text = key_text(ex, key)
-        c.words.append(words(text))
-        if with_text:
-            c.texts.append(text)
+        c.texts.append(key_text(ex, key))
         if with_turns:
-            c.prompts.append(c.words[-1] if key == "prompt" else words(ex.prompt))
-            c.responses.append(c.words[-1] if key == "response" else words(response))
+            prompts.append(ex.prompt)
+            responses.append(response)
         if progress and n % 5000 == 0:
             progress("load", n, total)
+    c.words = word_ids(c.texts)
+    if with_turns:
+        c.prompts = c.words if key == "prompt" else word_ids(prompts)
+        c.responses = c.words if key == "response" else word_ids(responses)
     if progress:
         progress("load", total, total)
     return c
 
 
-def _near_edges(word_lists: list[list[str]], class_of: np.ndarray, threshold: float, num_perm: int,
+def _near_edges(docs: WordIds, class_of: np.ndarray, threshold: float, num_perm: int,
                 progress: Progress | None) -> tuple[list[Edge], dict]:
     """Near links among one member per exact class, as edges between example indices."""
     reps = np.flatnonzero(class_of == np.arange(len(class_of)))
     if progress:
         progress("shingle", 0, None)
-    sets = shingle_words([word_lists[i] for i in reps])
+    sets = shingle_ids(docs.take(reps))
     if progress:
         progress("near", 0, None)
     res = near_duplicates(sets, threshold, num_perm=num_perm)
@@ -125,7 +139,7 @@ def _near_edges(word_lists: list[list[str]], class_of: np.ndarray, threshold: fl
     return edges, stats
 
 
-def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: float,
+def _conflicts(prompts: WordIds, responses: WordIds, threshold: float,
                num_perm: int) -> list[tuple[int, int, float, float]]:
     """(a, b, prompt similarity, response Jaccard) for near-identical prompts with different answers."""
     class_of, classes = _exact_classes(prompts)
@@ -136,26 +150,31 @@ def _conflicts(prompts: list[list[str]], responses: list[list[str]], threshold: 
     pairs += [(e.a, e.b, e.score) for e in near]
     if not pairs:
         return []
-    resp_sets: ShingleSets = shingle_words(responses)
+    resp_sets: ShingleSets = shingle_ids(responses)
     arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
     resp_j = jaccard(resp_sets, arr)
     return [(a, b, ps, float(rj)) for (a, b, ps), rj in zip(pairs, resp_j)
-            if rj < CONFLICT_MAX_RESPONSE_JACCARD and responses[a] != responses[b]]
+            if rj < CONFLICT_MAX_RESPONSE_JACCARD and not responses.same(a, b)]
 
 
-def cross_matches(corpus_prompts: list[list[str]], other_prompts: list[list[str]], threshold: float,
-                   num_perm: int) -> dict[int, tuple[int, float, str]]:
+def cross_matches(corpus_prompts: WordIds, other_prompts: WordIds, threshold: float,
+                  num_perm: int) -> dict[int, tuple[int, float, str]]:
     """index in this collection -> (index in the other, similarity, method), the best direct match each."""
     from .groups import UnionFind
 
     found: dict[int, tuple[int, float, str]] = {}
-    other_exact = {" ".join(w): j for j, w in enumerate(other_prompts) if w}
-    for i, w in enumerate(corpus_prompts):
-        j = other_exact.get(" ".join(w)) if w else None
+    other_exact: dict[int, list[int]] = {}
+    for j, k in enumerate(other_prompts.keys().tolist()):
+        other_exact.setdefault(k, []).append(j)
+    both = corpus_prompts + other_prompts
+    for i, k in enumerate(corpus_prompts.keys().tolist()):
+        if corpus_prompts.offsets[i] == corpus_prompts.offsets[i + 1]:
+            continue  # an empty prompt matches nothing
+        j = next((j for j in other_exact.get(k, ()) if both.same(i, len(corpus_prompts) + j)), None)
         if j is not None:
             found[i] = (j, 1.0, "exact")
     n = len(corpus_prompts)
-    sets = shingle_words(corpus_prompts + other_prompts)
+    sets = shingle_ids(both)
     res = near_duplicates(sets, threshold, num_perm=num_perm)
     # Links connect groups; a group holding documents of both collections is checked pair by pair.
     uf = UnionFind(len(sets))
@@ -180,13 +199,13 @@ def cross_matches(corpus_prompts: list[list[str]], other_prompts: list[list[str]
 PREVIEW_SAMPLE = 20_000
 
 
-def _preview(word_lists: list[list[str]], class_of: np.ndarray, threshold: float, num_perm: int,
+def _preview(docs: WordIds, class_of: np.ndarray, threshold: float, num_perm: int,
              ids: list[str], text: Callable[[str], str]) -> dict[str, Any]:
     """Pairs, groups and duplicates at each preview threshold, from every verified pair of a sample."""
     reps = np.flatnonzero(class_of == np.arange(len(class_of)))
     if len(reps) > PREVIEW_SAMPLE:
         reps = np.sort(np.random.default_rng(0).choice(reps, PREVIEW_SAMPLE, replace=False))
-    sets = shingle_words([word_lists[i] for i in reps])
+    sets = shingle_ids(docs.take(reps))
     res = near_duplicates(sets, min(PREVIEW_THRESHOLDS[0], threshold), num_perm=num_perm, all_pairs=True)
     edges = [Edge(int(reps[a]), int(reps[b]), float(s), "near") for (a, b), s in zip(res.pairs.tolist(), res.scores)]
     rows = _count_at(edges, len(class_of), PREVIEW_THRESHOLDS)
@@ -282,7 +301,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
     if against is not None:
         ws.collection_id(against)
     run_id = ws.start_run(collection, "dedup", params)
-    corpus = _load(ws, collection, key, kind == "examples" or against is not None, "semantic" in methods, progress)
+    corpus = _load(ws, collection, key, kind == "examples" or against is not None, progress)
     timings: dict[str, float] = {"load": time.perf_counter() - started}
     n = len(corpus)
     class_of, classes = _exact_classes(corpus.words)
@@ -370,7 +389,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
         if progress:
             progress("contamination", 0, None)
         other = list(ws.iter_examples(against))
-        hits = cross_matches(corpus.prompts, [words(e.prompt) for e in other], near_threshold, num_perm)
+        hits = cross_matches(corpus.prompts, word_ids([e.prompt for e in other]), near_threshold, num_perm)
         if "semantic" in methods:
             from ..embed import embed
             from .semantic import best_matches

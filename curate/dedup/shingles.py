@@ -7,12 +7,14 @@ is no per-word Python work; this is where datasketch's per-document loop spends 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from . import kernels
-from .text import words
+
+if TYPE_CHECKING:
+    from .tokens import WordIds
 
 SHINGLE = 3  # words per shingle
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
@@ -29,8 +31,8 @@ def splitmix(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 @dataclass
-class ShingleSets:
-    """The shingle hashes of many documents, concatenated; document i owns values[offsets[i]:offsets[i+1]]."""
+class Segments:
+    """Per-document arrays, concatenated: document i owns values[offsets[i]:offsets[i+1]]."""
 
     values: np.ndarray
     offsets: np.ndarray
@@ -41,16 +43,25 @@ class ShingleSets:
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def doc(self, i: int) -> np.ndarray:
+        return self.values[self.offsets[i]:self.offsets[i + 1]]
 
-def shingle(texts: Iterable[str], n: int = SHINGLE) -> ShingleSets:
+
+class ShingleSets(Segments):
+    """The shingle hashes of many documents."""
+
+
+def shingle(texts: Sequence[str], n: int = SHINGLE) -> ShingleSets:
     """Word n-gram shingles of each text (a text shorter than n words is one shingle of all its words)."""
-    return shingle_words([words(t) for t in texts], n)
+    from .tokens import word_ids
+
+    return shingle_ids(word_ids(texts), n)
 
 
 _CHUNK_DOCS = 20_000  # per byte buffer: the per-byte arrays below cost ~40 bytes per input byte
 
 
-def _word_hashes(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
+def word_hashes(word_lists: list[list[str]]) -> tuple[np.ndarray, list[int]]:
     """A 64-bit hash of every word, in order, computed over byte buffers in numpy (no per-word Python
     work): a polynomial over each word's bytes, then a splitmix finaliser. Words never contain spaces or
     newlines (they are runs of word characters), so those separate words and documents. Chunked, so
@@ -84,8 +95,16 @@ def _word_hashes_chunk(word_lists: list[list[str]], compiled: bool = True) -> tu
 
 def shingle_words(word_lists: list[list[str]], n: int = SHINGLE) -> ShingleSets:
     """`shingle` for texts already split into normalised words."""
-    ids, lengths = _word_hashes(word_lists)
-    lens = np.asarray(lengths, dtype=np.int64)
+    ids, lengths = word_hashes(word_lists)
+    return _shingles(ids, np.asarray(lengths, dtype=np.int64), n)
+
+
+def shingle_ids(docs: WordIds, n: int = SHINGLE) -> ShingleSets:
+    """`shingle` for documents already hashed into words (`tokens.word_ids`)."""
+    return _shingles(docs.values, docs.sizes(), n)
+
+
+def _shingles(ids: np.ndarray, lens: np.ndarray, n: int) -> ShingleSets:
     starts = np.concatenate(([0], np.cumsum(lens)))
     with np.errstate(over="ignore"):
         if len(ids) >= n:
@@ -102,7 +121,7 @@ def shingle_words(word_lists: list[list[str]], n: int = SHINGLE) -> ShingleSets:
         long_docs = np.flatnonzero(lens >= n)
         if len(long_docs):
             counts = n_sh[long_docs]
-            values[_ranges(offsets[long_docs], counts)] = grams[_ranges(starts[long_docs], counts)]
+            values[ranges(offsets[long_docs], counts)] = grams[ranges(starts[long_docs], counts)]
         for d in np.flatnonzero((lens > 0) & (lens < n)):
             acc = np.uint64(0)
             for k, t in enumerate(ids[starts[d]:starts[d] + lens[d]]):
@@ -111,10 +130,10 @@ def shingle_words(word_lists: list[list[str]], n: int = SHINGLE) -> ShingleSets:
     return ShingleSets(values, offsets)
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenated aranges: [s0, s0+1, ..., s0+l0-1, s1, ...], vectorised.
 
-    >>> _ranges(np.array([5, 20, 7]), np.array([3, 0, 2])).tolist()
+    >>> ranges(np.array([5, 20, 7]), np.array([3, 0, 2])).tolist()
     [5, 6, 7, 7, 8]
     """
     keep = lengths > 0

@@ -78,9 +78,10 @@ def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, c
         raise ValueError("num_perm must be a power of two for one-permutation hashing")
     n, k = len(sets), num_perm
     shift = np.uint64(64 - (k.bit_length() - 1))
-    h = splitmix(sets.values, seed)
     if compiled and kernels.AVAILABLE:
-        return kernels.oph(h, sets.offsets.astype(np.int64), k, int(shift))
+        increment = np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) % 2**64)  # as in `splitmix`
+        return kernels.oph(sets.values, increment, sets.offsets.astype(np.int64), k, int(shift))
+    h = splitmix(sets.values, seed)
     empty_val = np.uint32(0xFFFFFFFF)
     sig = np.full(n * k, empty_val, dtype=np.uint32)
     cell = np.repeat(np.arange(n, dtype=np.int64) * k, sets.sizes()) + (h >> shift).astype(np.int64)

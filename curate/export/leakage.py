@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 from ..dedup.run import DEFAULT_SEMANTIC_THRESHOLD, cross_matches
 from ..dedup.signatures import NUM_PERM
-from ..dedup.text import key_text, words
+from ..dedup.text import key_text
+from ..dedup.tokens import word_ids
 from ..record import Example
 from ..workspace import Workspace
 
@@ -38,8 +39,8 @@ def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "au
         return out
     if progress:
         progress("leakage near")
-    hits = cross_matches([words(key_text(e, "conversation")) for _, e in held],
-                         [words(key_text(t, "conversation")) for t in train], NEAR_REPORT, NUM_PERM)
+    hits = cross_matches(word_ids([key_text(e, "conversation") for _, e in held]),
+                         word_ids([key_text(t, "conversation") for t in train]), NEAR_REPORT, NUM_PERM)
     pairs = sorted((_pair(held[i][1], train[j], held[i][0], s, m) for i, (j, s, m) in hits.items()),
                    key=lambda p: (-p["score"], p["id"]))
     out["near_pairs"] = len(pairs)

@@ -112,12 +112,12 @@ def _sha256(path: Path) -> str:
 def _contamination_check(ws: Workspace, other: str):
     from ..dedup.run import DEFAULT_NEAR_THRESHOLD, cross_matches
     from ..dedup.signatures import NUM_PERM
-    from ..dedup.text import words
+    from ..dedup.tokens import word_ids
 
     theirs = list(ws.iter_examples(other))
 
     def check(mine: list[Example]) -> dict[str, str]:
-        hits = cross_matches([words(e.prompt) for e in mine], [words(e.prompt) for e in theirs],
+        hits = cross_matches(word_ids([e.prompt for e in mine]), word_ids([e.prompt for e in theirs]),
                              DEFAULT_NEAR_THRESHOLD, NUM_PERM)
         return {mine[i].id: f"contaminates:{other} {method} match of {theirs[j].id} (similarity {s:.2f})"
                 for i, (j, s, method) in hits.items()}
