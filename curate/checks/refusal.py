@@ -11,16 +11,23 @@ import re
 from .base import Check, Flag, answers, register, span
 
 _BOILERPLATE = re.compile(
-    r"\bas an? (ai|artificial intelligence)( language model| assistant| model)?\b|"
+    r"(?:\bas an? (ai|artificial intelligence)( language model| assistant| model)?\b|"
     r"\bi(?: am|'m) (just |only )?an? (ai|language model|large language model|virtual assistant)\b|"
-    r"\bmy (knowledge cutoff|training data)\b", re.I)
+    r"\bmy (knowledge cutoff|training data)\b)", re.I)
 _REFUSAL = re.compile(
-    r"\bi(?:'m| am)? (?:sorry,? (?:but )?)?(?:i )?(?:can(?:no|')t|cannot|won't|will not|am unable to|am not able to|"
+    r"(?:\bi(?:'m| am)? (?:sorry,? (?:but )?)?(?:i )?(?:can(?:no|')t|cannot|won't|will not|am unable to|am not able to|"
     r"'m unable to|'m not able to|unable to|not able to) "
     r"(?:help|assist|comply|fulfil+|provide|do|answer|support|engage|create|generate|write|share)(?: you)?(?: with)? "
     r"(?:that|this|it|your request|such|the request|these|those)\b|"
     r"\bi (?:must|have to) (?:decline|refuse)\b|\bi(?:'m| am) not (?:comfortable|allowed|permitted) (?:to|with)\b|"
-    r"\b(?:that|this) (?:request )?(?:goes against|violates) my\b", re.I)
+    r"\b(?:that|this) (?:request )?(?:goes against|violates) my\b)", re.I)
+# Words every match of a pattern contains, lowercased: a text holding none of them is not searched.
+_REFUSAL_HINTS = ("cannot", "can't", "won't", "will not", "unable to", "not able to", "decline", "refuse",
+                  "not comfortable", "not allowed", "not permitted", "goes against", "violates")
+_BOILERPLATE_HINTS = ("an ai", "a ai", "artificial intelligence", "language model", "virtual assistant",
+                      "knowledge cutoff", "training data")
+_PATTERNS = ((_REFUSAL, _REFUSAL_HINTS, "refuses the request", "warning", 0.8),
+             (_BOILERPLATE, _BOILERPLATE_HINTS, "AI-assistant boilerplate", "warning", 0.6))
 
 
 @register
@@ -30,9 +37,9 @@ class Refusal(Check):
 
     def check(self, example, ctx):
         for i, text in answers(example):
-            for pattern, what, severity, score in ((_REFUSAL, "refuses the request", "warning", 0.8),
-                                                   (_BOILERPLATE, "AI-assistant boilerplate", "warning", 0.6)):
-                m = pattern.search(text)
+            low = text.lower()
+            for pattern, hints, what, severity, score in _PATTERNS:
+                m = pattern.search(text) if any(h in low for h in hints) else None
                 if m:
                     yield Flag(severity, score, f"turn {i + 1}: {what}: \"{m.group(0)}\"",
                                span(i, text, m.start(), m.end()))

@@ -33,40 +33,21 @@ class TokenLength(Check):
     name = "token_length"
     description = "conversations longer than --max-length tokens (they would be truncated in training)"
 
-    def __init__(self):
-        self.batch: list = []
-        self.counts: dict[str, int] = {}
-        self.short: set[str] = set()
-
-    def observe(self, example, ctx):
-        """Count conversations in batches of 4,096 (the tokenizer parallelises a batch), except those too
-        short to reach the limit whatever the tokenizer (see `cannot_exceed`)."""
-        if not ctx.max_length or ctx.tokenizer is None or not hasattr(ctx.tokenizer, "many"):
-            return
-        if cannot_exceed(render(example), ctx.max_length):
-            self.short.add(example.id)
-            return
-        self.batch.append(example)
-        if len(self.batch) == 4096:
-            self._flush(ctx)
-
-    def _flush(self, ctx):
-        if self.batch:
-            texts = [render(e) for e in self.batch]
-            self.counts.update(zip((e.id for e in self.batch), ctx.tokenizer.many(texts)))
-            self.batch = []
-
-    def finish(self, ctx):
-        self._flush(ctx)
-        ctx.stats["token_counts"] = self.counts
-        ctx.stats["token_short"] = self.short
-
     def check(self, example, ctx):
-        if not ctx.max_length or example.id in ctx.stats.get("token_short", ()):
+        """Tokenize only what could exceed the limit: most conversations are too short for any subword
+        tokenizer to reach it (`cannot_exceed`), and a tokenizer with a cheap upper bound (`at_most`: the
+        default WordPiece) clears nearly all the rest: of the checks bench's 3,578 real conversations at
+        1,024 tokens, 10 reach the tokenizer (8 of them do exceed). Per example, so it runs in the
+        parallel pass, not in the collection-wide one."""
+        if not ctx.max_length:
             return
-        n = ctx.stats.get("token_counts", {}).get(example.id)
-        if n is None:
-            n = ctx.count_tokens(render(example))
+        text = render(example)
+        if cannot_exceed(text, ctx.max_length):
+            return
+        at_most = getattr(ctx.tokenizer, "at_most", None)
+        if at_most is not None and at_most(text) <= ctx.max_length:
+            return
+        n = ctx.count_tokens(text)
         if n > ctx.max_length:
             over = n - ctx.max_length
             yield Flag("error", min(1.0, 0.5 + over / ctx.max_length), f"{n:,} tokens, {over:,} over the "
