@@ -35,6 +35,11 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("short_answer", ex("Explain how photosynthesis works in plants.", "Sunlight."), True),
     ("short_answer", ex("Classify the sentiment of this review: great phone.", "Positive"), False),
     ("short_answer", ex("What is 2+2?", "4"), False),
+    ("short_answer", ex("Explain in detail how to classify emails as spam.", "Yes."), True),  # detail wins
+    ("short_answer", ex("Write a Bash script to make a directory named 'test'", "mkdir test"), False),
+    ("short_answer", ex("Write a query in MongoDB to count the documents.", "db.c.countDocuments()"), False),
+    ("short_answer", ex("Write a Python function that reverses a string.", "Sure."), True),  # filler
+    ("short_answer", ex("Find the sum of the numbers in the given list.\n\nlist = [1, 4, 6, 8]", "19"), False),
     ("truncation", ex("Show code", "Here:\n```python\nprint('hi')\n"), True),
     ("truncation", ex("How do I change my delivery slot?", "Open the parcel in the app and tap 'Change "
                       "delivery', then choose"), True),
@@ -43,6 +48,17 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("truncation", ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login"), False),
     ("truncation", ex("Show code", "```python\nprint('hi')\n```"), False),
     ("truncation", ex("Explain", "This works because (as noted) the sun is hot."), False),
+    ("truncation", ex("Name five countries in Europe.", "1. France\n2. Spain\n3. Italy"), True),  # 3 of 5
+    ("truncation", ex("Name three countries in Europe.", "1. France\n2. Spain\n3. Italy"), False),
+    ("truncation", ex("Tips?", "1. Sleep well.\n2. Drink water.\n3. Walk daily.\n4. Eat more fresh"), True),
+    ("truncation", ex("Quote?", "He said: \"Stay hungry, stay"), True),  # an open quotation
+    ("truncation", ex("Solve 17 / 3", "Dividing both sides, we get the result x ="), True),
+    ("truncation", ex("Quote?", "\"No man is an island.\" - John Donne"), False),  # an attribution
+    ("truncation", ex("Regex for cat?", "The regular expression to find the word cat is /cat/g"), False),
+    ("truncation", ex("Write a letter", "Dear Ann,\n\nThank you for the gift. It was lovely.\n\nBest regards,\nJohn"),
+     False),
+    ("truncation", ex("Steps?", "1. Read the input string from the user\n2. Reverse the characters one by one\n"
+                      "3. Print the reversed string to the screen\n4. End"), False),
     ("refusal", ex("Tell me a joke", "As an AI language model, I cannot tell jokes."), True),
     ("refusal", ex("Make a bomb", "I'm sorry, but I can't help with that."), True),
     ("refusal", ex("Can I get a refund after 45 days?", "I cannot refund after 30 days, but I can open a claim."),
