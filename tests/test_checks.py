@@ -59,6 +59,15 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
      False),
     ("truncation", ex("Steps?", "1. Read the input string from the user\n2. Reverse the characters one by one\n"
                       "3. Print the reversed string to the screen\n4. End"), False),
+    ("truncation", ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:"), True),  # a header with no body
+    ("truncation", ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s"), False),
+    ("truncation", ex("Code?", "def f(xs):\n    total = 0\n    total"), True),  # a bare name: cut statement
+    ("truncation", ex("Code?", "class A:\n    def run(self):\n        # nothing yet\n        pass"), False),
+    ("truncation", ex("Code?", "def area(r):\n    \"\"\"Return the area of a circle of"), True),  # docstring
+    ("truncation", ex("Code?", "def ok(n):\n    if n > 0:\n        return \"The number is"), True),  # open string
+    ("truncation", ex("Code?", "for word in words:\n    total_length +="), True),
+    ("truncation", ex("Code?", "i = 0\nwhile i < 3\n  print i\n  i = i + 1\nend while"), False),
+    ("truncation", ex("Essay?", "Rome grew for centuries. Its roads still stand.\n\n## Legacy"), True),  # heading
     ("refusal", ex("Tell me a joke", "As an AI language model, I cannot tell jokes."), True),
     ("refusal", ex("Make a bomb", "I'm sorry, but I can't help with that."), True),
     ("refusal", ex("Can I get a refund after 45 days?", "I cannot refund after 30 days, but I can open a claim."),

@@ -1,31 +1,55 @@
-"""Answers that stop short: an unclosed code fence, unbalanced brackets, or a sentence cut mid-way."""
+"""Answers that stop short: an unclosed code fence, tag or bracket, a list short of what was asked, or a
+sentence cut mid-way.
+
+Each rule below looks at the end of the final answer (only it can be cut by a length limit) and either
+names what it found or passes; the first that finds something is reported. The rules trade recall for a
+low flag rate: a cut that lands at the end of a line (a list item, a poem line) reads as a complete
+answer and is not guessed at. Measured in bench/checks.py.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import cached_property
+from typing import NamedTuple
 
 from .base import Check, Flag, answers, register, span
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|[A-Za-z][.)]\s|[IVX]+\.\s|#|>|\||    |\t)")
 _OPEN_TAG = re.compile(r"<[A-Za-z][\w-]*(?:\s[^<>]*)?$")
+_BLOCK_TAGS = ("html", "body", "head", "div", "ul", "ol", "table", "form", "section", "script", "style", "svg")
 _ENDS_CUT = re.compile(r"[A-Za-z0-9,(\-]")  # matched against the last character
 _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on", "at", "by", "from", "that",
              "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
-             "this", "these", "as", "than", "into", "if", "when", "while", "so"}
+             "as", "than", "into", "if", "when", "while", "so", "my", "our", "whose", "such",
+             "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per"}
+# Keywords a line of code cannot end on ("for x in", "class Rectangle:\n    def").
+_CODE_DANGLING = {"if", "elif", "for", "while", "in", "def", "class", "let", "var", "const", "new", "not", "and",
+                  "or", "is", "import", "from", "lambda", "with", "as", "async", "await", "function", "case",
+                  "return", "void", "int", "static", "public", "private", "protected", "struct", "enum",
+                  "interface", "extends", "implements", "throws", "select", "where", "join", "on", "by"}
+# A block header as the last line has lost its body ("for x in xs:", "if (n > 0)"); a one-line form
+# ("if x: return y", "if (x) y;") has not.
+_HEADER = re.compile(r"^\s*((if|elif|else|while|for|foreach|def|class|with|try|except|finally|switch)\b"
+                     r"|(public|private|protected|static|func|fn|function)\b.*\)\s*$)(?!.*[;}]\s*$)(?!.*:\s*\S)")
+# An indented line holding only a name is a statement cut short; `pass`, `break`, `done` are whole.
+_BARE_NAME = re.compile(r"^\s+(?!(pass|break|continue|return|end|fi|done|esac|exit|quit|raise|yield|true|false|"
+                        r"none|null|nil|else|endif|wend|loop|next)\s*$)[A-Za-z_]\w*$", re.I)
+_HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
 _ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]?\s*$")
-# Comments, printed output, hashtags, figures, a quotation's attribution ("..." - C.S. Lewis), and lines
-# whose last token is code (/cat/g, my_var): none of these is a sentence that could be cut.
-_NOT_A_SENTENCE = re.compile(r"(^\s*(//|#\s|Output\b)|#\w+$|^\W*\d[\d\s.,:%x*/+=-]*$|"
+# Printed output, hashtags, figures and a quotation's attribution ("..." - C.S. Lewis) are not sentences.
+_NOT_A_SENTENCE = re.compile(r"(^\s*(Output\b)|#\w+$|^\W*\d[\d\s.,:%x*/+=-]*$|"
                              r"[\"”']\s*[-–—]\s*[A-Z][\w.]*(\s+[A-Z][\w.]*)*$)", re.I)
+_COMMENT = re.compile(r"^\s*(//|#\s|--\s|/\*|\*\s)")
 _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
-_CODE_ANSWER_LINE = re.compile(r"[;{}]\s*$|^\s*(def|class|return|import|from|for|while|if|elif|else|function|var|let|"
-                               r"const|public|private|static|#include|SELECT|print|console\.|end\s*(if|for|while)|"
-                               r"endif|endwhile|endfor|fi|done|esac)\b|^(\s{4,}|\t)\S")
+_CODE_LINE = re.compile(r"[;{}]\s*$|^\s*(def|class|return|import|from|for|while|if|elif|else|function|var|let|"
+                        r"const|public|private|static|#include|SELECT|print|console\.|end\s*(if|for|while)|"
+                        r"endif|endwhile|endfor|fi|done|esac)\b|^(\s{4,}|\t)\S")
+_ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+\s*[-+*/]?=\s*\S")  # `x = 5`, `total += x`
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
-_ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+\s*[-+*/]?=\s*\S")  # `x = 5`, `total += x`: code, not prose
-_LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)]\s")
+_LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
 _NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen "
                                          "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(), 1)}
 _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|identify|compose|brainstorm|"
@@ -33,6 +57,91 @@ _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|
                     "|".join(_NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|paragraphs?|lines?|"
                     r"minutes?|seconds?|hours?|days?|years?|%|percent))", re.I)
 _CLOSING = re.compile(r"\b(regards|sincerely|thanks|thank you|cheers|best|yours|love|warmly)\b", re.I)
+
+
+class Cut(NamedTuple):
+    severity: str
+    score: float
+    message: str
+    start: int | None  # where the evidence starts in the answer; None: no span to show
+
+
+class _End:
+    """The end of an answer, as the rules see it; what only some rules need is worked out when asked."""
+
+    def __init__(self, body: str):
+        self.body = body
+        self.lines = [line for line in body.splitlines() if line.strip()]
+        self.last = self.lines[-1] if self.lines else ""
+        self.words = self.last.split()
+        self.quoted = " ".join(self.words[-4:])
+        self.tail = max(0, len(body) - 40)
+
+    @cached_property
+    def code(self) -> bool:
+        return _is_code(self.lines)
+
+    @cached_property
+    def looks_like_code(self) -> bool:
+        """Code, or at least its last two lines are: enough to read a cut in code ("for (...)" after "{")."""
+        return self.code or (len(self.lines) >= 2 and all(
+            _CODE_LINE.search(line) or _ASSIGNMENT.match(line) for line in self.lines[-2:]))
+
+
+@register
+class Truncation(Check):
+    name = "truncation"
+    description = "an answer that ends inside a code block, a tag or brackets, short of a list, or mid-sentence"
+
+    def check(self, example, ctx):
+        turns = list(answers(example))
+        if not turns:
+            return
+        i, text = turns[-1]  # only the final answer can be cut by a length limit
+        body = text.rstrip()
+        cut = find_cut(body, example.prompt) if body else None
+        if cut:
+            evidence = span(i, body, cut.start, len(body)) if cut.start is not None else {"turn": i}
+            yield Flag(cut.severity, cut.score, f"turn {i + 1}: {cut.message}", evidence)
+
+
+def find_cut(body: str, prompt: str = "") -> Cut | None:
+    """What shows that `body` was cut off, if anything: the first rule that finds something."""
+    if body.count("```") % 2 == 1:
+        return Cut("error", 0.95, "a code block is opened and never closed", body.rfind("```"))
+    tag = _OPEN_TAG.search(body)
+    if tag:
+        return Cut("warning", 0.8, f"the answer ends inside a markup tag \"{tag.group(0)[:30]}\"", tag.start())
+    end = _End(body)
+    for rule in (_unclosed_docstring, _unclosed_bracket, _unclosed_element, _ends_on_operator,
+                 _list_short_of_request, _code_cut, _dangling, _heading_last, _open_quote, _list_item_cut,
+                 _mid_sentence):
+        cut = rule(end, prompt)
+        if cut:
+            return cut
+    return None
+
+
+def _unclosed_docstring(end: _End, prompt: str) -> Cut | None:
+    """An odd number of triple quotes, and only text after the last one (code after it means that one
+    closed a string, and an odd one out is a mention in prose)."""
+    for marks in ('"""', "'''"):
+        if end.body.count(marks) % 2 == 1:
+            start = end.body.rfind(marks)
+            after = end.body[start + 3:].splitlines()
+            if not any(_CODE_LINE.search(line) or _ASSIGNMENT.match(line) for line in after):
+                return Cut("warning", 0.7, f"a {marks} string is opened and never closed", start)
+    return None
+
+
+def _unclosed_bracket(end: _End, prompt: str) -> Cut | None:
+    prose = re.sub(r"```.*?```", "", end.body, flags=re.S)
+    opener = _unbalanced(prose)
+    # Prose that ends on a closer has finished its thought ("(see above)"); code that ends on "}" with a
+    # "{" still open has lost its outer block.
+    if opener and (prose.rstrip()[-1:] not in (")", "]", "}") or (end.looks_like_code and opener == "{")):
+        return Cut("warning", 0.7, f"'{opener}' is opened and never closed", None)
+    return None
 
 
 def _unbalanced(text: str) -> str | None:
@@ -50,79 +159,36 @@ def _unbalanced(text: str) -> str | None:
     return stack[-1] if stack else None
 
 
-@register
-class Truncation(Check):
-    name = "truncation"
-    description = "an answer that ends inside a code block, with open brackets, or mid-sentence"
+def _unclosed_element(end: _End, prompt: str) -> Cut | None:
+    """An HTML answer that ends on a tag line with a block element (<body>, <div>, <table>) still open."""
+    if not end.last.lstrip().startswith("<") or "</" not in end.body:
+        return None
+    lower = end.body.lower()
+    for tag in _BLOCK_TAGS:
+        opened = len(re.findall(rf"<{tag}[\s>]", lower))
+        if opened and opened > lower.count(f"</{tag}>"):
+            return Cut("warning", 0.7, f"<{tag}> is opened and never closed", end.tail)
+    return None
 
-    def check(self, example, ctx):
-        turns = list(answers(example))
-        if not turns:
-            return
-        i, text = turns[-1]  # only the final answer can be cut by a length limit
-        body = text.rstrip()
-        if body.count("```") % 2 == 1:
-            start = body.rfind("```")
-            yield Flag("error", 0.95, f"turn {i + 1}: a code block is opened and never closed",
-                       span(i, body, start, len(body)))
-            return
-        tag = _OPEN_TAG.search(body)
-        if tag:
-            yield Flag("warning", 0.8, f"turn {i + 1}: the answer ends inside a markup tag \"{tag.group(0)[:30]}\"",
-                       span(i, body, tag.start(), len(body)))
-            return
-        prose = re.sub(r"```.*?```", "", body, flags=re.S)
-        opener = _unbalanced(prose)
-        if opener and prose.rstrip()[-1:] not in (")", "]", "}"):
-            yield Flag("warning", 0.7, f"turn {i + 1}: '{opener}' is opened and never closed", {"turn": i})
-            return
-        lines = [line for line in body.splitlines() if line.strip()]
-        last_line = lines[-1] if lines else ""
-        words = last_line.split()
-        if not words or "://" in words[-1]:
-            return
-        tail = span(i, body, max(0, len(body) - 40), len(body))
-        quoted = " ".join(words[-4:])
-        if body[-1] in "=+/:" and body[-2:-1] not in ("=", ":") and len(body) >= 40:
-            yield Flag("warning", 0.6, f"turn {i + 1}: the answer stops after \"{body[-1]}\" (\"...{quoted}\")",
-                       tail)
-            return
-        item = _LIST_NUMBER.match(last_line)
-        asked = _asked_count(example.prompt) if item else None
-        if asked and int(item.group(1)) < asked and item.group(1) != "0":
-            yield Flag("warning", 0.7, f"turn {i + 1}: the list stops at item {item.group(1)} of the {asked} asked "
-                       f"for (\"...{quoted}\")", tail)
-            return
-        if _NOT_A_SENTENCE.search(last_line[-80:]) or _CODE_TOKEN.search(words[-1]):
-            return
-        if _OPEN_QUOTE.search(last_line):
-            yield Flag("warning", 0.6, f"turn {i + 1}: a quotation is opened and never closed (\"...{quoted}\")",
-                       tail)
-            return
-        if not _ENDS_CUT.match(body[-1]) or _CODE_ANSWER_LINE.search(last_line) or _ASSIGNMENT.match(last_line):
-            return
-        # Ends on a word no phrase ends on ("and", "the", "to"), or on a comma, an open bracket or a dash.
-        dangling = words[-1].lower().strip(",(-") in _DANGLING or body.endswith(("(", "-"))
-        if dangling or (body.endswith(",") and not _CLOSING.search(last_line)):
-            yield Flag("warning", 0.6, f"turn {i + 1}: the answer stops mid-phrase (\"...{quoted}\")", tail)
-            return
-        if _is_code(lines):
-            return  # unfenced code: a cut shows as open brackets (above), not as a missing full stop
-        if _LIST_OR_CODE.match(last_line):
-            items = [line for line in lines[:-1] if _LIST_OR_CODE.match(line)]
-            if _item_cut(words, items):
-                yield Flag("warning", 0.6, f"turn {i + 1}: the last list item stops short of its siblings "
-                           f"(\"...{quoted}\")", tail)
-            return
-        # Cut mid-sentence: the answer punctuates its other sentences but not this one; or the last line is
-        # a long lower-case sentence with no end. A closing line ("Best regards") or a signature is not.
-        punctuated = len(_SENTENCE_END.findall("\n".join(lines[:-1]))) >= 2
-        capitals = sum(w[:1].isupper() for w in words) / len(words)
-        wordy = sum(any(c.isalpha() for c in w) for w in words) >= 0.6 * len(words)  # not "12 -> 15 -> 20"
-        prose_line = len(words) >= 8 and capitals < 0.4 and wordy  # a sentence, not a title, heading or name
-        signature = len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(words) <= 4
-        if (punctuated and wordy or prose_line) and not signature:
-            yield Flag("warning", 0.6, f"turn {i + 1}: the answer ends mid-sentence (\"...{quoted}\")", tail)
+
+def _ends_on_operator(end: _End, prompt: str) -> Cut | None:
+    body, words = end.body, end.words
+    # "x =", "a +", "17 / 3 =", "the steps:"; not a path ("data/"), a URL or a heading's "====" underline.
+    operator = words and (words[-1] in ("=", "==", "+", "/", "-", "*", ">", "<", ">=", "<=", "!=", "<<", ">>",
+                                        "+=", "-=", "*=", "/=", "&&", "||", "#", "//")
+                          or words[-1].endswith((":", ":**", ":*")))
+    if operator and len(body) >= 20 and "://" not in words[-1] and set(end.last.strip()) != {"="}:
+        return Cut("warning", 0.6, f"the answer stops after \"{body[-1]}\" (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def _list_short_of_request(end: _End, prompt: str) -> Cut | None:
+    item = _LIST_NUMBER.match(end.last)
+    asked = _asked_count(prompt) if item else None
+    if asked and 0 < int(item.group(1)) < asked:
+        return Cut("warning", 0.7, f"the list stops at item {item.group(1)} of the {asked} asked for "
+                   f"(\"...{end.quoted}\")", end.tail)
+    return None
 
 
 def _asked_count(prompt: str) -> int | None:
@@ -135,20 +201,88 @@ def _asked_count(prompt: str) -> int | None:
     return n if 2 <= n <= 30 else None
 
 
-def _item_cut(words: list[str], items: list[str]) -> bool:
-    """A list item may end without punctuation, unless its siblings end with a full stop, or it is a
-    fragment of theirs (a third of their usual length, when they run to sentences)."""
+def _code_cut(end: _End, prompt: str) -> Cut | None:
+    """In a code answer: a block header with no body after it, or an indented line holding only a name."""
+    if (_HEADER.match(end.last) or _BARE_NAME.match(end.last)) and end.looks_like_code:
+        return Cut("warning", 0.6, f"the code stops mid-statement (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def _heading_last(end: _End, prompt: str) -> Cut | None:
+    """A Markdown heading as the last line of a prose answer: its section never came."""
+    if _HEADING.match(end.last) and len(end.lines) >= 2 and not end.code:
+        return Cut("warning", 0.6, f"the answer ends on a heading (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def _dangling(end: _End, prompt: str) -> Cut | None:
+    """Ends on a word no phrase ends on ("and", "the", "to"; in code "in", "def"), or on a comma, an open
+    bracket or a dash. Comments are prose here: "# Last i elements are already in" was cut."""
+    words, body = end.words, end.body
+    if not words or "://" in words[-1] or not _ENDS_CUT.match(body[-1]):
+        return None
+    last = words[-1].lower().strip(",(-")
+    if (_CODE_LINE.search(end.last) or _ASSIGNMENT.match(end.last)) and not _COMMENT.match(end.last):
+        dangling = last in _CODE_DANGLING and not (len(words) >= 2 and words[-2].lower() == "end")  # "end while"
+    else:
+        dangling = last in _DANGLING or body.endswith(("(", "-"))
+        dangling = dangling or (body.endswith(",") and not _CLOSING.search(end.last))
+    if dangling:
+        return Cut("warning", 0.6, f"the answer stops mid-phrase (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def _is_sentence_end(end: _End) -> bool:
+    """Whether the last line could be a sentence cut short: prose ending on a word, not code or output."""
+    words = end.words
+    return bool(words) and "://" not in words[-1] and _ENDS_CUT.match(end.body[-1]) is not None and not (
+        _CODE_LINE.search(end.last) or _ASSIGNMENT.match(end.last) or _COMMENT.match(end.last)
+        or _NOT_A_SENTENCE.search(end.last[-80:]) or _CODE_TOKEN.search(words[-1]))
+
+
+def _open_quote(end: _End, prompt: str) -> Cut | None:
+    """A quotation, or a string literal in code (`return "The answer is`), opened on the last line."""
+    if end.words and _ENDS_CUT.match(end.body[-1]) and _OPEN_QUOTE.search(end.last):
+        return Cut("warning", 0.6, f"a quotation is opened and never closed (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def _list_item_cut(end: _End, prompt: str) -> Cut | None:
+    """A list item may end without punctuation, unless its siblings end with a full stop (a long item needs
+    only half of them to). An item much shorter than its siblings is not taken as cut: tables of contents
+    end on "Index"."""
+    if not _is_sentence_end(end) or not _LIST_OR_CODE.match(end.last):
+        return None
+    items = [line for line in end.lines[:-1] if _LIST_OR_CODE.match(line)]
     if len(items) < 2:
-        return False
+        return None
     stops = sum(_ENDS_SENTENCE.search(line) is not None for line in items)
-    if stops >= 0.8 * len(items) or (stops >= 0.5 * len(items) and len(words) >= 10):
-        return True
-    lengths = sorted(len(line.split()) for line in items)
-    typical = lengths[len(lengths) // 2]
-    final_step = words[-1].lower() in ("end", "done", "stop", "finish", "exit")  # "8. End" closes an algorithm
-    return typical >= 6 and len(words) <= typical / 3 and not final_step
+    if stops >= 0.8 * len(items) or (stops >= 0.5 * len(items) and len(end.words) >= 10):
+        return Cut("warning", 0.6, f"the last list item stops short; its siblings end with a full stop "
+                   f"(\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def _mid_sentence(end: _End, prompt: str) -> Cut | None:
+    """The answer punctuates its other sentences but not this one; or the last line is a long lower-case
+    sentence with no end. Titles, headings, names and a signature after "Best regards," are not."""
+    if not _is_sentence_end(end) or _LIST_OR_CODE.match(end.last):
+        return None
+    words, lines = end.words, end.lines
+    if end.code and (len(words) < 8 or any(c in end.last for c in "()[]{};=<>")
+                     or (len(lines) >= 2 and "output" in lines[-2].lower())):
+        return None  # in a code answer, only a plain prose line is judged as a sentence
+    punctuated = len(_SENTENCE_END.findall(end.body)) >= 2  # the body ends on a word: all of these are inside
+    capitals = sum(w[:1].isupper() for w in words) / len(words)
+    wordy = sum(any(c.isalpha() for c in w) for w in words) >= 0.6 * len(words)  # not "12 -> 15 -> 20"
+    prose_line = len(words) >= 8 and capitals < 0.4 and wordy
+    signature = len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(words) <= 4
+    if (punctuated and wordy or prose_line) and not signature:
+        return Cut("warning", 0.6, f"the answer ends mid-sentence (\"...{end.quoted}\")", end.tail)
+    return None
 
 
 def _is_code(lines: list[str]) -> bool:
-    code = sum(_CODE_ANSWER_LINE.search(line) is not None for line in lines)
+    """An unfenced code answer: 30%+ of its lines look like code."""
+    code = sum(_CODE_LINE.search(line) is not None for line in lines)
     return len(lines) >= 3 and code >= 0.3 * len(lines)
