@@ -220,6 +220,13 @@ def test_compiled_kernels_match_the_numpy_paths_exactly():
     assert np.array_equal(signatures_oph(sets, 128, compiled=True), signatures_oph(sets, 128, compiled=False))
     pairs = rng.integers(0, len(texts), (2000, 2))
     assert np.allclose(_Verifier(sets, compiled=True)(pairs), _Verifier(sets, compiled=False)(pairs))
+    from curate.dedup import kernels
+    from curate.dedup.lsh import _bucket_pairs
+
+    keys = rng.integers(0, 40, 3000).astype(np.uint64)  # many shared buckets, of every size
+    valid = rng.random(3000) > 0.1
+    hashed = {tuple(p) for p in kernels.star_chain_pairs(keys, valid).tolist()}
+    assert hashed == {tuple(p) for part in _bucket_pairs(keys, valid, star_only=True) for p in part.tolist()}
     from curate.dedup.shingles import _word_hashes_chunk
     from curate.dedup.text import words
 

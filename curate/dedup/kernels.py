@@ -201,3 +201,41 @@ if AVAILABLE:
             z = (z ^ (z >> _S27)) * _M2
             out[t] = z ^ (z >> _S31)
         return out[:n], counts
+
+    @numba.njit(cache=True, nogil=True)
+    def star_chain_pairs(keys, valid):  # pragma: no cover - compiled
+        """The pairs `lsh._bucket_pairs(star_only=True)` makes, found with a hash table instead of a sort:
+        documents in index order, each paired with its bucket's first document and with the bucket's
+        previous one (when that is not the first)."""
+        n = len(keys)
+        size = 1
+        while size < 2 * n + 2:
+            size *= 2
+        mask = np.uint64(size - 1)
+        table_key = np.empty(size, dtype=np.uint64)
+        table_first = np.full(size, -1, dtype=np.int64)
+        table_last = np.empty(size, dtype=np.int64)
+        out = np.empty((2 * n, 2), dtype=np.int64)
+        w = 0
+        for d in range(n):
+            if not valid[d]:
+                continue
+            key = keys[d]
+            slot = np.int64((key ^ (key >> np.uint64(29))) & mask)
+            while table_first[slot] != -1 and table_key[slot] != key:
+                slot = (slot + 1) & (size - 1)
+            if table_first[slot] == -1:
+                table_key[slot] = key
+                table_first[slot] = d
+                table_last[slot] = d
+                continue
+            first, last = table_first[slot], table_last[slot]
+            out[w, 0] = first
+            out[w, 1] = d
+            w += 1
+            if last != first:
+                out[w, 0] = last
+                out[w, 1] = d
+                w += 1
+            table_last[slot] = d
+        return out[:w]

@@ -33,7 +33,7 @@ def signatures(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, threa
     engine "oph" (default): one-permutation hashing, see `signatures_oph`; "minhash": classic MinHash
     with num_perm multiply-shift hash functions (slower, the textbook reference)."""
     if engine == "oph":
-        return signatures_oph(sets, num_perm, seed)
+        return signatures_oph(sets, num_perm, seed, threads=threads)
     if engine != "minhash":
         raise ValueError(f"unknown signature engine {engine!r}")
     a, b = permutations(num_perm, seed)
@@ -69,7 +69,17 @@ def signatures(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, threa
     return sig
 
 
-def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, compiled: bool = True) -> np.ndarray:
+_MIN_DOCS_PER_THREAD = 2_000  # below this a thread costs more than it saves
+
+
+def _split_docs(n: int, threads: int) -> list[tuple[int, int]]:
+    parts = max(1, min(threads, n // _MIN_DOCS_PER_THREAD))
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, compiled: bool = True,
+                   threads: int = 1) -> np.ndarray:
     """One-permutation hashing with rotation densification (Shrivastava & Li 2014): each shingle is
     hashed once into one of num_perm bins, keeping the minimum per bin, and an empty bin takes the value
     of the next non-empty bin to its right (circularly), salted by the distance. O(shingles + docs x bins)
@@ -80,7 +90,20 @@ def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, c
     shift = np.uint64(64 - (k.bit_length() - 1))
     if compiled and kernels.AVAILABLE:
         increment = np.uint64((0x9E3779B97F4A7C15 * (seed + 1)) % 2**64)  # as in `splitmix`
-        return kernels.oph(sets.values, increment, sets.offsets.astype(np.int64), k, int(shift))
+        offsets = sets.offsets.astype(np.int64)
+        parts = _split_docs(n, threads)
+        if len(parts) == 1:
+            return kernels.oph(sets.values, increment, offsets, k, int(shift))
+        # The kernel releases the GIL: documents split across threads, each part into its rows of `sig`.
+        sig = np.empty((n, k), dtype=np.uint32)
+
+        def part(bounds: tuple[int, int]) -> None:
+            lo, hi = bounds
+            sig[lo:hi] = kernels.oph(sets.values, increment, offsets[lo:hi + 1], k, int(shift))
+
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(part, parts))
+        return sig
     h = splitmix(sets.values, seed)
     empty_val = np.uint32(0xFFFFFFFF)
     sig = np.full(n * k, empty_val, dtype=np.uint32)
