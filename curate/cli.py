@@ -354,6 +354,9 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
 @click.option("--seed", type=int, default=0, show_default=True, help="Same inputs and seed give the same files.")
 @click.option("--stratify", default="auto", show_default=True, metavar="cluster|metadata:FIELD|none",
               help="Keep each stratum's share in every split (auto: coverage clusters if coverage ran).")
+@click.option("--group-by", default="auto", show_default=True, metavar="metadata:FIELD|none",
+              help="Keep examples sharing this metadata value in one split (auto: OASST conversation trees, "
+              "by message_tree_id, whose paths share their opening turns).")
 @click.option("--policy", type=click.Choice(["not-rejected", "accepted"]), default="not-rejected", show_default=True,
               help="Which reviewed examples go out: all but rejected ones, or only accepted ones.")
 @click.option("--verdicts", "verdict_policy", type=click.Choice(["latest", "majority", "unanimous"]),
@@ -369,8 +372,8 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
 @click.option("--force", is_flag=True, help="Replace OUT_DIR if it holds an earlier curate export.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def export(ctx, out_dir, collection, split, seed, stratify, policy, verdict_policy, fmt, exclude_near, leakage_check,
-           force, as_json):
+def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, verdict_policy, fmt, exclude_near,
+           leakage_check, force, as_json):
     """Write clean train/val/test splits to OUT_DIR with manifest.json, README.md and excluded.jsonl.
 
     One representative per duplicate group; duplicate groups and conflicting pairs never straddle splits;
@@ -385,7 +388,7 @@ def export(ctx, out_dir, collection, split, seed, stratify, policy, verdict_poli
         with render.stage_progress(not as_json) as progress:
             report = run_export(out_dir, name, ws, split=split, seed=seed, stratify=stratify, policy=policy,
                                 verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
-                                leakage_check=leakage_check, progress=progress)
+                                leakage_check=leakage_check, group_by=group_by, progress=progress)
     if as_json:
         _dump_json(report.to_dict())
     else:

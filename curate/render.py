@@ -310,8 +310,9 @@ def coverage_summary(report, outputs: list[str]) -> None:
 def export_summary(report) -> None:
     m = report.manifest
     c = m["counts"]
+    grouped = "" if m.get("group_by", "none") == "none" else f", grouped by {m['group_by']}"
     table = Table(title=f"export '{m['collection']}' → {report.out_dir} ({m['format']}, stratified by "
-                        f"{m['stratify']}, seed {m['seed']})", title_justify="left")
+                        f"{m['stratify']}{grouped}, seed {m['seed']})", title_justify="left")
     for col in ("split", "examples", "share", "target"):
         table.add_column(col, justify="right" if col != "split" else "left")
     for name, ratio in m["split"].items():

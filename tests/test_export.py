@@ -265,3 +265,23 @@ def test_overlap_with_production_is_kept_but_eval_contamination_is_dropped(tmp_p
         dedup("d", workspace=ws, methods=("exact",), against="eval")
         m = export(tmp_path / "b", "d", ws, leakage_check="off").manifest
         assert m["counts"]["exported"] == 11 and m["excluded_by_reason"] == {"error:contamination": 1}
+
+
+@pytest.mark.integration
+def test_paths_of_one_oasst_tree_stay_in_one_split(tmp_path, shared_data):
+    """OASST paths share their opening turns: split apart, val/test would hold the training prompts."""
+    data = shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl"
+    with Workspace(tmp_path / "ws") as ws:
+        ingest([data], "o", workspace=ws)
+        apart = export(tmp_path / "apart", "o", ws, group_by="none", leakage_check="near").manifest
+        together = export(tmp_path / "together", "o", ws, leakage_check="near").manifest
+        assert together["group_by"] == "metadata:message_tree_id" and apart["group_by"] == "none"
+        where: dict[str, set] = {}
+        for name, ids in together["splits"].items():
+            for eid in ids:
+                where.setdefault(ws.get_example("o", eid).metadata["message_tree_id"], set()).add(name)
+        assert len(where) > 50 and all(len(splits) == 1 for splits in where.values())
+        assert together["leakage"]["near_pairs"] < apart["leakage"]["near_pairs"] / 5
+        assert "message_tree_id" in (tmp_path / "together" / "README.md").read_text()
+    with pytest.raises(UsageError, match="group-by"):
+        export(tmp_path / "bad", "o", Workspace(tmp_path / "ws"), group_by="tree")

@@ -60,8 +60,10 @@ def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Example]], exc
             lines.append(f"| {name} | {len(exs):,} | {share:.1%} | {turns:.1f} | – | – | – |")
     if token_note:
         lines += ["", f"Tokens counted with {token_note} on up to {_TOKEN_SAMPLE:,} examples per split."]
-    lines += ["", f"Splits are group-aware (duplicate groups and conflicting pairs stay together) and stratified "
-              f"by `{manifest['stratify']}`, seed {manifest['seed']}; the ordered ids of each split are in "
+    origin = "" if manifest.get("group_by", "none") == "none" else \
+        f", as do examples sharing `{manifest['group_by']}`"
+    lines += ["", f"Splits are group-aware (duplicate groups and conflicting pairs stay together{origin}) and "
+              f"stratified by `{manifest['stratify']}`, seed {manifest['seed']}; the ordered ids of each split are in "
               "`manifest.json`, with the sha256 of every file.", "", "## Sources", "",
               "| file | examples |", "|---|---:|"]
     sources = Counter(e.source.path for exs in splits.values() for e in exs)

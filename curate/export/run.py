@@ -125,10 +125,38 @@ def _contamination_check(ws: Workspace, other: str):
     return check
 
 
+TREE_FIELD = "message_tree_id"  # OpenAssistant: every path of one conversation tree carries it
+
+
+def _shared_origin(group_by: str, kept: list[Example]) -> tuple[str, list[tuple[str, str]]]:
+    """Links between examples that share an origin (the paths of one OASST conversation tree share their
+    opening turns), so each origin lands in one split. auto: by `message_tree_id` where examples have one."""
+    if group_by == "none":
+        return "none", []
+    if group_by == "auto":
+        if not any(TREE_FIELD in e.metadata for e in kept):
+            return "none", []
+        group_by = f"metadata:{TREE_FIELD}"
+    if not (group_by.startswith("metadata:") and group_by[9:]):
+        raise UsageError(f"--group-by {group_by!r}: choose auto, metadata:FIELD or none")
+    name = group_by[9:]
+    last: dict[str, str] = {}
+    links = []
+    for e in kept:
+        value = e.metadata.get(name)
+        if value is None or value == "":
+            continue  # an example without the field is its own origin
+        key = str(value)
+        if key in last:
+            links.append((last[key], e.id))
+        last[key] = e.id
+    return group_by, links
+
+
 def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *, split: str = "80/10/10",
            seed: int = 0, stratify: str = "auto", policy: str = "not-rejected", verdict_policy: str | None = None,
            fmt: str = "openai", exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto",
-           progress: Progress | None = None) -> ExportReport:
+           group_by: str = "auto", progress: Progress | None = None) -> ExportReport:
     ws = workspace
     ratios = parse_ratios(split)
     if policy not in POLICIES:
@@ -164,7 +192,8 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
     if progress:
         progress("split", 0, None)
     stratify_used, stratum_of = _strata(ws, collection, stratify, kept)
-    links = [(g[i], g[i + 1]) for g in sel.groups for i in range(len(g) - 1)] + sel.conflicts
+    group_by_used, shared = _shared_origin(group_by, kept)
+    links = [(g[i], g[i + 1]) for g in sel.groups for i in range(len(g) - 1)] + sel.conflicts + shared
     keys = {e.id: seeded_key(seed, e.id) for e in kept}
     where = assign(units([e.id for e in kept], links), stratum_of, ratios, seed, keys)
     splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
@@ -207,7 +236,7 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
         manifest: dict[str, Any] = {
             "tool": "curate", "version": __version__, "collection": collection, "format": fmt, "seed": seed,
             "split": dict(zip(SPLITS, ratios)), "policy": policy, "verdict_policy": verdict_policy,
-            "stratify": stratify_used, "exclude_near": exclude_near,
+            "stratify": stratify_used, "group_by": group_by_used, "exclude_near": exclude_near,
             "counts": {"examples": total, "exported": len(kept), "excluded": len(sel.excluded),
                        **{s: len(splits[s]) for s in SPLITS}},
             "reviewed": {"accepted": len(sel.accepted & set(where)), "edited": len(sel.edited & set(where))},
