@@ -80,6 +80,12 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("placeholders", ex("Write text", "Lorem ipsum dolor sit amet."), True),
     ("placeholders", ex("Python f-string?", "Use `f'{name}'`, or:\n```python\nprint(f'Hello {name}')\n```"), False),
     ("placeholders", ex("Set notation?", "The set {1, 2} has two elements; JSON like {\"a\": 1} is fine."), False),
+    # Unfenced code fills its own {name}s: f-strings, JSX, Ruby interpolation, JSDoc types, .format().
+    ("placeholders", ex("Print the GCD", 'g = gcd(a, b)\nprint(f"GCD of {a} and {b} is {g}")'), False),
+    ("placeholders", ex("React list", "<ul>\n  <li key={index}>{item}</li>\n</ul>"), False),
+    ("placeholders", ex("Ruby", 'puts "Found at #{result}"'), False),
+    ("placeholders", ex("Document it", "/**\n * @param {string} s - the text\n */"), False),
+    ("placeholders", ex("Format", 'msg = "Hi {name}".format(name=n)'), False),
     ("pii", ex("Contact?", "Email jane.doe@parcelly-mail.com today."), True),
     ("pii", ex("Contact?", "Call +44 20 7946 0958."), True),
     ("pii", ex("Card?", "Use 4111 1111 1111 1111 for tests."), True),
@@ -87,6 +93,10 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("pii", ex("IBAN?", "Pay to GB82 WEST 1234 5698 7654 32."), True),
     ("pii", ex("Numbers?", "The order number is 1234 5678 9012 3456 and it shipped in 2023."), False),
     ("pii", ex("Version?", "Install version 3.11.7 from python.org."), False),
+    ("pii", ex("Card?", "Charge 4111111111111111 now."), True),  # one run of digits
+    ("pii", ex("Card?", "Amex 3782 822463 10005 on file."), True),  # 4-6-5
+    ("pii", ex("Table?", "# 1 2 3 4 5 6 7 8 9 10\n# 2 4 6 8 10 12 14 16 18 20"), False),  # rows of a table
+    ("pii", ex("SQL?", 'INSERT INTO users VALUES (1, "john.doe@example.com");'), False),  # a reserved domain
     ("encoding", ex("Café?", "The cafÃ© is open; donâ€™t worry."), True),
     ("encoding", ex("Bell", "ding\x07 dong"), True),
     ("encoding", ex("Café?", "Le café est ouvert — n’ayez crainte."), False),
@@ -155,6 +165,11 @@ def test_wordpiece_bound_is_never_below_the_true_count(shared_data):
     assert sum(bounds) < 1.5 * sum(exact), "a bound this loose would skip nothing"
 
 
+def test_a_placeholder_the_prompt_gave_is_flagged_in_the_prompt_not_in_the_answer():
+    found = flags("placeholders", ex("Put this in a <p>: Lorem ipsum dolor sit amet.", "<p>Lorem ipsum dolor sit amet.</p>"))
+    assert [f.evidence["turn"] for f in found] == [0]
+
+
 def test_json_by_prompt_and_by_majority_and_key_style():
     assert flags("json_format", ex("Return JSON with the user's name", "The name is Ann."))
     assert not flags("json_format", ex("Return JSON with the user's name", '```json\n{"name": "Ann"}\n```'))
@@ -163,6 +178,12 @@ def test_json_by_prompt_and_by_majority_and_key_style():
     [f] = flags("json_format", odd, corpus=corpus + [odd])
     assert "camel" in f.message and "snake" in f.message
     assert flags("json_format", ex("q", "{not json"), corpus=corpus)  # majority JSON: prose is flagged
+    # JSON as the subject of a coding task is not a request for a JSON answer; a Python dict is not JSON.
+    assert not flags("json_format", ex("Write a C++ code to access JSON data in a string.", "#include <json/json.h>"))
+    assert not flags("json_format", ex("Convert this sentence to a Python dictionary: Ann is 30.",
+                                       "{'name': 'Ann', 'age': 30}"))
+    assert flags("json_format", ex("Write a Python function that adds two numbers. Return the answer as JSON.",
+                                   "def add(a, b): return a + b"))  # insisted on, whatever the task
 
 
 def test_system_prompt_minority_is_flagged():

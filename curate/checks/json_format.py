@@ -8,8 +8,16 @@ import re
 from collections import Counter
 
 from .base import Check, Flag, answers, register
+from .code import ASKS_FOR_CODE
 
-_ASKS_JSON = re.compile(r"\bjson\b", re.I)
+# JSON asked for as the output. Firmly ("Return the answer as JSON", "respond in JSON", "JSON only"),
+# whatever else the prompt says; or loosely ("create a JSON object"), unless the prompt is a coding task
+# where JSON is the subject ("Write a C++ code to access JSON data").
+_INSISTS_ON_JSON = re.compile(r"\b(?:respond|reply|answer|return|output|format(?:ted)?)\b[^.?!\n]{0,30}?\b(?:in|as)\s+"
+                              r"(?:a\s+|an\s+|valid\s+)?json\b|\bjson\s+(?:format|only)\b|\b(?:respond|reply|answer|"
+                              r"return|output)\s+(?:only\s+|valid\s+)?json\b", re.I)
+_ASKS_JSON = re.compile(r"\b(?:give|provide|generate|produce|write|create|make|list)\b[^.?!\n]{0,30}?\bjson\b|"
+                        r"\b(?:in|as)\s+(?:a\s+|an\s+|valid\s+)?json\b", re.I)
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```\s*$", re.S)
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 _CAMEL = re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+$")
@@ -24,7 +32,8 @@ def parse(text: str):
     """(value, looks_like_json): looks-like means it opens and closes like an object or array."""
     body = _payload(text)
     first = body[1:].lstrip()[:1]
-    if not (body.startswith("{") and body.endswith("}") and first in ('"', "}", "'")
+    # JSON keys take double quotes: {'name': ...} is a Python or JavaScript literal, not broken JSON.
+    if not (body.startswith("{") and body.endswith("}") and first in ('"', "}")
             or body.startswith("[") and body.endswith("]") and first and first in '"{[-0123456789tfn]'):
         return None, False  # "[image]" and "{name}" are text
     try:
@@ -75,11 +84,14 @@ class JsonFormat(Check):
         ctx.stats["json_key_style"] = self.styles.most_common(1)[0][0] if sum(self.styles.values()) >= 3 else None
 
     def check(self, example, ctx):
-        wants_json = bool(_ASKS_JSON.search(example.prompt)) or ctx.stats.get("json_majority", False)
+        prompt = example.prompt
+        asked = "json" in prompt.lower() and bool(
+            _INSISTS_ON_JSON.search(prompt) or _ASKS_JSON.search(prompt) and not ASKS_FOR_CODE.search(prompt))
+        wants_json = asked or ctx.stats.get("json_majority", False)
         for i, text in answers(example):
             value, looks = parse(text)
             if value is None and (looks or wants_json):
-                why = ("the prompt asks for JSON" if _ASKS_JSON.search(example.prompt) else
+                why = ("the prompt asks for JSON" if asked else
                        "most answers are JSON" if wants_json else "it is shaped like JSON")
                 yield Flag("error", 0.9, f"turn {i + 1}: the answer is not valid JSON ({why})", {"turn": i})
             elif value is not None:

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 
 from .base import Check, Flag, register
+from .code import is_code
 
 _STOPWORDS = {
     "en": "the and is are of to in that it for you with on this be not have what how do can a an about from by "
@@ -105,7 +106,9 @@ class LanguageMismatch(Check):
             if m.role != "assistant" or not m.content:
                 continue
             answer_lang = detect(m.content)
-            if answer_lang and answer_lang != prompt_lang:
+            # Unfenced code can read as a language (SQL's `o.order_id` looks Portuguese): checked only for a
+            # mismatch, which is rare, since telling code costs more than detecting a language.
+            if answer_lang and answer_lang != prompt_lang and not is_code(m.content[:3000]):
                 yield Flag("warning", 0.7 if basis == "the prompt" else 0.5,
                            f"turn {i + 1}: {basis} {'is' if basis == 'the prompt' else 'are'} in {prompt_lang}, "
                            f"the answer in {answer_lang}", {"turn": i, "prompt": prompt_lang, "answer": answer_lang})

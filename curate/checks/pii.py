@@ -12,7 +12,10 @@ _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-
 # them instead of trying the whole pattern at every position (1.5-2x).
 _PHONE = re.compile(r"(?=[+(\d])(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){2,4}"
                     r"(?!\w|\.\d)")
-_CARD = re.compile(r"(?=\d)(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Card numbers as they are written: 13-19 digits in one run, in fours (4111 1111 1111 1111), or 4-6-5
+# (American Express); not any 13 digits with spaces between them ("1 2 3 4 5 6 7 8 9 10" in a table).
+_CARD = re.compile(r"(?=\d)(?<!\d)(?<!\d\.)(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{5})"
+                   r"(?!\d|\.\d)")
 _IBAN = re.compile(r"(?=[A-Z])\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 _SECRETS = {  # kind: (substrings one of which every match contains, pattern)
     "OpenAI-style API key": (("sk-",), re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}\b")),
@@ -48,6 +51,8 @@ def mask(text: str) -> str:
 
 
 _DIGITS = re.compile(r"\d")
+# Domains reserved for examples (RFC 2606, RFC 6761): nobody's address.
+_RESERVED = re.compile(r"@(?:[\w-]+\.)*(?:example\.(?:com|net|org)|[\w-]+\.(?:example|test|invalid|localhost))$")
 
 
 def find(text: str):
@@ -62,7 +67,8 @@ def find(text: str):
                     yield kind, "error", m.start(), m.end()
     if "@" in text:
         for m in _EMAIL.finditer(text):
-            if not m.group(0).lower().endswith((".png", ".jpg", ".gif", ".svg")):  # image@2x.png is a file
+            address = m.group(0).lower()
+            if not address.endswith((".png", ".jpg", ".gif", ".svg")) and not _RESERVED.search(address):
                 yield "e-mail address", "warning", m.start(), m.end()
     if len(_DIGITS.findall(text)) < 9:
         return
@@ -75,8 +81,19 @@ def find(text: str):
             yield "IBAN", "error", m.start(), m.end()
     for m in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
-        if 9 <= len(digits) <= 15 and not _CARD.fullmatch(m.group(0)) and not re.fullmatch(r"[\d.]+", m.group(0)):
+        if (9 <= len(digits) <= 15 and not _CARD.fullmatch(m.group(0)) and not re.fullmatch(r"[\d.]+", m.group(0))
+                and not _in_number_row(text, m)):
             yield "phone number", "warning", m.start(), m.end()
+
+
+def _in_number_row(text: str, m: re.Match) -> bool:
+    """A row of a table of numbers ("# 2 4 6 8 10 12 14 16 18 20"), not a phone number: the rest of its
+    line is mostly numbers too (4 or more)."""
+    start = text.rfind("\n", 0, m.start()) + 1
+    end = text.find("\n", m.end())
+    rest = (text[start:m.start()] + " " + text[m.end():end if end >= 0 else len(text)]).split()
+    numbers = sum(t.isdigit() for t in rest)
+    return numbers >= 4 and numbers >= 0.6 * len(rest)
 
 
 @register

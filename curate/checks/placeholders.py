@@ -29,9 +29,27 @@ def find(text: str) -> re.Match | None:
 
 
 def _first(text: str) -> re.Match | None:
-    hits = [m for m in (_BRACKETED.search(text) if any(c in text for c in "{<[") else None,
-                        _WORDS.search(text) if any(h in text for h in _WORD_HINTS) else None) if m]
+    slot = None
+    if any(c in text for c in "{<["):
+        # A {name} on a line of unfenced code is an f-string or a template literal, not a leftover.
+        slot = next((m for m in _BRACKETED.finditer(text) if not (m.group(0).startswith("{") and _in_code(text, m))),
+                    None)
+    hits = [m for m in (slot, _WORDS.search(text) if any(h in text for h in _WORD_HINTS) else None) if m]
     return min(hits, key=lambda m: m.start()) if hits else None
+
+
+# Code that fills a {name} itself: an f-string or C# $-string opened before it on the line, a JSX or Ruby
+# interpolation right after = ( > or #, a JSDoc type (@param {string}), a .format( call after it.
+_FORMATTED_STRING = re.compile(r"""[fF$]["'][^"']*$""")
+_JSDOC = re.compile(r"@(param|returns?|type|throws)\s*$")
+
+
+def _in_code(text: str, m: re.Match) -> bool:
+    start = text.rfind("\n", 0, m.start()) + 1
+    end = text.find("\n", m.end())
+    before, after = text[start:m.start()], text[m.end():end if end >= 0 else len(text)]
+    return bool(before[-1:] in ("=", "(", ">", "#") and before or _FORMATTED_STRING.search(before)
+                or _JSDOC.search(before) or ".format(" in after)
 
 
 def _blank_code(text: str) -> str:
@@ -48,6 +66,8 @@ class Placeholders(Check):
             if m.role not in ("user", "assistant") or not m.content:
                 continue
             found = find(m.content)
+            if found and m.role == "assistant" and found.group(0).lower() in example.prompt.lower():
+                continue  # the prompt holds it too ("format this: Lorem ipsum ..."): the answer repeats it
             if found:
                 severity = "error" if m.role == "assistant" else "warning"
                 yield Flag(severity, 0.9, f"turn {i + 1} ({m.role}): template leftover \"{found.group(0)}\"",

@@ -1,6 +1,7 @@
 """Repetition loops: a sentence or line repeated over and over ("Eat a banana!" x 2,000).
 
-Code is exempt from the line test (a code answer legitimately repeats lines like `}` or `return x`),
+Code, fenced or not, is exempt from the line test (a code answer legitimately repeats lines like `}`,
+`return x` or `<div class="cell"></div>`),
 and short answers from the compression test.
 """
 
@@ -11,6 +12,7 @@ import zlib
 from collections import Counter
 
 from .base import Check, Flag, answers, register
+from .code import is_code
 
 _CODE = re.compile(r"```.*?```", re.S)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
@@ -27,7 +29,7 @@ class Repetition(Check):
             sentences = [s for s in map(str.strip, _SENTENCE.findall(prose.lower())) if len(s) >= 8]
             if len(sentences) >= 6:
                 top, n = Counter(sentences).most_common(1)[0]
-                if n >= 4 and n / len(sentences) >= 0.4:
+                if n >= 4 and n / len(sentences) >= 0.4 and not is_code(prose):  # markup repeats <div>s
                     yield Flag("error", min(1.0, n / len(sentences) + 0.3),
                                f"turn {i + 1}: \"{top[:60]}\" repeated {n} times", {"turn": i, "repeats": n})
                     continue

@@ -14,8 +14,10 @@ from functools import cached_property
 from typing import NamedTuple
 
 from .base import Check, Flag, answers, register, span
+from .code import CODE_LINE, is_code
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
+_FENCED = re.compile(r"```.*?```", re.S)
 _LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|[A-Za-z][.)]\s|[IVX]+\.\s|#|>|\||    |\t)")
 _OPEN_TAG = re.compile(r"<[A-Za-z][\w-]*(?:\s[^<>]*)?$")
 _BLOCK_TAGS = ("html", "body", "head", "div", "ul", "ol", "table", "form", "section", "script", "style", "svg")
@@ -44,9 +46,6 @@ _NOT_A_SENTENCE = re.compile(r"(^\s*(Output\b)|#\w+$|^\W*\d[\d\s.,:%x*/+=-]*$|"
                              r"[\"”']\s*[-–—]\s*[A-Z][\w.]*(\s+[A-Z][\w.]*)*$)", re.I)
 _COMMENT = re.compile(r"^\s*(//|#\s|--\s|/\*|\*\s)")
 _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
-_CODE_LINE = re.compile(r"[;{}]\s*$|^\s*(def|class|return|import|from|for|while|if|elif|else|function|var|let|"
-                        r"const|public|private|static|#include|SELECT|print|console\.|end\s*(if|for|while)|"
-                        r"endif|endwhile|endfor|fi|done|esac)\b|^(\s{4,}|\t)\S")
 _ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+\s*[-+*/]?=\s*\S")  # `x = 5`, `total += x`
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
@@ -70,22 +69,26 @@ class _End:
     """The end of an answer, as the rules see it; what only some rules need is worked out when asked."""
 
     def __init__(self, body: str):
-        self.body = body
-        self.lines = [line for line in body.splitlines() if line.strip()]
-        self.last = self.lines[-1] if self.lines else ""
+        self.body = body  # right-stripped, so its last line has text
+        self.last = body[max(body.rfind("\n"), body.rfind("\r")) + 1:]
         self.words = self.last.split()
         self.quoted = " ".join(self.words[-4:])
         self.tail = max(0, len(body) - 40)
 
     @cached_property
+    def lines(self) -> list[str]:
+        """The non-empty lines."""
+        return [line for line in self.body.splitlines() if line.strip()]
+
+    @cached_property
     def code(self) -> bool:
-        return _is_code(self.lines)
+        return is_code("\n".join(self.lines))
 
     @cached_property
     def looks_like_code(self) -> bool:
         """Code, or at least its last two lines are: enough to read a cut in code ("for (...)" after "{")."""
         return self.code or (len(self.lines) >= 2 and all(
-            _CODE_LINE.search(line) or _ASSIGNMENT.match(line) for line in self.lines[-2:]))
+            CODE_LINE.search(line) or _ASSIGNMENT.match(line) for line in self.lines[-2:]))
 
 
 @register
@@ -129,13 +132,13 @@ def _unclosed_docstring(end: _End, prompt: str) -> Cut | None:
         if end.body.count(marks) % 2 == 1:
             start = end.body.rfind(marks)
             after = end.body[start + 3:].splitlines()
-            if not any(_CODE_LINE.search(line) or _ASSIGNMENT.match(line) for line in after):
+            if not any(CODE_LINE.search(line) or _ASSIGNMENT.match(line) for line in after):
                 return Cut("warning", 0.7, f"a {marks} string is opened and never closed", start)
     return None
 
 
 def _unclosed_bracket(end: _End, prompt: str) -> Cut | None:
-    prose = re.sub(r"```.*?```", "", end.body, flags=re.S)
+    prose = _FENCED.sub("", end.body) if "```" in end.body else end.body
     opener = _unbalanced(prose)
     # Prose that ends on a closer has finished its thought ("(see above)"); code that ends on "}" with a
     # "{" still open has lost its outer block.
@@ -222,7 +225,7 @@ def _dangling(end: _End, prompt: str) -> Cut | None:
     if not words or "://" in words[-1] or not _ENDS_CUT.match(body[-1]):
         return None
     last = words[-1].lower().strip(",(-")
-    if (_CODE_LINE.search(end.last) or _ASSIGNMENT.match(end.last)) and not _COMMENT.match(end.last):
+    if (CODE_LINE.search(end.last) or _ASSIGNMENT.match(end.last)) and not _COMMENT.match(end.last):
         dangling = last in _CODE_DANGLING and not (len(words) >= 2 and words[-2].lower() == "end")  # "end while"
     else:
         dangling = last in _DANGLING or body.endswith(("(", "-"))
@@ -236,7 +239,7 @@ def _is_sentence_end(end: _End) -> bool:
     """Whether the last line could be a sentence cut short: prose ending on a word, not code or output."""
     words = end.words
     return bool(words) and "://" not in words[-1] and _ENDS_CUT.match(end.body[-1]) is not None and not (
-        _CODE_LINE.search(end.last) or _ASSIGNMENT.match(end.last) or _COMMENT.match(end.last)
+        CODE_LINE.search(end.last) or _ASSIGNMENT.match(end.last) or _COMMENT.match(end.last)
         or _NOT_A_SENTENCE.search(end.last[-80:]) or _CODE_TOKEN.search(words[-1]))
 
 
@@ -280,9 +283,3 @@ def _mid_sentence(end: _End, prompt: str) -> Cut | None:
     if (punctuated and wordy or prose_line) and not signature:
         return Cut("warning", 0.6, f"the answer ends mid-sentence (\"...{end.quoted}\")", end.tail)
     return None
-
-
-def _is_code(lines: list[str]) -> bool:
-    """An unfenced code answer: 30%+ of its lines look like code."""
-    code = sum(_CODE_LINE.search(line) is not None for line in lines)
-    return len(lines) >= 3 and code >= 0.3 * len(lines)
