@@ -281,5 +281,6 @@ def _mid_sentence(end: _End, prompt: str) -> Cut | None:
     prose_line = len(words) >= 8 and capitals < 0.4 and wordy
     signature = len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(words) <= 4
     if (punctuated and wordy or prose_line) and not signature:
-        return Cut("warning", 0.6, f"the answer ends mid-sentence (\"...{end.quoted}\")", end.tail)
+        return Cut("warning", 0.5, f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
+                   end.tail)  # the weakest evidence: casual writers drop the last full stop too
     return None
