@@ -251,17 +251,18 @@ def _open_quote(end: _End, prompt: str) -> Cut | None:
 
 
 def _list_item_cut(end: _End, prompt: str) -> Cut | None:
-    """A list item may end without punctuation, unless its siblings end with a full stop (a long item needs
-    only half of them to). An item much shorter than its siblings is not taken as cut: tables of contents
-    end on "Index"."""
-    if not _is_sentence_end(end) or not _LIST_OR_CODE.match(end.last):
+    """A list item may end without punctuation, unless it is written as prose (it has a full stop inside,
+    or its siblings end with one). An item much shorter than its siblings is not taken as cut: tables of
+    contents end on "Index"."""
+    marker = _LIST_OR_CODE.match(end.last)
+    if not marker or not _is_sentence_end(end):
         return None
     items = [line for line in end.lines[:-1] if _LIST_OR_CODE.match(line)]
-    if len(items) < 2:
-        return None
     stops = sum(_ENDS_SENTENCE.search(line) is not None for line in items)
-    if stops >= 0.8 * len(items) or (stops >= 0.5 * len(items) and len(end.words) >= 10):
-        return Cut("warning", 0.6, f"the last list item stops short; its siblings end with a full stop "
+    prose_item = len(end.words) >= 8 and _SENTENCE_END.search(end.last, marker.end()) is not None
+    if (len(items) >= 2 and (stops >= 0.8 * len(items) or (stops >= 0.5 * len(items) and len(end.words) >= 10))
+            or prose_item):
+        return Cut("warning", 0.6, f"the last list item stops short; the list's items end with a full stop "
                    f"(\"...{end.quoted}\")", end.tail)
     return None
 
