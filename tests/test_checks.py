@@ -184,6 +184,12 @@ def test_json_by_prompt_and_by_majority_and_key_style():
                                        "{'name': 'Ann', 'age': 30}"))
     assert flags("json_format", ex("Write a Python function that adds two numbers. Return the answer as JSON.",
                                    "def add(a, b): return a + b"))  # insisted on, whatever the task
+    # A ```json block inside prose is the JSON asked for; each answer is judged by the turn it answers.
+    assert not flags("json_format", ex("Give me the data as JSON.", 'Sure, here it is:\n```json\n{"a": 1}\n```'))
+    talk = Example.create([Message("user", "Return the winners as JSON."), Message("assistant", '{"winners": []}'),
+                           Message("user", "Who was Enrico Fermi?"), Message("assistant", "An Italian physicist.")],
+                          Source("t.jsonl", 1, 0, "openai"))
+    assert not flags("json_format", talk)
 
 
 def test_system_prompt_minority_is_flagged():

@@ -14,7 +14,7 @@ from .code import ASKS_FOR_CODE
 # whatever else the prompt says; or loosely ("create a JSON object"), unless the prompt is a coding task
 # where JSON is the subject ("Write a C++ code to access JSON data").
 _INSISTS_ON_JSON = re.compile(r"\b(?:respond|reply|answer|return|output|format(?:ted)?)\b[^.?!\n]{0,30}?\b(?:in|as)\s+"
-                              r"(?:a\s+|an\s+|valid\s+)?json\b|\bjson\s+(?:format|only)\b|\b(?:respond|reply|answer|"
+                              r"(?:a\s+|an\s+|valid\s+)?json\b|\bjson\s+only\b|\b(?:respond|reply|answer|"
                               r"return|output)\s+(?:only\s+|valid\s+)?json\b", re.I)
 _ASKS_JSON = re.compile(r"\b(?:give|provide|generate|produce|write|create|make|list)\b[^.?!\n]{0,30}?\bjson\b|"
                         r"\b(?:in|as)\s+(?:a\s+|an\s+|valid\s+)?json\b", re.I)
@@ -23,9 +23,17 @@ _SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 _CAMEL = re.compile(r"^[a-z][a-z0-9]*(?:[A-Z][a-z0-9]*)+$")
 
 
+_JSON_BLOCK = re.compile(r"```json\s*\n(.*?)\n```", re.S | re.I)
+
+
 def _payload(text: str) -> str:
+    """The JSON an answer gives: all of it, the inside of its fence, or a ```json block within prose
+    ("Sure, here is the data: ```json ...```")."""
     m = _FENCE.match(text.strip())
-    return m.group(1) if m else text.strip()
+    if m:
+        return m.group(1)
+    block = _JSON_BLOCK.search(text) if "```" in text else None
+    return block.group(1).strip() if block else text.strip()
 
 
 def parse(text: str):
@@ -84,11 +92,13 @@ class JsonFormat(Check):
         ctx.stats["json_key_style"] = self.styles.most_common(1)[0][0] if sum(self.styles.values()) >= 3 else None
 
     def check(self, example, ctx):
-        prompt = example.prompt
-        asked = "json" in prompt.lower() and bool(
-            _INSISTS_ON_JSON.search(prompt) or _ASKS_JSON.search(prompt) and not ASKS_FOR_CODE.search(prompt))
-        wants_json = asked or ctx.stats.get("json_majority", False)
         for i, text in answers(example):
+            # Each answer is judged by the user turn it answers: in a conversation, a request for JSON in
+            # the first turn does not make every later answer JSON.
+            prompt = next((m.content for m in reversed(example.messages[:i]) if m.role == "user"), "")
+            asked = "json" in prompt.lower() and bool(
+                _INSISTS_ON_JSON.search(prompt) or _ASKS_JSON.search(prompt) and not ASKS_FOR_CODE.search(prompt))
+            wants_json = asked or ctx.stats.get("json_majority", False)
             value, looks = parse(text)
             if value is None and (looks or wants_json):
                 why = ("the prompt asks for JSON" if asked else
