@@ -77,3 +77,8 @@ def answers(example: Example) -> Iterator[tuple[int, str]]:
     for i, m in enumerate(example.messages):
         if m.role == "assistant" and m.content:
             yield i, m.content
+
+
+def asked_by(example: Example, turn: int) -> str:
+    """The user turn that the message at index `turn` answers (the nearest one before it)."""
+    return next((m.content for m in reversed(example.messages[:turn]) if m.role == "user"), "")

@@ -7,7 +7,7 @@ import json
 import re
 from collections import Counter
 
-from .base import Check, Flag, answers, register
+from .base import Check, Flag, answers, asked_by, register
 from .code import ASKS_FOR_CODE
 
 # JSON asked for as the output. Firmly ("Return the answer as JSON", "respond in JSON", "JSON only"),
@@ -95,7 +95,7 @@ class JsonFormat(Check):
         for i, text in answers(example):
             # Each answer is judged by the user turn it answers: in a conversation, a request for JSON in
             # the first turn does not make every later answer JSON.
-            prompt = next((m.content for m in reversed(example.messages[:i]) if m.role == "user"), "")
+            prompt = asked_by(example, i)
             asked = "json" in prompt.lower() and bool(
                 _INSISTS_ON_JSON.search(prompt) or _ASKS_JSON.search(prompt) and not ASKS_FOR_CODE.search(prompt))
             wants_json = asked or ctx.stats.get("json_majority", False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Check, Flag, register
+from .base import Check, Flag, asked_by, register
 from .code import ASKS_FOR_CODE
 
 # "List" asks for prose only as an instruction ("List five ..."), not as a noun ("the given list").
@@ -35,7 +35,7 @@ class ShortAnswer(Check):
         n = len(answer.split(None, 3))  # the answer first: most are far longer, and this is the cheap test
         if n > 2 or "```" in answer:
             return
-        prompt = example.prompt
+        prompt = asked_by(example, i)  # the question this answer answers, in a conversation the last one
         if not _ASKS_FOR_PROSE.search(prompt) or len(prompt.split()) < 5:
             return
         if _ASKS_FOR_SHORT.search(prompt) and not _DEMANDS_DETAIL.search(prompt):

@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 from typing import NamedTuple
 
-from .base import Check, Flag, answers, register, span
+from .base import Check, Flag, answers, asked_by, register, span
 from .code import CODE_LINE, is_code
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -102,7 +102,7 @@ class Truncation(Check):
             return
         i, text = turns[-1]  # only the final answer can be cut by a length limit
         body = text.rstrip()
-        cut = find_cut(body, example.prompt) if body else None
+        cut = find_cut(body, asked_by(example, i)) if body else None
         if cut:
             evidence = span(i, body, cut.start, len(body)) if cut.start is not None else {"turn": i}
             yield Flag(cut.severity, cut.score, f"turn {i + 1}: {cut.message}", evidence)
