@@ -48,6 +48,7 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("truncation", ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login"), False),
     ("truncation", ex("Show code", "```python\nprint('hi')\n```"), False),
     ("truncation", ex("Explain", "This works because (as noted) the sun is hot."), False),
+    ("truncation", ex("Stacks?", "Push each '(' to the stack; pop it at each ')'. Every `[` must be closed."), False),
     ("truncation", ex("Name five countries in Europe.", "1. France\n2. Spain\n3. Italy"), True),  # 3 of 5
     ("truncation", ex("Name three countries in Europe.", "1. France\n2. Spain\n3. Italy"), False),
     ("truncation", ex("Tips?", "1. Sleep well.\n2. Drink water.\n3. Walk daily.\n4. Eat more fresh"), True),
@@ -102,6 +103,11 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("encoding", ex("Café?", "Le café est ouvert — n’ayez crainte."), False),
     ("language", ex("Wie kann ich mein Passwort zurücksetzen, wenn ich es vergessen habe?",
                     "You can reset your password from the sign-in page with the link."), True),
+    ("language", ex("List the orders of customer 11 with their dates in SQL.",
+                    "SELECT o.order_id, o.order_date\nFROM orders o\nWHERE o.customer_id = 11;"), False),  # code
+    ("language", ex("Make a table of the users with name, e-mail, age and gender.",
+                    "| Name | Email | Age | Gender |\n|---|---|---|---|\n| Ana Souza | ana@mail.com | 30 | Female |\n"
+                    "| John Smith | john@mail.com | 25 | Male |"), False),  # a table is not prose
     ("language", ex("How do I reset my password if I forgot it?", "Use the 'Forgot password' link on the page."),
      False),
     ("language", ex("Translate to French: good morning, how are you today?", "Bonjour, comment allez-vous "

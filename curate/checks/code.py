@@ -9,12 +9,13 @@ import re
 _KEYWORDS = (r"def|class|return|import|from|for|while|if|elif|else|function|var|let|const|public|private|static|"
              r"#include|SELECT|FROM|WHERE|JOIN|INNER|ORDER BY|GROUP BY|INSERT|UPDATE|DELETE|CREATE|try|except|print|"
              r"console\.|end\s*(?:if|for|while)|endif|endwhile|endfor|fi|done|esac")
-# A line of code: ends like a statement or block, opens with a keyword, is indented, or is markup.
-CODE_LINE = re.compile(rf"[;{{}}]\s*$|^\s*(?:{_KEYWORDS})\b|^(?:\s{{4,}}|\t)\S|^\s*</?[a-zA-Z][\w-]*[\s>/]")
+# A line of code: ends like a statement or block, opens with a keyword, is indented, or is markup or a
+# Markdown table row (structured, not prose either).
+CODE_LINE = re.compile(rf"[;{{}}]\s*$|^\s*(?:{_KEYWORDS})\b|^(?:\s{{4,}}|\t)\S|^\s*</?[a-zA-Z][\w-]*[\s>/]|^\s*\|")
 # The same test at the start of every line of a text at once (one match per code line; `[^\S\n]` is
 # whitespace that stays on the line).
 _CODE_LINE_STARTS = re.compile(rf"^(?=[^\n]*[;{{}}][^\S\n]*$|[^\S\n]*(?:{_KEYWORDS})\b|(?: {{4}}|\t)[^\S\n]*\S|"
-                               rf"[^\S\n]*</?[a-zA-Z][\w-]*[\s>/])", re.M)
+                               rf"[^\S\n]*</?[a-zA-Z][\w-]*[\s>/]|[^\S\n]*\|)", re.M)
 _LINE_STARTS = re.compile(r"^[^\S\n]*\S", re.M)
 # A prompt that asks for code: short answers to it can be complete one-liners, and JSON in it is a subject.
 ASKS_FOR_CODE = re.compile(r"\b(code|query|regex|regular expression|script|program|function|snippet|command|sql|"

@@ -18,6 +18,7 @@ from .code import CODE_LINE, is_code
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _FENCED = re.compile(r"```.*?```", re.S)
+_QUOTED_BRACKET = re.compile(r"`[^`\n]*`|(['\"])[()\[\]{}]\1")
 _LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|[A-Za-z][.)]\s|[IVX]+\.\s|#|>|\||    |\t)")
 _OPEN_TAG = re.compile(r"<[A-Za-z][\w-]*(?:\s[^<>]*)?$")
 _BLOCK_TAGS = ("html", "body", "head", "div", "ul", "ol", "table", "form", "section", "script", "style", "svg")
@@ -139,6 +140,8 @@ def _unclosed_docstring(end: _End, prompt: str) -> Cut | None:
 
 def _unclosed_bracket(end: _End, prompt: str) -> Cut | None:
     prose = _FENCED.sub("", end.body) if "```" in end.body else end.body
+    if "'" in prose or '"' in prose or "`" in prose:  # a bracket written about: '(' or `[`
+        prose = _QUOTED_BRACKET.sub("", prose)
     opener = _unbalanced(prose)
     # Prose that ends on a closer has finished its thought ("(see above)"); code that ends on "}" with a
     # "{" still open has lost its outer block.
