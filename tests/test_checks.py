@@ -293,3 +293,24 @@ def test_parallel_run_matches_the_sequential_one(ws_dir, tmp_path, monkeypatch):
     parallel = run_checks("d", workspace=ws_dir)
     assert parallel.findings == sequential.findings and parallel.scores == sequential.scores
     assert parallel.summary["by_check"]["repetition"]["examples"] == 9
+
+
+def test_token_length_with_a_training_models_tokenizer_directory(tmp_path):
+    """`--tokenizer DIR` (a model's tokenizer, here a byte-level BPE like Llama 3's): counts are that
+    tokenizer's, and with no cheap bound for it every conversation that could exceed is tokenized."""
+    pytest.importorskip("transformers")
+    from curate.checks.token_length import render
+    from curate.checks.tokenizer import load
+    from train_bridge.tiny import tiny_tokenizer
+
+    texts = ["How do I reset my password?", "Open Settings, then Security, then Reset password."] * 20
+    tiny_tokenizer(texts, vocab_size=300).save_pretrained(tmp_path / "tok")
+    name, count = load(str(tmp_path / "tok"))
+    assert name == str(tmp_path / "tok") and count.at_most is None
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    long_ = ex("How do I reset my password? " * 6, "Open Settings, then Security. " * 6)
+    assert count(render(long_)) == len(hf(render(long_), add_special_tokens=False)["input_ids"])
+    [f] = flags("token_length", long_, Context(max_length=40, tokenizer=count))
+    assert f.evidence["tokens"] == count(render(long_)) > 40
