@@ -171,6 +171,16 @@ def test_wordpiece_bound_is_never_below_the_true_count(shared_data):
     assert sum(bounds) < 1.5 * sum(exact), "a bound this loose would skip nothing"
 
 
+def test_declining_what_the_tools_cannot_do_is_noted_not_held_against_the_answer():
+    tool = {"type": "function", "function": {"name": "calculate_distance", "parameters": {}}}
+    msgs = [Message("user", "Can you book me a flight to Paris?"),
+            Message("assistant", "I'm sorry, but I can't assist with that. My current function calculates distances.")]
+    [f] = flags("refusal", Example.create(msgs, Source("t.jsonl", 1, 0, "openai"), tools=[tool]))
+    assert f.severity == "info" and "tools do not cover" in f.message
+    [f] = flags("refusal", Example.create(msgs, Source("t.jsonl", 1, 0, "openai")))  # no tools: a refusal
+    assert f.severity == "warning"
+
+
 def test_a_placeholder_the_prompt_gave_is_flagged_in_the_prompt_not_in_the_answer():
     found = flags("placeholders", ex("Put this in a <p>: Lorem ipsum dolor sit amet.", "<p>Lorem ipsum dolor sit amet.</p>"))
     assert [f.evidence["turn"] for f in found] == [0]

@@ -26,6 +26,7 @@ _REFUSAL_HINTS = ("cannot", "can't", "won't", "will not", "unable to", "not able
                   "not comfortable", "not allowed", "not permitted", "goes against", "violates")
 _BOILERPLATE_HINTS = ("an ai", "a ai", "artificial intelligence", "language model", "virtual assistant",
                       "knowledge cutoff", "training data")
+_OUT_OF_SCOPE = re.compile(r"capabilit|\bfunctions?\b|\btools?\b|external task|\bability to\b", re.I)
 _PATTERNS = ((_REFUSAL, _REFUSAL_HINTS, "refuses the request", "warning", 0.8),
              (_BOILERPLATE, _BOILERPLATE_HINTS, "AI-assistant boilerplate", "warning", 0.6))
 
@@ -40,6 +41,12 @@ class Refusal(Check):
             low = text.lower()
             for pattern, hints, what, severity, score in _PATTERNS:
                 m = pattern.search(text) if any(h in low for h in hints) else None
+                if m and example.tools and _OUT_OF_SCOPE.search(text):
+                    # Tool-use data teaches declining what the tools cannot do ("I can't book flights; my
+                    # function calculates distances"): the right answer there, noted, not held against it.
+                    yield Flag("info", 0.3, f"turn {i + 1}: declines a request its tools do not cover: "
+                               f"\"{m.group(0)}\"", span(i, text, m.start(), m.end()))
+                    break
                 if m:
                     yield Flag(severity, score, f"turn {i + 1}: {what}: \"{m.group(0)}\"",
                                span(i, text, m.start(), m.end()))
