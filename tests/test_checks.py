@@ -181,6 +181,13 @@ def test_declining_what_the_tools_cannot_do_is_noted_not_held_against_the_answer
     assert f.severity == "warning"
 
 
+def test_saying_what_it_is_when_asked_is_noted_not_held_against_the_answer():
+    [f] = flags("refusal", ex("Who are you?", "I'm a language model called Vicuna, trained by LMSYS."))
+    assert f.severity == "info"
+    [f] = flags("refusal", ex("What is the capital of Peru?", "As an AI language model, I think it is Lima."))
+    assert f.severity == "warning"
+
+
 def test_a_placeholder_the_prompt_gave_is_flagged_in_the_prompt_not_in_the_answer():
     found = flags("placeholders", ex("Put this in a <p>: Lorem ipsum dolor sit amet.", "<p>Lorem ipsum dolor sit amet.</p>"))
     assert [f.evidence["turn"] for f in found] == [0]

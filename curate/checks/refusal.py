@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Check, Flag, answers, register, span
+from .base import Check, Flag, answers, asked_by, register, span
 
 _BOILERPLATE = re.compile(
     r"(?:\bas an? (ai|artificial intelligence)( language model| assistant| model)?\b|"
@@ -26,6 +26,11 @@ _REFUSAL_HINTS = ("cannot", "can't", "won't", "will not", "unable to", "not able
                   "not comfortable", "not allowed", "not permitted", "goes against", "violates")
 _BOILERPLATE_HINTS = ("an ai", "a ai", "artificial intelligence", "language model", "virtual assistant",
                       "knowledge cutoff", "training data")
+# The user asking the assistant about itself ("Who are you?", "Are you GPT-4?", "Who taught you?").
+_ASKS_IDENTITY = re.compile(r"\b(?:who|what) are you\b|\byour name\b|introduce yourself|about yourself|about you\b|"
+                            r"who you are|who (?:made|created|built|trained|taught|developed|programmed) you|"
+                            r"\bare you\b[^.!?\n]{0,40}\?|what are you called|what should i call you|which model|"
+                            r"your (?:creator|developer|training|model)\b", re.I)
 _OUT_OF_SCOPE = re.compile(r"capabilit|\bfunctions?\b|\btools?\b|external task|\bability to\b", re.I)
 _PATTERNS = ((_REFUSAL, _REFUSAL_HINTS, "refuses the request", "warning", 0.8),
              (_BOILERPLATE, _BOILERPLATE_HINTS, "AI-assistant boilerplate", "warning", 0.6))
@@ -41,6 +46,12 @@ class Refusal(Check):
             low = text.lower()
             for pattern, hints, what, severity, score in _PATTERNS:
                 m = pattern.search(text) if any(h in low for h in hints) else None
+                if m and pattern is _BOILERPLATE and _ASKS_IDENTITY.search(asked_by(example, i)):
+                    # "Who are you?" answered "I'm a language model called Vicuna": the question was about
+                    # the assistant, so saying what it is answers it (identity sets are made of these).
+                    yield Flag("info", 0.2, f"turn {i + 1}: says what it is, asked about itself: \"{m.group(0)}\"",
+                               span(i, text, m.start(), m.end()))
+                    break
                 if m and example.tools and _OUT_OF_SCOPE.search(text):
                     # Tool-use data teaches declining what the tools cannot do ("I can't book flights; my
                     # function calculates distances"): the right answer there, noted, not held against it.
