@@ -140,9 +140,10 @@ def _unclosed_docstring(end: _End, prompt: str) -> Cut | None:
 
 def _unclosed_bracket(end: _End, prompt: str) -> Cut | None:
     prose = _FENCED.sub("", end.body) if "```" in end.body else end.body
-    if "'" in prose or '"' in prose or "`" in prose:  # a bracket written about: '(' or `[`
-        prose = _QUOTED_BRACKET.sub("", prose)
     opener = _unbalanced(prose)
+    if opener:  # a bracket written about ('(' or `[`) is not an opener
+        prose = _QUOTED_BRACKET.sub("", prose)
+        opener = _unbalanced(prose)
     # Prose that ends on a closer has finished its thought ("(see above)"); code that ends on "}" with a
     # "{" still open has lost its outer block.
     if opener and (prose.rstrip()[-1:] not in (")", "]", "}") or (end.looks_like_code and opener == "{")):
