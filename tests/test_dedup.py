@@ -271,3 +271,18 @@ def test_exact_classes_survive_a_key_collision(monkeypatch):
     class_of, classes = _exact_classes(docs)
     assert class_of.tolist() == [0, 1, 0, 1, 4]
     assert sorted(classes.values()) == [[0, 2], [1, 3]]
+
+
+def test_threaded_signatures_and_tokenizing_match_single_threaded():
+    """Both split the documents across threads above a few thousand; the split must not show."""
+    pytest.importorskip("numba", reason="the fast extra (numba) is not installed")
+    from curate.dedup.signatures import signatures_oph
+    from curate.dedup.tokens import word_ids
+
+    rng = np.random.default_rng(5)
+    vocab = [f"w{i}" for i in range(500)] + ["Ünï", "中文", "x_y"]
+    texts = [" ".join(rng.choice(vocab, rng.integers(0, 30))) for _ in range(9000)]
+    one, two = word_ids(texts, threads=1), word_ids(texts, threads=2)
+    assert np.array_equal(one.values, two.values) and np.array_equal(one.offsets, two.offsets)
+    sets = shingle(texts)
+    assert np.array_equal(signatures_oph(sets, 128, threads=1), signatures_oph(sets, 128, threads=2))
