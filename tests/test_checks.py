@@ -51,6 +51,8 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("truncation", ex("Stacks?", "Push each '(' to the stack; pop it at each ')'. Every `[` must be closed."), False),
     ("truncation", ex("Name five countries in Europe.", "1. France\n2. Spain\n3. Italy"), True),  # 3 of 5
     ("truncation", ex("Name three countries in Europe.", "1. France\n2. Spain\n3. Italy"), False),
+    ("truncation", ex("Give me five tips for sleeping well.", "Tips:\n- Keep a schedule\n- Avoid caffeine"), True),
+    ("truncation", ex("Give me two tips for sleeping well.", "Tips:\n- Keep a schedule\n- Avoid caffeine"), False),
     ("truncation", ex("Tips?", "1. Sleep well.\n2. Drink water.\n3. Walk daily.\n4. Eat more fresh"), True),
     ("truncation", ex("Quote?", "He said: \"Stay hungry, stay"), True),  # an open quotation
     ("truncation", ex("Solve 17 / 3", "Dividing both sides, we get the result x ="), True),

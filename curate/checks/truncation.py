@@ -50,6 +50,7 @@ _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
 _ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+\s*[-+*/]?=\s*\S")  # `x = 5`, `total += x`
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
+_BULLET = re.compile(r"\s*([-*•+])\s")
 _NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen "
                                          "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(), 1)}
 _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|identify|compose|brainstorm|"
@@ -190,10 +191,25 @@ def _ends_on_operator(end: _End, prompt: str) -> Cut | None:
 
 
 def _list_short_of_request(end: _End, prompt: str) -> Cut | None:
+    """A list that stops short of the number of items the prompt asked for: the last number of a numbered
+    list, or the count of bullets in the list the answer ends with."""
     item = _LIST_NUMBER.match(end.last)
-    asked = _asked_count(prompt) if item else None
-    if asked and 0 < int(item.group(1)) < asked:
-        return Cut("warning", 0.7, f"the list stops at item {item.group(1)} of the {asked} asked for "
+    bullet = None if item else _BULLET.match(end.last)
+    if not (item or bullet):
+        return None
+    asked = _asked_count(prompt)
+    if not asked:
+        return None
+    if item:
+        have = int(item.group(1))
+    else:
+        have = 0
+        for line in reversed(end.lines):  # the bullets of the list the answer ends with
+            if not line.lstrip().startswith(bullet.group(1)):
+                break
+            have += 1
+    if 0 < have < asked:
+        return Cut("warning", 0.7, f"the list stops at item {have} of the {asked} asked for "
                    f"(\"...{end.quoted}\")", end.tail)
     return None
 
