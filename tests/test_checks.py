@@ -65,6 +65,9 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("truncation", ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:"), True),  # a header with no body
     ("truncation", ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s"), False),
     ("truncation", ex("Code?", "def f(xs):\n    total = 0\n    total"), True),  # a bare name: cut statement
+    ("truncation", ex("Code?", "def f(d, xs):\n    for x in xs:\n        d[x]"), True),  # a bare subscript
+    ("truncation", ex("Code?", "def f(s):\n    for i in range(3):\n        if len(s[i:j])"), True),  # no colon
+    ("truncation", ex("Outline?", "I. Intro\nA. Hook\nB. Thesis\nII. Body\nA. Point one\nIII. Conclusion"), True),
     ("truncation", ex("Code?", "class A:\n    def run(self):\n        # nothing yet\n        pass"), False),
     ("truncation", ex("Code?", "def area(r):\n    \"\"\"Return the area of a circle of"), True),  # docstring
     ("truncation", ex("Code?", "def ok(n):\n    if n > 0:\n        return \"The number is"), True),  # open string

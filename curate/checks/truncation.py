@@ -35,11 +35,13 @@ _CODE_DANGLING = {"if", "elif", "for", "while", "in", "def", "class", "let", "va
 # A block header as the last line has lost its body ("for x in xs:", "if (n > 0)"); a one-line form
 # ("if x: return y", "if (x) y;") has not.
 _HEADER = re.compile(r"^\s*((if|elif|else|while|for|foreach|def|class|with|try|except|finally|switch)\b"
-                     r"|(public|private|protected|static|func|fn|function)\b.*\)\s*$)(?!.*[;}]\s*$)(?!.*:\s*\S)")
+                     r"|(public|private|protected|static|func|fn|function)\b.*\)\s*$)(?!.*[;}]\s*$)(?!.*:\s+\S)")
 # An indented line holding only a name is a statement cut short; `pass`, `break`, `done` are whole.
 _BARE_NAME = re.compile(r"^\s+(?!(pass|break|continue|return|end|fi|done|esac|exit|quit|raise|yield|true|false|"
-                        r"none|null|nil|else|endif|wend|loop|next)\s*$)[A-Za-z_]\w*$", re.I)
+                        r"none|null|nil|else|endif|wend|loop|next)\s*$)[A-Za-z_][\w.]*(\[[^\]\n]*\])*$", re.I)
 _HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
+_SECTION = re.compile(r"\s*[IVX]+\.\s+\S")  # an outline's section, "III. The Characters"
+_POINT = re.compile(r"\s*[A-Z]\.\s+\S")  # a point under it, "A. Gatsby"
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
 _ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]?\s*$")
 # Printed output, hashtags, figures and a quotation's attribution ("..." - C.S. Lewis) are not sentences.
@@ -232,9 +234,16 @@ def _code_cut(end: _End, prompt: str) -> Cut | None:
 
 
 def _heading_last(end: _End, prompt: str) -> Cut | None:
-    """A Markdown heading as the last line of a prose answer: its section never came."""
+    """A Markdown heading as the last line of a prose answer, or an outline's section ("III. ...") where
+    the other sections have points under them: its section never came."""
     if _HEADING.match(end.last) and len(end.lines) >= 2 and not end.code:
         return Cut("warning", 0.6, f"the answer ends on a heading (\"...{end.quoted}\")", end.tail)
+    if _SECTION.match(end.last):
+        lines = end.lines
+        filled = any(_SECTION.match(a) and _POINT.match(b) for a, b in zip(lines, lines[1:]))
+        if filled:
+            return Cut("warning", 0.6, f"the outline ends on a section with nothing under it "
+                       f"(\"...{end.quoted}\")", end.tail)
     return None
 
 
