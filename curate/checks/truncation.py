@@ -308,7 +308,7 @@ def _mid_sentence(end: _End, prompt: str) -> Cut | None:
     punctuated = len(_SENTENCE_END.findall(end.body)) >= 2  # the body ends on a word: all of these are inside
     capitals = sum(w[:1].isupper() for w in words) / len(words)
     wordy = sum(any(c.isalpha() for c in w) for w in words) >= 0.6 * len(words)  # not "12 -> 15 -> 20"
-    prose_line = len(words) >= 8 and capitals < 0.4 and wordy
+    prose_line = len(words) >= 8 and (capitals < 0.4 or len(words) >= 14 and capitals < 0.7) and wordy
     signature = len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(words) <= 4
     if (punctuated and wordy or prose_line) and not signature:
         return Cut("warning", 0.5, f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
