@@ -290,7 +290,7 @@ def _list_item_cut(end: _End, prompt: str) -> Cut | None:
     stops = sum(_ENDS_SENTENCE.search(line) is not None for line in items)
     prose_item = len(end.words) >= 8 and _SENTENCE_END.search(end.last, marker.end()) is not None
     if (len(items) >= 2 and (stops >= 0.8 * len(items) or (stops >= 0.5 * len(items) and len(end.words) >= 10))
-            or prose_item):
+            or (len(items) == 1 and stops == 1 and len(end.words) >= 6) or prose_item):
         return Cut("warning", 0.6, f"the last list item stops short; the list's items end with a full stop "
                    f"(\"...{end.quoted}\")", end.tail)
     return None
