@@ -244,8 +244,9 @@ def check_list(rows: list[dict]) -> None:
 
 def check_summary(report, report_path: str | None) -> None:
     s = report.summary
+    noted = f", {s['noted_examples']:,} more with notes only" if s.get("noted_examples") else ""
     table = Table(title=f"check '{report.collection}' (run {report.run_id}): {s['flagged_examples']:,} of "
-                        f"{s['examples']:,} examples flagged", title_justify="left")
+                        f"{s['examples']:,} examples flagged{noted}", title_justify="left")
     for col, justify in (("check", "left"), ("examples", "right"), ("error", "right"), ("warning", "right"),
                          ("info", "right")):
         table.add_column(col, justify=justify)

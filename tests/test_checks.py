@@ -336,3 +336,14 @@ def test_token_length_with_a_training_models_tokenizer_directory(tmp_path):
     assert count(render(long_)) == len(hf(render(long_), add_special_tokens=False)["input_ids"])
     [f] = flags("token_length", long_, Context(max_length=40, tokenizer=count))
     assert f.evidence["tokens"] == count(render(long_)) > 40
+
+
+def test_examples_with_notes_only_are_not_counted_as_flagged(ws_dir, tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "Who are you?"},
+                          {"role": "assistant", "content": "I am an AI assistant made by Example Corp."}]},
+            {"messages": [{"role": "user", "content": "Write me a poem about the sea."},
+                          {"role": "assistant", "content": "I'm sorry, but I can't help with that."}]},
+            {"messages": [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "4"}]}]
+    curate.ingest([write_jsonl(tmp_path / "d.jsonl", rows)], "d", workspace=ws_dir)
+    s = run_checks("d", workspace=ws_dir, only=["refusal"]).summary
+    assert s["flagged_examples"] == 1 and s["noted_examples"] == 1

@@ -264,14 +264,18 @@ def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]], f
 def _summary(report, names, total, failed, seconds, proposed, elapsed) -> dict[str, Any]:
     by_check: dict[str, dict[str, int]] = {n: {"error": 0, "warning": 0, "info": 0} for n in names}
     flagged: dict[str, set] = {n: set() for n in names}
+    serious: set[str] = set()  # examples with a warning or an error; info findings are notes
+    noted: set[str] = set()
     for f in report.findings:
+        (serious if f["severity"] in ("error", "warning") else noted).add(f["example_id"])
         if f["check"] in by_check:
             by_check[f["check"]][f["severity"]] += 1
             flagged[f["check"]].add(f["example_id"])
     scores = sorted(report.scores.values())
     return {
         "examples": total,
-        "flagged_examples": sum(1 for s in report.scores.values() if s < 1.0),
+        "flagged_examples": len(serious),
+        "noted_examples": len(noted - serious),
         "by_check": {n: dict(by_check[n], examples=len(flagged[n]),
                              examples_per_second=round(total / seconds[n]) if seconds[n] > 0 else None)
                      for n in names},
