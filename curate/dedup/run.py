@@ -40,7 +40,7 @@ class _Corpus:
     ids: list[str]
     sources: list[Source]
     quality: list[tuple]
-    texts: list[str]  # the dedup key's raw text
+    texts: list[str]  # the dedup key's raw text, kept for embeddings only
     words: WordIds = field(default_factory=lambda: word_ids([]))  # of the dedup key
     prompts: WordIds = field(default_factory=lambda: word_ids([]))
     responses: WordIds = field(default_factory=lambda: word_ids([]))
@@ -93,7 +93,7 @@ def _exact_classes(docs: WordIds) -> tuple[np.ndarray, dict[int, list[int]]]:
     return class_of, dict(sorted(classes.items()))
 
 
-def _load(ws: Workspace, collection: str, key: str, with_turns: bool,
+def _load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text: bool,
           progress: Progress | None) -> _Corpus:
     """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
     total = ws.count_examples(collection)
@@ -116,6 +116,8 @@ def _load(ws: Workspace, collection: str, key: str, with_turns: bool,
         if progress and n % 5000 == 0:
             progress("load", n, total)
     c.words = word_ids(c.texts)
+    if not with_text:  # only embeddings need the raw text again; as words it is a fraction of the memory
+        c.texts = []
     if with_turns:
         c.prompts = c.words if key == "prompt" else word_ids(prompts)
         c.responses = c.words if key == "response" else word_ids(responses)
@@ -301,7 +303,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
     if against is not None:
         ws.collection_id(against)
     run_id = ws.start_run(collection, "dedup", params)
-    corpus = _load(ws, collection, key, kind == "examples" or against is not None, progress)
+    corpus = _load(ws, collection, key, kind == "examples" or against is not None, "semantic" in methods, progress)
     timings: dict[str, float] = {"load": time.perf_counter() - started}
     n = len(corpus)
     class_of, classes = _exact_classes(corpus.words)
