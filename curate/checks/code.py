@@ -17,6 +17,7 @@ CODE_LINE = re.compile(rf"[;{{}}]\s*$|^\s*(?:{_KEYWORDS})\b|^(?:\s{{4,}}|\t)\S|^
 _CODE_LINE_STARTS = re.compile(rf"^(?=[^\n]*[;{{}}][^\S\n]*$|[^\S\n]*(?:{_KEYWORDS})\b|(?: {{4}}|\t)[^\S\n]*\S|"
                                rf"[^\S\n]*</?[a-zA-Z][\w-]*[\s>/]|[^\S\n]*\|)", re.M)
 _LINE_STARTS = re.compile(r"^[^\S\n]*\S", re.M)
+FENCED_BLOCK = re.compile(r"```.*?```", re.S)  # a fenced code block, fence included
 # A prompt that asks for code: short answers to it can be complete one-liners, and JSON in it is a subject.
 ASKS_FOR_CODE = re.compile(r"\b(code|query|regex|regular expression|script|program|function|snippet|command|sql|"
                            r"html|css|jquery|expression|syntax|class|method|python|javascript|java|c\+\+|c#|php|ruby|"

@@ -12,9 +12,8 @@ import zlib
 from collections import Counter
 
 from .base import Check, Flag, answers, register
-from .code import is_code
+from .code import FENCED_BLOCK, is_code
 
-_CODE = re.compile(r"```.*?```", re.S)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
@@ -25,7 +24,7 @@ class Repetition(Check):
 
     def check(self, example, ctx):
         for i, text in answers(example):
-            prose = _CODE.sub(" ", text) if "```" in text else text
+            prose = FENCED_BLOCK.sub(" ", text) if "```" in text else text
             sentences = [s for s in map(str.strip, _SENTENCE.findall(prose.lower())) if len(s) >= 8]
             if len(sentences) >= 6:
                 top, n = Counter(sentences).most_common(1)[0]

@@ -14,10 +14,9 @@ from functools import cached_property
 from typing import NamedTuple
 
 from .base import Check, Flag, answers, asked_by, register, span
-from .code import CODE_LINE, is_code
+from .code import CODE_LINE, FENCED_BLOCK, is_code
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
-_FENCED = re.compile(r"```.*?```", re.S)
 _QUOTED_BRACKET = re.compile(r"`[^`\n]*`|(['\"])[()\[\]{}]\1")
 _LIST_OR_CODE = re.compile(r"^\s*([-*+]|\d+[.)]|[A-Za-z][.)]\s|[IVX]+\.\s|#|>|\||    |\t)")
 _OPEN_TAG = re.compile(r"<[A-Za-z][\w-]*(?:\s[^<>]*)?$")
@@ -142,7 +141,7 @@ def _unclosed_docstring(end: _End, prompt: str) -> Cut | None:
 
 
 def _unclosed_bracket(end: _End, prompt: str) -> Cut | None:
-    prose = _FENCED.sub("", end.body) if "```" in end.body else end.body
+    prose = FENCED_BLOCK.sub("", end.body) if "```" in end.body else end.body
     opener = _unbalanced(prose)
     if opener:  # a bracket written about ('(' or `[`) is not an opener
         prose = _QUOTED_BRACKET.sub("", prose)

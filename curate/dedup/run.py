@@ -85,7 +85,7 @@ def _exact_classes(docs: WordIds) -> tuple[np.ndarray, dict[int, list[int]]]:
     for j in collided:  # two different texts with one 64-bit key (p ~ n^2 / 2^65): split them by content
         del classes[j]
         by_words: dict[bytes, int] = {}
-        for i in [j] + np.flatnonzero(class_of == j).tolist()[1:]:
+        for i in np.flatnonzero(class_of == j).tolist():  # j, the class's first member, comes first
             k = by_words.setdefault(docs.doc(i).tobytes(), i)
             class_of[i] = k
             if k != i:
