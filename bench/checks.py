@@ -18,6 +18,7 @@ import random
 import re
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,22 +97,37 @@ PLANT = {
     "ingest_warnings": lambda e, r: replace_answer(e, e.response, warnings=(Issue("empty_system_prompt", "turn 1"),)),
 }
 NEEDS_LONG = {"truncation", "token_length", "repetition"}
+# Where a cut lands varies from one planting to the next: over 200 plantings the recall moved by 2 to 4
+# points from one seed to another, so truncation is planted in every answer long enough.
+PLANT_EVERY = {"truncation"}
+
+
+def cut_where(check, ctx, originals: list[Example], planted: list[Example]) -> None:
+    """Truncation's recall split by where the cut landed: at the end of a line, a cut leaves a text that
+    can read as a whole answer (a list item, a line of code), which is where most misses are."""
+    found: dict[str, list[bool]] = {"end of a line": [], "inside a line": []}
+    for original, cut in zip(originals, planted):
+        after = original.response[len(cut.response):len(cut.response) + 1]
+        found["end of a line" if after in ("\n", "\r") else "inside a line"].append(bool(list(check.check(cut, ctx))))
+    print("  " + ", ".join(f"cut {where}: {sum(hits) / len(hits):.3f} of {len(hits):,}" for where, hits in found.items()))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-check", type=int, default=200)
     ap.add_argument("--speed", type=int, default=0)
+    ap.add_argument("--show-flags", metavar="CHECK", help="print the untouched examples CHECK flags, to read them")
     args = ap.parse_args()
-    rng = random.Random(0)
     base = base_examples()
     _, count = load(None)
     ctx = Context(max_length=1024, tokenizer=count)
-    print(f"base: {len(base):,} real examples; {args.per_check} planted per check; token limit {ctx.max_length}")
+    print(f"base: {len(base):,} real examples; {args.per_check} planted per check (truncation: every answer of 20+ "
+          f"words); token limit {ctx.max_length}")
     print(f"\n{'check':<17}{'recall':>8}{'flag rate (untouched)':>24}   target: recall >= 0.95, flags <= 1%")
     for name, plant in PLANT.items():
+        rng = random.Random(zlib.crc32(name.encode()))  # a stream per check: one check's draws never move another's
         pool = [e for e in base if len(e.response.split()) >= 20] if name in NEEDS_LONG else base
-        chosen = rng.sample(range(len(pool)), min(args.per_check, len(pool)))
+        chosen = rng.sample(range(len(pool)), len(pool) if name in PLANT_EVERY else min(args.per_check, len(pool)))
         planted = [plant(pool[i], rng) for i in chosen]
         untouched = [e for k, e in enumerate(base) if k not in set(chosen)] if pool is base else base
         check = REGISTRY[name]()
@@ -120,6 +136,12 @@ def main() -> None:
         flagged = sum(bool(list(check.check(e, ctx))) for e in untouched) / len(untouched)
         ok = "ok" if hit >= 0.95 and flagged <= 0.01 else "MISSED TARGET"
         print(f"{name:<17}{hit:>8.3f}{flagged:>23.2%}   {ok}")
+        if name == "truncation":
+            cut_where(check, ctx, [pool[i] for i in chosen], planted)
+        if name == args.show_flags:
+            for e in untouched:
+                for flag in check.check(e, ctx):
+                    print(f"    {flag.message[:100]}\n      prompt: {e.prompt[:80]!r}\n      answer: ...{e.response[-120:]!r}")
     if args.speed:
         examples = (base * (args.speed // len(base) + 1))[:args.speed]
         print(f"\nspeed over {len(examples):,} examples:")
@@ -149,9 +171,11 @@ def end_to_end(examples: list[Example]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "d.jsonl"
         with open(path, "w") as fh:
-            for k, e in enumerate(examples):  # a distinct marker per copy, so repeats do not collapse
+            for k, e in enumerate(examples):
+                # A distinct marker per copy, so repeats do not collapse into one stored example; in the
+                # prompt, so that answers keep their own endings (the truncation rules read those).
                 msgs = [m.to_dict() for m in e.messages]
-                msgs[-1]["content"] += f" [{k}]"
+                next(m for m in msgs if m["role"] == "user")["content"] += f" [{k}]"
                 fh.write(json.dumps({"messages": msgs}) + "\n")
         curate.ingest([path], "d", workspace=Path(tmp) / "ws")
         t = time.perf_counter()

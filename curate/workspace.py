@@ -505,15 +505,16 @@ class Workspace:
         )
 
     def iter_examples(self, collection: str, batch: int = 2000, after: int = 0,
-                      until: int | None = None) -> Iterator[Example]:
-        """Examples in ingest order, streamed; `after`/`until` bound the storage sequence (see `seq_bounds`)."""
+                      until: int | None = None, every: int = 1) -> Iterator[Example]:
+        """Examples in ingest order, streamed; `after`/`until` bound the storage sequence (see `seq_bounds`);
+        `every` > 1 yields an even sample, one example in `every`."""
         cid = self.collection_id(collection)
         last = after
         stop = until if until is not None else 2**62
         while True:
             rows = self.conn.execute(
                 f"SELECT seq, {self._EXAMPLE_COLS} FROM examples WHERE collection_id=? AND seq>? AND seq<=? "
-                "ORDER BY seq LIMIT ?", (cid, last, stop, batch)).fetchall()
+                "AND seq % ? = 0 ORDER BY seq LIMIT ?", (cid, last, stop, every, batch)).fetchall()
             if not rows:
                 return
             for row in rows:

@@ -317,6 +317,24 @@ def test_parallel_run_matches_the_sequential_one(ws_dir, tmp_path, monkeypatch):
     assert parallel.summary["by_check"]["repetition"]["examples"] == 9
 
 
+def test_a_large_collections_majorities_come_from_an_even_sample(ws_dir, tmp_path, monkeypatch):
+    """Above FIRST_PASS_SAMPLE examples the first pass observes an even sample: the set's system prompt is
+    still found, every example is still checked, and the report says how many the statistics rest on."""
+    import sys
+
+    records = [{"messages": ([{"role": "system", "content": "You are a pirate." if i == 13 else "Be brief."}]
+                             + [{"role": "user", "content": f"Question number {i}?"},
+                                {"role": "assistant", "content": f"Answer number {i}."}])} for i in range(120)]
+    curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
+    whole = run_checks("d", workspace=ws_dir, only=["system_prompt"])
+    monkeypatch.setattr(sys.modules["curate.checks"], "FIRST_PASS_SAMPLE", 30)
+    sampled = run_checks("d", workspace=ws_dir, only=["system_prompt"])
+    assert "set_statistics_from" not in whole.summary and sampled.summary["set_statistics_from"] == 30
+    found = [[(f["example_id"], f["check"]) for f in r.findings] for r in (whole, sampled)]
+    assert found[0] == found[1] and len(found[0]) == 1  # the pirate, found either way (the share is estimated)
+    assert sampled.summary["examples"] == 120
+
+
 def test_token_length_with_a_training_models_tokenizer_directory(tmp_path):
     """`--tokenizer DIR` (a model's tokenizer, here a byte-level BPE like Llama 3's): counts are that
     tokenizer's, and with no cheap bound for it every conversation that could exceed is tokenized."""

@@ -134,7 +134,7 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
     checks: dict[str, Check] = {n: REGISTRY[n]() for n in names}
     failed: dict[str, str] = {}
     seconds = dict.fromkeys(names, 0.0)
-    _first_pass(ws, collection, checks, ctx, failed, seconds)
+    observed = _first_pass(ws, collection, checks, ctx, failed, seconds)
     report = CheckReport(collection, run_id, params)
     findings: list[Finding] = []
     flags_of: dict[str, list[Flag]] = {}
@@ -169,12 +169,15 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
         report.scores[eid] = quality_score(flags)
     proposed = _prune(report, prune_bottom, flags_of, findings) if prune_bottom else 0
     report.summary = _summary(report, names, total, failed, seconds, proposed, time.perf_counter() - started)
+    if 0 < observed < total:
+        report.summary["set_statistics_from"] = observed  # the even sample majorities were measured on
     flagged_quality = {k: round(v, 4) for k, v in report.scores.items() if v < 1.0}  # the rest score 1.0
     ws.finish_run(run_id, report.summary | {"quality_below_1": flagged_quality}, findings)
     return report
 
 
 PARALLEL_MIN = 20_000  # below this, forking costs more than it saves
+FIRST_PASS_SAMPLE = 50_000  # a share measured on 50,000 examples is off by 0.5 points at most (2 sigma)
 PARALLEL_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _STATE: tuple | None = None
 
@@ -188,9 +191,10 @@ def _with_progress(parts, progress, total):
         yield part
 
 
-def _first_pass(ws, collection, checks, ctx, failed, seconds) -> None:
+def _first_pass(ws, collection, checks, ctx, failed, seconds) -> int:
     """Collection-wide preparation: one shared pass for checks that observe examples one by one, and a
-    pass of its own for a check that overrides `prepare`. A failing check is recorded and skipped."""
+    pass of its own for a check that overrides `prepare`. A failing check is recorded and skipped.
+    Returns how many examples the shared pass observed."""
     own = [n for n, c in checks.items() if type(c).prepare is not Check.prepare]
     shared = [n for n, c in checks.items() if n not in own and (type(c).observe is not Check.observe or
                                                                  type(c).finish is not Check.finish)]
@@ -202,8 +206,14 @@ def _first_pass(ws, collection, checks, ctx, failed, seconds) -> None:
             failed[name] = traceback.format_exc(limit=3)
         seconds[name] += time.perf_counter() - t
     if not shared:
-        return
-    for example in ws.iter_examples(collection):
+        return 0
+    # Shares and majorities come from an even sample of a large collection: reading and decoding every
+    # example for them cost a sixth of a 1M-example run, single-threaded, for no better an estimate.
+    total = ws.count_examples(collection)
+    every = max(1, -(-total // FIRST_PASS_SAMPLE)) if all(checks[n].observes_shares for n in shared) else 1
+    observed = 0
+    for example in ws.iter_examples(collection, every=every):
+        observed += 1
         for name in shared:
             if name in failed:
                 continue
@@ -219,6 +229,7 @@ def _first_pass(ws, collection, checks, ctx, failed, seconds) -> None:
                 checks[name].finish(ctx)
             except Exception:
                 failed[name] = traceback.format_exc(limit=3)
+    return observed
 
 
 def _check_range(bounds: tuple[int, int]):

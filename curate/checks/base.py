@@ -39,6 +39,9 @@ class Context:
 class Check:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # True when what `observe` learns is a share or a majority, which an even sample measures as well as
+    # the whole: the runner then observes at most FIRST_PASS_SAMPLE examples of a large collection.
+    observes_shares: ClassVar[bool] = False
 
     def prepare(self, examples: Iterable[Example], ctx: Context) -> None:
         """Optional first pass over the whole collection. Prefer `observe` + `finish`: the runner then

@@ -11,11 +11,15 @@ _KEYWORDS = (r"def|class|return|import|from|for|while|if|elif|else|function|var|
              r"console\.|end\s*(?:if|for|while)|endif|endwhile|endfor|fi|done|esac")
 # A line of code: ends like a statement or block, opens with a keyword, is indented, or is markup or a
 # Markdown table row (structured, not prose either).
-CODE_LINE = re.compile(rf"[;{{}}]\s*$|^\s*(?:{_KEYWORDS})\b|^(?:\s{{4,}}|\t)\S|^\s*</?[a-zA-Z][\w-]*[\s>/]|^\s*\|")
+# An indented sentence ("    Resolution: Look for a TV with 4K.") is a prose list item, not code.
+_PROSE = r"[A-Z][\w'-]*[:,]?[^\S\n]+\w[^\n]*[.!?][\"')]?[^\S\n]*$"
+CODE_LINE = re.compile(rf"[;{{}}]\s*$|^\s*(?:{_KEYWORDS})\b|^(?:\s{{4,}}|\t)\s*(?!{_PROSE})\S|"
+                       rf"^\s*</?[a-zA-Z][\w-]*[\s>/]|^\s*\|")
 # The same test at the start of every line of a text at once (one match per code line; `[^\S\n]` is
 # whitespace that stays on the line).
-_CODE_LINE_STARTS = re.compile(rf"^(?=[^\n]*[;{{}}][^\S\n]*$|[^\S\n]*(?:{_KEYWORDS})\b|(?: {{4}}|\t)[^\S\n]*\S|"
-                               rf"[^\S\n]*</?[a-zA-Z][\w-]*[\s>/]|[^\S\n]*\|)", re.M)
+_CODE_LINE_STARTS = re.compile(rf"^(?=[^\n]*[;{{}}][^\S\n]*$|[^\S\n]*(?:{_KEYWORDS})\b|"
+                               rf"(?: {{4}}|\t)[^\S\n]*(?!{_PROSE})\S|[^\S\n]*</?[a-zA-Z][\w-]*[\s>/]|"
+                               rf"[^\S\n]*\|)", re.M)
 _LINE_STARTS = re.compile(r"^[^\S\n]*\S", re.M)
 FENCED_BLOCK = re.compile(r"```.*?```", re.S)  # a fenced code block, fence included
 # A prompt that asks for code: short answers to it can be complete one-liners, and JSON in it is a subject.

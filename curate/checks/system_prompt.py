@@ -16,6 +16,7 @@ def system_of(example) -> str | None:
 class SystemPrompt(Check):
     name = "system_prompt"
     description = "a system prompt that differs from (or is missing against) the one most of the set uses"
+    observes_shares = True  # a majority (measured on a sample of a large collection)
 
     def __init__(self):
         self.counts: Counter = Counter()

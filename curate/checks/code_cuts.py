@@ -1,0 +1,233 @@
+"""Truncation rules for code: where a cut leaves code that cannot be whole (a block header with no
+body, a statement with no ";" among statements that all have one, a comment over code that never
+came, a Python function that builds a value and never returns it). Each takes the answer's `End` and
+returns a `Cut` or None; `truncation.find_cut` runs them in order."""
+
+from __future__ import annotations
+
+import re
+
+from .code import CODE_LINE
+from .ending import ASSIGNMENT, CODE_DANGLING, COMMENT, HEADING, QUOTED_BRACKET, WHOLE, Cut, End, unbalanced
+
+# A block header as the last line has lost its body ("for x in xs:", "if (n > 0)"); a one-line form
+# ("if x: return y", "if (x) y;") has not.
+_HEADER = re.compile(r"^\s*((if|elif|else|while|for|foreach|def|class|with|try|except|finally|switch)\b"
+                     r"|(public|private|protected|static|func|fn|function)\b.*\)\s*$"
+                     r"|((public|private|protected|abstract|final|static|export)\s+)+(class|interface|enum|struct)\s)"
+                     r"(?!.*[;}]\s*$)(?!.*:\s+\S)")
+# A declaration cut before its "=" or ";" ("let subStr", "int total"); an SQL condition or join cut
+# before its test ("WHERE e.salary", "INNER JOIN Orders").
+_DECLARED = re.compile(r"^\s*((let|const|var|auto)\s+[A-Za-z_]\w*|(int|long|float|double|char|bool|boolean|string|"
+                       r"String)(\[\])*(\s+[A-Za-z_]\w*)?)$")
+_SQL_OPEN = re.compile(r"^\s*((WHERE|AND|OR|ON|HAVING)\s+[\w.]+|((INNER|LEFT|RIGHT|FULL|CROSS)\s+)?(OUTER\s+)?JOIN\s+"
+                       r"\w+(\s+\w+)?|(SELECT|FROM|GROUP BY|ORDER BY))$")
+_BARE_NAME = re.compile(r"^\s+" + WHOLE + r"\$?[A-Za-z_][\w.]*(\[[^\]\n]*\])*"
+                        r"(\s*,\s*\$?[A-Za-z_][\w.]*(\[[^\]\n]*\])*)*$", re.I)
+
+
+def unclosed_docstring(end: End, prompt: str) -> Cut | None:
+    """An odd number of triple quotes, and only text after the last one (code after it means that one
+    closed a string, and an odd one out is a mention in prose)."""
+    for marks in ('"""', "'''"):
+        if end.body.count(marks) % 2 == 1:
+            start = end.body.rfind(marks)
+            after = end.body[start + 3:].splitlines()
+            if not any(CODE_LINE.search(line.strip()) or ASSIGNMENT.match(line) for line in after):
+                return Cut("warning", 0.7, f"a {marks} string is opened and never closed", start)
+    if end.body.count("/*") > end.body.count("*/") and re.search(r"^\s*/\*", end.body, re.M):
+        return Cut("warning", 0.7, "a /* comment is opened and never closed", end.body.rfind("/*"))
+    return None
+
+
+def code_cut(end: End, prompt: str) -> Cut | None:
+    """In a code answer: a block header with no body after it (a C or Java signature with no "{" too), an
+    indented line holding only a name, a statement ending on a comma, or a name no line before defines."""
+    last = end.last
+    if last[-1] in ".!?;}\"'":
+        return None  # no statement cut short ends so
+    header, name = _HEADER.match(last), _TOP_NAME.match(last)
+    stops = header or _BARE_NAME.match(last) or _SIGNATURE.match(last) or _DECLARED.match(last) or (
+        _SQL_OPEN.match(last) and re.match(r"\s*(SELECT|WITH)\b", end.body)) or (
+        last.endswith(",") and not last.lstrip().startswith("print "))
+    if not (stops or name):
+        return None  # the shape of the last line comes first: it is cheap, and rules out most answers
+    before = end.lines[-2] if len(end.lines) >= 2 else ""
+    # Code just above makes one lone line code too: "# Define the model" over "model", "For example:"
+    # over "class MyClass", "sentence = ..." over "words".
+    lead_in = re.match(r"\s*(#|//)\s*\w+\s+\w", before) or before.rstrip().endswith(":") or ASSIGNMENT.match(before)
+    if not (end.looks_like_code or (lead_in and (name or header))):
+        return None
+    if last.endswith(",") and unbalanced(QUOTED_BRACKET.sub("", end.body)):
+        stops = None  # a comma inside an open list or call: the bracket rule speaks for it
+    if not stops and name:
+        name = re.escape(last.strip())
+        code = re.sub(r"(#|//).*", "", end.body[:len(end.body) - len(last)])  # a comment defines nothing
+        stops = last.strip() in CODE_DANGLING or not re.search(
+            rf"(^|[\s,(])\$?{name}\s*(,[^=\n]*)?[-+*/]?=(?!=)|import\s[^\n]*\b{name}\b|\b(as|def|class|let|var|const)"
+            rf"\s+{name}\b|for\s[^\n]*\b{name}\b[^\n]*\sin\b", code, re.M)  # a parameter is not defined outside
+    if stops:
+        return Cut("warning", 0.6, f"the code stops mid-statement (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+# "int main()", "public static String reverse(String s)": a C-family function signature with no body.
+_SIGNATURE = re.compile(r"^\s*(?!(?:return|new|else|print|echo|await|throw|yield|delete|puts|raise)\b)[A-Za-z_]"
+                        r"[\w:<>*&\[\], ]*[\w>*&\]]\s+"
+                        r"[*&]*[A-Za-z_][\w:]*\s*\([^;{}]*\)\s*(const)?\s*$")
+# A line that is one name at the margin ("model", "tfidf_vectorizer"): in code, the start of a statement
+# whose "= ..." was cut, unless the code defined it before (a notebook cell shows a value that way).
+_TOP_NAME = re.compile(WHOLE + r"\$?[a-z_]\w*$", re.I)
+_LINE_COMMENT = re.compile(r"\s*(#|//)\s*(\S.*)")
+# Comments that show a result ("# Output: 12", "# prints 5") or stand in for code left out on purpose.
+_PLACEHOLDER = re.compile(r"\b(code|something|here|todo|logic|implementation|stuff|body|handle|function \d)", re.I)
+_VALUES = {"true", "false", "none", "null", "nil", "output", "result", "done", "yes", "end", "error"}
+_NOT_INTRO = re.compile(r"^\W*(output|result|returns|prints|expected|\d)|:\s*\S|=>|->|==|\bso on\b|\betc\b|"
+                        r"\.\.\.|…|\b(?:your|more|other)\b.*\bhere\b",
+                        re.I)
+# A line whose output the comments after it may show: a print, or a bare call ("triangle(4)").
+_SHOWS_OUTPUT = re.compile(r"print|console\.log|echo|puts|cout|System\.out|output|result|^\s*[\w.]+\(.*\)\s*;?\s*$",
+                           re.I)
+
+
+def comment_last(end: End, prompt: str) -> Cut | None:
+    """Code that ends on a comment that introduces code ("# Return the result", "# Build"), or on a doc
+    comment ("/** ... */") with nothing documented after it. Not a placeholder ("# your code here",
+    "except E:\n    # handle it"), a note ending with a full stop, or what the line above prints."""
+    if end.last.strip() == "*/":
+        previous = end.body.rfind("*/", 0, len(end.body) - 2)  # the comment before this one ends there
+        if "/**" in end.body[previous + 2 if previous >= 0 else 0:]:
+            return Cut("warning", 0.6, "the code ends on a doc comment, before what it documents", end.tail)
+    comment = _LINE_COMMENT.match(end.last)
+    if not comment or end.last.endswith(".") or HEADING.match(end.last) or len(end.lines) < 2 or not end.code:
+        return None
+    text = comment.group(2)
+    # One word introduces code too ("# Driver", "# Extract"), unless it is a value the line above printed.
+    one_value = len(text.split()) < 2 and (not text.isalpha() or len(text) < 4 or text.lower() in _VALUES)
+    if _NOT_INTRO.search(text) or one_value:
+        return None
+    before = end.lines[-2]
+    # Output shown in comments sits right below the line at the margin; inside a block it is a step.
+    right_below = not re.search(r"\n[^\S\n]*\n[^\n]*$", end.body) and not end.last[:1].isspace()
+    if (before.rstrip().endswith((":", "{")) and _PLACEHOLDER.search(text)) or (
+            right_below and _SHOWS_OUTPUT.search(before)):
+        return None
+    return Cut("warning", 0.6, f"the code ends on a comment, before the code it introduces (\"...{end.quoted}\")",
+               end.tail)
+
+
+def no_semicolon(end: End, prompt: str) -> Cut | None:
+    """Code whose statements all end with ";" (JavaScript, C, Java, PHP) stopping on a word: a statement
+    cut short ("const port"). A cut at a space never removes a ";" alone, so a missing one after ")"
+    is a slip, not a cut, and is left alone."""
+    last = end.last.strip()
+    if (end.body.count(";") < 2 or not re.search(r"[\w\"']$", last) or "//" in last or " #" in last
+            or COMMENT.match(last) or re.fullmatch(r"@?(end|fi|done|esac|endif|wend|loop|next)", last, re.I)
+            or not end.code):
+        return None  # "console.log(x); // 15": a trailing comment follows a whole statement; "@end" is one
+    if len(end.lines) >= 2 and "output" in end.lines[-2].lower():
+        return None  # printed output after "// Output"
+    ends = [line.rstrip()[-1] for line in end.lines[:-1] if not COMMENT.match(line)]
+    semicolons = ends.count(";")
+    unended = sum(c.isalnum() or c in "_\"')]" for c in ends)
+    if semicolons >= 2 and unended <= 0.34 * semicolons:
+        return Cut("warning", 0.6, f"the code's statements end with \";\" and its last one stops short "
+                   f"(\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def try_alone(end: End, prompt: str) -> Cut | None:
+    """Python code with a `try:` and no `except` or `finally` after it: the handler was cut off."""
+    if not end.last[:1].isspace():
+        return None  # the code in a `try:` block is indented
+    at = max(end.body.rfind("try:"), end.body.rfind("try :"))
+    if at >= 0 and end.code and re.match(r"\s*try\s*:\s*$", end.body[end.body.rfind("\n", 0, at) + 1:].split("\n")[0]):
+        rest = end.body[at:]
+        if not re.search(r"^\s*(except\b|finally\s*:)", rest, re.M):
+            return Cut("warning", 0.6, "a `try:` block has no `except` or `finally`: the code stops inside it",
+                       at)
+    return None
+
+
+_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+\w+\s*\(", re.M)
+_LOCAL_STORE = re.compile(r"^([ \t]+)([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?:[-+*/%]|//)?=(?!=)")
+_GIVES_BACK = re.compile(r"\b(return|yield|print|global|nonlocal|write|append|extend|update|put|send|"
+                         r"setattr|exec|eval)\b|\bself\.|\[\w[^\]]*\]\s*=(?!=)")
+
+
+def unused_local(end: End, prompt: str) -> Cut | None:
+    """A Python function whose last line stores a local variable, while nothing in the function returns,
+    yields, prints or writes anything: the store is lost, so the lines that used it were cut."""
+    store = _LOCAL_STORE.match(end.last)
+    if not store or not end.code:
+        return None
+    defs = list(_DEF.finditer(end.body))
+    if not defs or len(defs[-1].group(1)) >= len(store.group(1)):
+        return None
+    body = end.body[defs[-1].end():]
+    # An empty list or dict made on the last line is built after it, whatever else the function returns.
+    if _GIVES_BACK.search(body[:len(body) - len(end.last)]) and not _ACCUMULATOR.match(end.last):
+        return None
+    return Cut("warning", 0.6, f"the function ends by setting {store.group(2)!r}, which nothing uses: the code "
+               f"after it is missing (\"...{end.quoted}\")", end.tail)
+
+
+# An empty container or string to fill ("result = []", "counts = {}", "s = ''"): a value being built.
+_ACCUMULATOR = re.compile(r"^[ \t]*([A-Za-z_]\w*)\s*=\s*(\[\]|\{\}|set\(\)|dict\(\)|list\(\)|\"\"|''|"
+                          r"defaultdict\(\w*\)|Counter\(\))\s*(#.*)?$", re.M)
+_DOCSTRING_ONLY = re.compile(r"[^\n]*\n\s*(\"\"\"|''')[^\n]*\1\s*$")
+_MAIN = re.compile(r"^if __name__ == ['\"]__main__['\"]\s*:\s*$", re.M)
+
+
+def main_only_assigns(end: End, prompt: str) -> Cut | None:
+    """A `__main__` block that only sets values and never uses them: the lines that would were cut."""
+    main = list(_MAIN.finditer(end.body)) if "__main__" in end.body else None
+    if not main:
+        return None
+    block = [line for line in end.body[main[-1].end():].splitlines() if line.strip()]
+    if block and all(_LOCAL_STORE.match(line) for line in block):
+        return Cut("warning", 0.6, f"the `__main__` block only sets values and never uses them: the lines "
+                   f"after \"...{end.quoted}\" are missing", end.tail)
+    return None
+
+
+def function_left_open(end: End, prompt: str) -> Cut | None:
+    """The code stops inside a Python function that has only its docstring, or that builds a value
+    ("found = []") it never returns, yields or prints."""
+    if not end.last[:1].isspace() or "def " not in end.body:
+        return None
+    defs = list(_DEF.finditer(end.body))
+    if not defs or len(end.last) - len(end.last.lstrip()) <= len(defs[-1].group(1)):
+        return None
+    function = end.body[defs[-1].end():]
+    if _DOCSTRING_ONLY.match(function):
+        return Cut("warning", 0.6, "the function has a docstring and no body", end.tail)
+    built = _ACCUMULATOR.search(function)
+    if built and not re.search(r"\b(return|yield|print|global|nonlocal)\b", function):
+        return Cut("warning", 0.6, f"the function builds {built.group(1)!r} and never returns or prints it: "
+                   f"the code stops inside it (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+def branch_only_return(end: End, prompt: str) -> Cut | None:
+    """A function whose last line returns inside an `if`, while no `return` stands at the function's own
+    level: the `else` or the fallback after the branch was cut ("if a > b:\n        return a")."""
+    ret = re.match(r"([ \t]+)return\b", end.last)
+    if not ret or len(end.lines) < 3:
+        return None
+    header = re.match(r"([ \t]*)(if|elif)\b.*:\s*$", end.lines[-2])
+    defs = list(_DEF.finditer(end.body)) if header else None
+    if not defs:
+        return None
+    function = end.body[defs[-1].end():].splitlines()[1:]
+    body_level = next((len(line) - len(line.lstrip()) for line in function if line.strip()), 0)
+    falls_back = any(re.match(r"[ \t]*(return|raise)\b", line) and len(line) - len(line.lstrip()) == body_level
+                     for line in function)
+    if not falls_back and len(defs[-1].group(1)) < body_level and len(header.group(1)) < len(ret.group(1)):
+        return Cut("warning", 0.6, f"the function returns only when its last `{header.group(2)}` holds: its "
+                   f"other branch is missing (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+RULES = (code_cut, comment_last, no_semicolon, try_alone, unused_local, main_only_assigns, function_left_open,
+         branch_only_return)

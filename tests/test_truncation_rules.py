@@ -1,0 +1,108 @@
+"""The truncation rules one by one: each cut (taken from answers the bench cut and earlier rules missed)
+and, beside it, the complete answer a careless version of the rule flagged."""
+
+import pytest
+
+from curate.checks.truncation import find_cut
+
+CUT = [
+    # prose and lists
+    ("indented prose items end with a full stop", "Pay attention to:\n\n    Resolution: Look for 4K or higher.\n\n"
+     "    HDR: Look for a TV that supports it.\n\n    Brand tech: Features like Motionflow are often just terms used"),
+    ("siblings are the numbered items, not the bullets above", "Ingredients:\n- Eggs\n- Water\n\n1. Fill a saucepan "
+     "with water and bring it to a simmer.\n2. Add a tablespoon of vinegar to the water.\n3. Crack"),
+    ("a '* ' bullet is not a comment in prose", "Ways:\n\n* You could ask influencers to review your app. \n"
+     "* You could also create a website to show your app. \n* Additionally, you could create a social"),
+    ("a quoted passage never closes", 'Here:\n\n"Open-Dyslexic Is A Font. Letters Have Heavy Bottoms To Add A '
+     'Kind Of "Gravity"'),
+    ("the next section's title", "Weapons:\n\nWorld War I:\n- Machine guns\n- Poison gas\n- Tanks\n\nWorld War"),
+    ("a table row short of cells", "| Year | Rate |\n|---|---|\n| 2014 | 7.17 |\n| 2015 |"),
+    ("a tab-separated row short of cells", "Car\tSold\tShare\nMini\t1,099\t0.5%\nLeaf\t1,276\t1.5%\nPorsche"),
+    ("a table row without its closing bar", "| A | B |\n|---|---|\n| 1,1 | 1,2 |\n| 2,1 | 2,2"),
+    ("a grid row short of figures", "# 8 16 24 32 40\n# 9 18 27 36 45\n# 10 20 30"),
+    ("an inline code span never closes", "Loop from `i = 0` to `i = n - 2`:\n   - Compute `sum = array[i]"),
+    ("a question without its end", "Good to hear you want to learn.\n\nWhat sort of mentoring most interests"),
+    ("the answer's own count", "Here are the top five flight simulators:\n\n1. Microsoft Flight Simulator\n2. X-Plane"),
+    ("a list item stops before 'to'", "Dangers:\n\n- Surveillance of every payment.\n- Frozen accounts of people "
+     "who are now unable"),
+    ("an empty last item", "Characters:\n\n9. Dill is imaginative and loves to tell stories.\n\n10."),
+    ("an item stops before the part the others have", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 "
+     "landmarks\n3. Los"),
+    ("a question item without its '?'", "Questions:\n1. What is the purpose of the program?\n2. What"),
+    ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
+     "      <xs:sequence>"),
+    ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
+    ("an operator '&' at the end", "Channels:\n\n1. **Social media** ads.\n2. **Influencer &"),
+    # code
+    ("code ends on a comment", "def extract(d):\n    name = d['name']\n    age = d['age']\n\n    # Return the extracted"),
+    ("a one-word comment that introduces code", "X = data[['h', 'w']]\ny = data['out']\n\n#Build"),
+    ("a statement without its ';'", "const app = express();\napp.get('/', (req, res) => {\n    res.send('Hi');\n});"
+     "\n\nconst port"),
+    ("try without except", "def is_binary(s):\n    try:\n        int(s, 2)\n        return True"),
+    ("a function ends on a store nothing uses", "def days(a, b):\n    d1 = parse(a)\n    d2 = parse(b)"),
+    ("a function builds a list it never returns", "def primes(n):\n    found = []\n    i = 2\n    while "
+     "len(found) < n:\n        if is_prime(i):\n            found.append(i)\n        i += 1"),
+    ("a __main__ block that only assigns", "def f(s):\n    return s[::-1]\n\nif __name__ == '__main__':\n    s = 'hi'"),
+    ("an if returns and nothing else does", "def max_num(a, b):\n    if a > b:\n        return a"),
+    ("a function with only its docstring", 'def product(xs):\n    """Find the product of all numbers."""'),
+    ("a bracket opened on the last line", 'name = "John"\nage = 25\nprint("Hello " + name + ", you are " + str(age)'),
+    ("a C signature without a body", "#include <iostream>\nusing namespace std;\n\nint main()"),
+    ("a name after a comment", "import pandas as pd\n\n# Define the model\nmodel"),
+    ("a name after an assignment", 'sentence = "It is a fun day."\nwords'),
+    ("a doc comment documents nothing", "/**\n * Get the current timestamp.\n * @returns {number}\n */"),
+    ("a string literal never closes", "import os\n\ncmd = 'aws s3"),
+    ("the explanation after the code", "for row in rows:\n    print(row)\nIn this"),
+    ("a statement ends on a comma", "def swap(arr):\n    for i in range(len(arr) - 1):\n        arr[i], arr[i+1] = "
+     "arr[i+1],"),
+    ("an indented tuple of names", "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b"),
+    ("a /* comment never closes", "function now() {\n  return Date.now();\n}\n/* Returns the time in"),
+]
+
+WHOLE = [
+    ("Ruby's end", "def is_anagram?(a, b)\n  a.chars.sort == b.chars.sort\nend"),
+    ("shell's done", "#!/bin/bash\nfor x in a b\ndo\n    echo $x\ndone"),
+    ("Python 2 print with a comma", 'for i in range(len(arr)):\n\tprint ("%d" %arr[i]),'),
+    ("a return is not a signature", "def word_count(s):\n    words = s.split()\n    return len(words)"),
+    ("a trailing comment after ';'", "let arr = [2, 5];\nlet max = 0;\nconsole.log(findMax(arr)); // Output: 9"),
+    ("Objective-C @end", "- (BOOL)isEmpty {\n    return [self.queue count] == 0;\n}\n\n@end"),
+    ("printed output in comments", "def tri(n):\n    for i in range(n):\n        print('*' * i)\n\ntri(4)\n\n"
+     "# Output:\n# *\n# **"),
+    ("output right under the print", "x = to_pig_latin(s)\nprint(x)\n# elloHay orldWay!"),
+    ("placeholder comments", "try:\n   # Code that can cause exception\nexcept ExceptionName:\n   # Code to handle "
+     "exception"),
+    ("a note that ends with a full stop", "// Walk both lists until they meet.\n// The node they meet is where the "
+     "loop starts. Set its next to null."),
+    ("a mixed list's last item", "The dangers:\n\n* Total surveillance of transactions\n\n* Freezing the accounts "
+     "of dissidents, who cannot pay.\n\n* Cyber attacks or outages collapsing the entire financial system"),
+    ("a script that builds a dict", "my_dict = {}\nfor key, value in items:\n    my_dict[key] = value"),
+    ("the printed text under HTML", "<html>\n  <body>\n    <h1>Hello World</h1>\n  </body>\n</html>\n\nHello World"),
+    ("Visual Basic's End Function", "Public Function Add(a As Integer, b As Integer)\n    Return a + b\nEnd Function"),
+    ("an in-place sort returns nothing", "def bubble_sort(arr):\n    n = len(arr)\n    for i in range(n):\n        "
+     "for j in range(0, n-i-1):\n            if arr[j] > arr[j+1]:\n                arr[j], arr[j+1] = arr[j+1], "
+     "arr[j]"),
+    ("a whole table", "| Year | Rate |\n|---|---|\n| 2014 | 7.17 |\n| 2015 | 7.21 |"),
+    ("code is not a grid", "list1 = [21, 56, 78, 4]\nlist2 = [56, 98, 19, 34]\nprint(merge(list1, list2))"),
+    ("a loop's increment ends a script", "i = 0\nwhile i < 5:\n    print(i)\n    i += 1"),
+    ("a search with a fallback", "def find(xs, x):\n    for i, v in enumerate(xs):\n        if v == x:\n"
+     "            return i\n    return -1"),
+    ("a name the code defined", "import pandas as pd\ndf = pd.read_csv('a.csv')\n\n# Show the table\ndf"),
+    ("a quoted title", 'I am an AI assistant called "Open Assistant"'),
+    ("indented prose that is whole", "Pay attention to:\n\n    Resolution: Look for 4K or higher.\n\n    HDR: Look "
+     "for a TV that supports it."),
+    ("a complete poem line", "Roses are red,\nViolets are blue,\nSugar is sweet,\nAnd so are you"),
+    ("verse without full stops", "O wretched murder! Hear the spirits come!\nThe ghosts proclaim eight hundred "
+     "thousand dead\nTwo million more the country they have fled\nDrove many men to kill and ethnic cleanse"),
+    ("an HTML void element last", "<form>\n  <label>Name</label>\n</form>\n<br>"),
+    ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
+     "3. Los Angeles - 26 landmarks"),
+]
+
+
+@pytest.mark.parametrize("why,answer", CUT, ids=[c[0] for c in CUT])
+def test_cut_is_found(why, answer):
+    assert find_cut(answer) is not None, why
+
+
+@pytest.mark.parametrize("why,answer", WHOLE, ids=[c[0] for c in WHOLE])
+def test_whole_answer_passes(why, answer):
+    assert find_cut(answer) is None, find_cut(answer)
