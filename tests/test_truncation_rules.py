@@ -45,6 +45,9 @@ CUT = [
     ("a __main__ block that only assigns", "def f(s):\n    return s[::-1]\n\nif __name__ == '__main__':\n    s = 'hi'"),
     ("an if returns and nothing else does", "def max_num(a, b):\n    if a > b:\n        return a"),
     ("a function with only its docstring", 'def product(xs):\n    """Find the product of all numbers."""'),
+    ("a docstring of several lines and no body", 'def to_decimal(b):\n    """\n    Convert a binary string.\n    """'),
+    ("a swap left half done", "def sort(a):\n    for i in range(len(a)):\n        for j in range(i):\n            if a[j] > a[i]:"
+     "\n                tmp = a[i]\n                a[i] = a[j]"),
     ("a bracket opened on the last line", 'name = "John"\nage = 25\nprint("Hello " + name + ", you are " + str(age)'),
     ("a C signature without a body", "#include <iostream>\nusing namespace std;\n\nint main()"),
     ("a name after a comment", "import pandas as pd\n\n# Define the model\nmodel"),
@@ -80,6 +83,10 @@ WHOLE = [
     ("an in-place sort returns nothing", "def bubble_sort(arr):\n    n = len(arr)\n    for i in range(n):\n        "
      "for j in range(0, n-i-1):\n            if arr[j] > arr[j+1]:\n                arr[j], arr[j+1] = arr[j+1], "
      "arr[j]"),
+    ("a temperature named temp", "def to_kelvin(temp, unit):\n    if unit == 'C':\n        temp = temp + 273.15\n"
+     "    return temp"),
+    ("a whole swap", "def sort(a):\n    for i in range(len(a)):\n        for j in range(i):\n            if a[j] > a[i]:"
+     "\n                tmp = a[i]\n                a[i] = a[j]\n                a[j] = tmp"),
     ("a whole table", "| Year | Rate |\n|---|---|\n| 2014 | 7.17 |\n| 2015 | 7.21 |"),
     ("code is not a grid", "list1 = [21, 56, 78, 4]\nlist2 = [56, 98, 19, 34]\nprint(merge(list1, list2))"),
     ("a loop's increment ends a script", "i = 0\nwhile i < 5:\n    print(i)\n    i += 1"),

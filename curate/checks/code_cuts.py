@@ -175,7 +175,7 @@ def unused_local(end: End, prompt: str) -> Cut | None:
 # An empty container or string to fill ("result = []", "counts = {}", "s = ''"): a value being built.
 _ACCUMULATOR = re.compile(r"^[ \t]*([A-Za-z_]\w*)\s*=\s*(\[\]|\{\}|set\(\)|dict\(\)|list\(\)|\"\"|''|"
                           r"defaultdict\(\w*\)|Counter\(\))\s*(#.*)?$", re.M)
-_DOCSTRING_ONLY = re.compile(r"[^\n]*\n\s*(\"\"\"|''')[^\n]*\1\s*$")
+_DOCSTRING_ONLY = re.compile(r"[^\n]*\n\s*(\"\"\"|''')((?!\1).)*\1\s*$", re.S)  # on one line or several
 _MAIN = re.compile(r"^if __name__ == ['\"]__main__['\"]\s*:\s*$", re.M)
 
 
@@ -206,7 +206,16 @@ def function_left_open(end: End, prompt: str) -> Cut | None:
     if built and not re.search(r"\b(return|yield|print|global|nonlocal)\b", function):
         return Cut("warning", 0.6, f"the function builds {built.group(1)!r} and never returns or prints it: "
                    f"the code stops inside it (\"...{end.quoted}\")", end.tail)
+    # A swap through a temporary ("temp = a[i]", then "a[i] = a[j]") that never puts the temporary back.
+    swap = list(_SWAP.finditer(function))
+    if swap and not re.search(rf"=\s*{swap[-1].group(2)}\b", function[swap[-1].end():]):
+        return Cut("warning", 0.6, f"a swap through {swap[-1].group(2)!r} stops half done (\"...{end.quoted}\")",
+                   end.tail)
     return None
+
+
+_SWAP = re.compile(r"^([ \t]+)(temp|tmp|aux)\s*=\s*([\w.]+\[[^\]\n]+\]|[\w]+\.[\w.]+);?[ \t]*\n\1\3\s*=(?!=)",
+                   re.M)
 
 
 def branch_only_return(end: End, prompt: str) -> Cut | None:
