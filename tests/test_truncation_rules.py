@@ -25,6 +25,11 @@ CUT = [
     ("the answer's own count", "Here are the top five flight simulators:\n\n1. Microsoft Flight Simulator\n2. X-Plane"),
     ("a list item stops before 'to'", "Dangers:\n\n- Surveillance of every payment.\n- Frozen accounts of people "
      "who are now unable"),
+    ("a namespaced tag left open", "<xs:sequence>\n  <xs:element name=\"first\" type=\"xs:string\" />\n"
+     "  <xs:element"),
+    ("a two-word question", "Here is the script.\n\nIs there"),
+    ("a poem line of one word under long ones", "Pondering the paths of a long life,\nWishing for a change "
+     "of heart today,\nOn this cold and quiet winter day,\nHer"),
     ("an empty last item", "Characters:\n\n9. Dill is imaginative and loves to tell stories.\n\n10."),
     ("an item stops before the part the others have", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 "
      "landmarks\n3. Los"),
@@ -93,6 +98,11 @@ WHOLE = [
     ("a search with a fallback", "def find(xs, x):\n    for i, v in enumerate(xs):\n        if v == x:\n"
      "            return i\n    return -1"),
     ("a name the code defined", "import pandas as pd\ndf = pd.read_csv('a.csv')\n\n# Show the table\ndf"),
+    ("a comparison in Swift code", "func find(arr: [Int]) -> Int {\n  for i in 0..<arr.count {\n    if arr[i] > 0 {"
+     "\n      return i\n    }\n  }\n  return -1\n}"),
+    ("a two-word question that is whole", "I would not worry about it.\n\nWhy not"),
+    ("a poem's short refrain", "Pondering the paths of a long life,\nWishing for a change of heart today,\nOn this "
+     "cold and quiet winter day,\nAlways, always"),
     ("a quoted title", 'I am an AI assistant called "Open Assistant"'),
     ("indented prose that is whole", "Pay attention to:\n\n    Resolution: Look for 4K or higher.\n\n    HDR: Look "
      "for a TV that supports it."),

@@ -31,7 +31,7 @@ from .ending import (
     unbalanced,
 )
 
-_OPEN_TAG = re.compile(r"<[A-Za-z][\w-]*(?:\s[^<>]*)?$")
+_OPEN_TAG = re.compile(r"<[A-Za-z][\w:-]*(?:\s[^<>]*)?$")  # "<div class=", "<xs:element"
 _OPENING_TAG = re.compile(r"<([A-Za-z][\w:.-]*)(\s[^<>]*)?(?<!/)>")
 _VOID_TAGS = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr",
               "param", "!doctype"}
@@ -61,6 +61,7 @@ _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|
                     r"minutes?|seconds?|hours?|days?|years?|%|percent))", re.I)
 _ASKING = {"what", "how", "why", "which", "who", "whom", "where", "when", "do", "does", "did", "is", "are", "can",
            "could", "would", "should", "will", "have", "has", "shall", "may"}
+_ASKED_OF = {"there", "it", "you", "the", "a", "an", "this", "that", "we", "they", "i", "he", "she", "your", "my"}
 _CLOSING = re.compile(r"\b(regards|sincerely|thanks|thank you|cheers|best|yours|love|warmly)\b", re.I)
 
 
@@ -349,7 +350,15 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     words, lines = end.words, end.lines
     if len(lines) >= 4 and all(len(line.split()) <= 12 for line in lines[-4:]) and sum(
             _ENDS_SENTENCE.search(line) is None for line in lines[-4:-1]) >= 2:
-        return None  # verse: short lines that mostly end without a full stop, as this one does
+        # verse: short lines that mostly end without a full stop, as this one does; but a line of one to
+        # three words under lines of five or more lost the rest of itself ("A moment")
+        above = sorted(len(line.split()) for line in lines[-4:-1])
+        refrain = len({w.strip(",;").lower() for w in words}) < len(words)  # "Always, always"
+        if len(words) <= 3 and above[0] >= 5 and len(words) <= 0.4 * above[1] and not (
+                refrain or _CLOSING.search(end.last)):
+            return Cut("warning", 0.5, f"the poem's last line stops after {len(words)} word(s) "
+                       f"(\"...{end.quoted}\")", end.tail)
+        return None
     shown = len(lines) >= 2 and "output" in lines[-2].lower()
     if end.code and 2 <= len(words) < 8 and not shown and words[0][:1].isupper() and not code_line(end) and (
             CODE_LINE.search(lines[-2]) or ASSIGNMENT.match(lines[-2])) and all(w.isalpha() for w in words[1:]):
@@ -368,7 +377,8 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     signature = len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(words) <= 4
     sentence = _SENTENCE_END.split(end.last)[-1].split()  # the last sentence, which never ended
     # "What sort of mentoring interests" after punctuated sentences: a question that lost its end
-    question = (len(sentence) >= 3 and sentence[0].lower() in _ASKING and _SENTENCE_END.search(end.body) is not None
+    question = ((len(sentence) >= 3 or len(sentence) == 2 and sentence[1].lower() in _ASKED_OF)
+                and sentence[0].lower() in _ASKING and _SENTENCE_END.search(end.body) is not None
                 and not _NOT_A_SENTENCE.search(end.last[-80:]))
     if (punctuated and wordy or prose_line or question) and not signature:
         return Cut("warning", 0.5, f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
