@@ -18,6 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from .errors import ROW_ERRORS, ROW_WARNINGS
 from .ingest import IngestReport
@@ -27,6 +28,24 @@ from .workspace import CollectionInfo, QuarantinedRow
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
+
+
+class _Titled(Table):
+    """A table whose title is a line of its own above it: as a Rich title, a title wider than the columns
+    wrapped into a narrow block."""
+
+    def __init__(self, heading: str, **kw):
+        super().__init__(**kw)
+        self.heading = heading
+
+    def __rich_console__(self, console, options):
+        yield Text.from_markup(self.heading, style="table.title")
+        yield from super().__rich_console__(console, options)
+
+
+def titled(title: str, **kw) -> Table:
+    return _Titled(title, **kw)
+
 
 ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
 
@@ -75,7 +94,7 @@ def stage_progress(enabled: bool) -> Iterator:
 
 
 def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
-    table = Table(title=f"ingest → collection '{report.collection}' ({report.kind})", title_justify="left")
+    table = titled(f"ingest → collection '{report.collection}' ({report.kind})")
     table.add_column("file", overflow="fold", ratio=3)
     table.add_column("format", overflow="fold", ratio=2)
     for col in ("rows", "accepted", "repeats", "quarantined"):
@@ -89,7 +108,7 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
                       f"{report.quarantined:,}")
     out.print(table)
     if report.error_codes:
-        codes = Table(title="quarantined rows by reason", title_justify="left")
+        codes = titled("quarantined rows by reason")
         for col in ("code", "rows", "first at", "how to fix"):
             codes.add_column(col, overflow="fold")
         for code, n in report.error_codes.most_common():
@@ -114,7 +133,7 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         out.print(f"workspace {workspace}/ has no collections yet: curate ingest FILE --as NAME")
         return
     latest = latest or {}
-    table = Table(title=f"workspace {workspace}/", title_justify="left")
+    table = titled(f"workspace {workspace}/")
     for col, justify in (("collection", "left"), ("kind", "left"), ("examples", "right"), ("repeats", "right"),
                          ("quarantined", "right"), ("dupes", "right"), ("flagged", "right"), ("gaps", "right")):
         table.add_column(col, justify=justify)
@@ -134,7 +153,7 @@ def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
     if not rows:
         out.print("no quarantined rows")
         return
-    table = Table(title=f"quarantined rows ({len(rows):,} of {total:,} shown)", title_justify="left")
+    table = titled(f"quarantined rows ({len(rows):,} of {total:,} shown)")
     for col in ("where", "code", "message", "raw"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -183,8 +202,8 @@ def show_example(collection: str, example: Example, repeats: list[Source], findi
 
 def dedup_summary(report, report_path: str | None) -> None:
     s = report.summary
-    table = Table(title=f"dedup '{report.collection}' (run {report.run_id}, key {report.params['key']}, "
-                        f"near >= {report.params['near_threshold']})", title_justify="left", show_header=False)
+    table = titled(f"dedup '{report.collection}' (run {report.run_id}, key {report.params['key']}, "
+                        f"near >= {report.params['near_threshold']})", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_row("examples", f"{s['examples']:,}")
@@ -202,7 +221,7 @@ def dedup_summary(report, report_path: str | None) -> None:
         out.print("groups by method: " + ", ".join(f"{m} {n:,}" for m, n in sorted(s["groups_by_method"].items())))
     biggest = sorted(report.groups, key=lambda g: -len(g["members"]))[:5]
     if biggest:
-        groups = Table(title="largest groups", title_justify="left")
+        groups = titled("largest groups")
         for col in ("group", "method", "members", "representative", "first at"):
             groups.add_column(col, overflow="fold")
         for g in biggest:
@@ -211,8 +230,7 @@ def dedup_summary(report, report_path: str | None) -> None:
                            escape(f"{first['path']}:{first['line']}"))
         out.print(groups)
     for method, prev in (report.preview or {}).items():
-        table = Table(title=f"threshold preview ({method}, {prev['sampled_documents']:,} documents)",
-                      title_justify="left")
+        table = titled(f"threshold preview ({method}, {prev['sampled_documents']:,} documents)")
         for col in ("threshold", "pairs", "groups", "duplicates"):
             table.add_column(col, justify="right")
         for row in prev["thresholds"]:
@@ -234,7 +252,7 @@ def dedup_summary(report, report_path: str | None) -> None:
 
 
 def check_list(rows: list[dict]) -> None:
-    table = Table(title="checks", title_justify="left")
+    table = titled("checks")
     table.add_column("name")
     table.add_column("flags", overflow="fold")
     for r in rows:
@@ -245,8 +263,12 @@ def check_list(rows: list[dict]) -> None:
 def check_summary(report, report_path: str | None) -> None:
     s = report.summary
     noted = f", {s['noted_examples']:,} more with notes only" if s.get("noted_examples") else ""
-    table = Table(title=f"check '{report.collection}' (run {report.run_id}): {s['flagged_examples']:,} of "
-                        f"{s['examples']:,} examples flagged{noted}", title_justify="left")
+    sample = (f"; the set's majorities from an even sample of {s['set_statistics_from']:,}"
+              if s.get("set_statistics_from") else "")
+    # The headline on its own line: as the table's title it wrapped to the table's narrow width.
+    out.print(f"[bold]check '{escape(report.collection)}'[/] (run {report.run_id}): {s['flagged_examples']:,} of "
+              f"{s['examples']:,} examples flagged{noted}{sample}")
+    table = Table()
     for col, justify in (("check", "left"), ("examples", "right"), ("error", "right"), ("warning", "right"),
                          ("info", "right")):
         table.add_column(col, justify=justify)
@@ -276,7 +298,7 @@ def coverage_summary(report, outputs: list[str]) -> None:
     s = report.summary
     title = f"coverage '{report.train}'" + (f" vs '{report.queries}'" if report.queries else "") + \
         f" (run {report.run_id}, {s['clusters']} clusters)"
-    table = Table(title=title, title_justify="left")
+    table = titled(title)
     table.add_column("#", justify="right")
     table.add_column("topic", overflow="fold", ratio=3)
     if report.queries:
@@ -312,8 +334,8 @@ def export_summary(report) -> None:
     m = report.manifest
     c = m["counts"]
     grouped = "" if m.get("group_by", "none") == "none" else f", grouped by {m['group_by']}"
-    table = Table(title=f"export '{m['collection']}' → {report.out_dir} ({m['format']}, stratified by "
-                        f"{m['stratify']}{grouped}, seed {m['seed']})", title_justify="left")
+    table = titled(f"export '{m['collection']}' → {report.out_dir} ({m['format']}, stratified by "
+                        f"{m['stratify']}{grouped}, seed {m['seed']})")
     for col in ("split", "examples", "share", "target"):
         table.add_column(col, justify="right" if col != "split" else "left")
     for name, ratio in m["split"].items():
@@ -321,7 +343,7 @@ def export_summary(report) -> None:
     table.add_row("[bold]exported", f"[bold]{c['exported']:,}", "", "")
     out.print(table)
     if m["excluded_by_reason"]:
-        reasons = Table(title=f"excluded: {c['excluded']:,} (each in excluded.jsonl)", title_justify="left")
+        reasons = titled(f"excluded: {c['excluded']:,} (each in excluded.jsonl)")
         reasons.add_column("reason")
         reasons.add_column("examples", justify="right")
         for reason, n in sorted(m["excluded_by_reason"].items(), key=lambda kv: -kv[1]):
@@ -343,7 +365,7 @@ def decisions_table(collection: str, rows: list[dict]) -> None:
     if not rows:
         out.print(f"no decisions on '{collection}' yet: curate review -c {collection}")
         return
-    table = Table(title=f"decisions in force on '{collection}' ({len(rows):,})", title_justify="left")
+    table = titled(f"decisions in force on '{collection}' ({len(rows):,})")
     for col in ("example", "where", "reviewer", "verdict", "reason", "edited"):
         table.add_column(col, overflow="fold")
     for r in rows[-50:]:
@@ -361,7 +383,7 @@ def agreement_summary(collection: str, result: dict) -> None:
         out.print(f"'{collection}': {len(result['reviewers'])} reviewer(s) so far; agreement needs two. "
                   f"Verdict policy for export: {result['policy']}")
         return
-    table = Table(title=f"agreement on '{collection}'", title_justify="left")
+    table = titled(f"agreement on '{collection}'")
     for col in ("reviewers", "overlap", "agreement", "Cohen's kappa"):
         table.add_column(col, justify="right" if col != "reviewers" else "left")
     for p in result["pairs"]:
@@ -386,7 +408,7 @@ def plan_summary(p: dict) -> None:
     out.print(f"memory: weights {m['weights_gb']:.2f} GB + LoRA {m['lora_gb']:.2f} + optimizer {m['optimizer_gb']:.2f}"
               f" + activations {m['activations_gb']:.2f} + overhead {m['overhead_gb']:.2f} = [bold]{m['total_gb']:.2f} "
               f"GB[/]")
-    table = Table(title=f"per GPU ({p['epochs']} epochs)", title_justify="left")
+    table = titled(f"per GPU ({p['epochs']} epochs)")
     for col in ("GPU", "fits", "time", "cost $"):
         table.add_column(col, justify="left" if col == "GPU" else "right")
     for gpu, fits in m["fits"].items():
@@ -400,7 +422,7 @@ def plan_summary(p: dict) -> None:
 
 def train_summary(r: dict, path: str) -> None:
     m = r["metrics"]
-    table = Table(title=f"trained {r['model']} ({r['config']['method']}) on {r['device']}", title_justify="left",
+    table = titled(f"trained {r['model']} ({r['config']['method']}) on {r['device']}",
                   show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
