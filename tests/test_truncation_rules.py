@@ -30,6 +30,8 @@ CUT = [
     ("a two-word question", "Here is the script.\n\nIs there"),
     ("a poem line of one word under long ones", "Pondering the paths of a long life,\nWishing for a change "
      "of heart today,\nOn this cold and quiet winter day,\nHer"),
+    ("a quantity without its ingredient", "Ingredients:\n- 2 tablespoons soy sauce\n- 1 tablespoon sesame oil\n"
+     "- 1/2 cup"),
     ("an empty last item", "Characters:\n\n9. Dill is imaginative and loves to tell stories.\n\n10."),
     ("an item stops before the part the others have", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 "
      "landmarks\n3. Los"),
@@ -103,6 +105,8 @@ WHOLE = [
     ("a two-word question that is whole", "I would not worry about it.\n\nWhy not"),
     ("a poem's short refrain", "Pondering the paths of a long life,\nWishing for a change of heart today,\nOn this "
      "cold and quiet winter day,\nAlways, always"),
+    ("a unit not after a quantity", "Ingredients:\n- 2 tablespoons soy sauce\n- 1 tablespoon sesame oil\n"
+     "- Rice, about a cup"),
     ("a quoted title", 'I am an AI assistant called "Open Assistant"'),
     ("indented prose that is whole", "Pay attention to:\n\n    Resolution: Look for 4K or higher.\n\n    HDR: Look "
      "for a TV that supports it."),

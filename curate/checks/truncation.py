@@ -61,6 +61,11 @@ _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|
                     r"minutes?|seconds?|hours?|days?|years?|%|percent))", re.I)
 _ASKING = {"what", "how", "why", "which", "who", "whom", "where", "when", "do", "does", "did", "is", "are", "can",
            "could", "would", "should", "will", "have", "has", "shall", "may"}
+_UNITS = {"cup", "cups", "tablespoon", "tablespoons", "tbsp", "teaspoon", "teaspoons", "tsp", "oz", "ounce", "ounces",
+          "g", "grams", "gram", "kg", "lb", "lbs", "pound", "pounds", "ml", "l", "liter", "liters", "litre", "litres",
+          "can", "cans", "pinch", "clove", "cloves", "slice", "slices", "piece", "pieces", "handful", "dash", "stick",
+          "sticks", "package", "packages", "bunch", "head", "jar", "bottle", "quart", "pint", "gallon"}
+_QUANTITY = re.compile(r"\s*(?:[-*•+]|\d+[.)])?\s*(\d+(?:[/.]\d+)?|½|¼|¾|a|an|one|two|three)\s")
 _ASKED_OF = {"there", "it", "you", "the", "a", "an", "this", "that", "we", "they", "i", "he", "she", "your", "my"}
 _CLOSING = re.compile(r"\b(regards|sincerely|thanks|thank you|cheers|best|yours|love|warmly)\b", re.I)
 
@@ -261,6 +266,8 @@ def _dangling(end: End, prompt: str) -> Cut | None:
     else:
         dangling = last in _DANGLING or body.endswith(("(", "-"))
         dangling = dangling or (body.endswith(",") and not _CLOSING.search(end.last))
+        # "- 1/2 cup": a quantity whose ingredient never came
+        dangling = dangling or (last in _UNITS and _QUANTITY.match(end.last) is not None)
     if dangling:
         return Cut("warning", 0.6, f"the answer stops mid-phrase (\"...{end.quoted}\")", end.tail)
     return None
