@@ -26,9 +26,9 @@ _BARE_NAME = re.compile(r"^\s+" + WHOLE + r"\$?[A-Za-z_][\w.]*(\[[^\]\n]*\])*"
                         r"(\s*,\s*\$?[A-Za-z_][\w.]*(\[[^\]\n]*\])*)*$", re.I)
 
 
-def unclosed_docstring(end: End, prompt: str) -> Cut | None:
+def unclosed_string_or_comment(end: End, prompt: str) -> Cut | None:
     """An odd number of triple quotes, and only text after the last one (code after it means that one
-    closed a string, and an odd one out is a mention in prose)."""
+    closed a string, and an odd one out is a mention in prose); or a `/*` comment never closed."""
     for marks in ('"""', "'''"):
         if end.body.count(marks) % 2 == 1:
             start = end.body.rfind(marks)
@@ -40,9 +40,19 @@ def unclosed_docstring(end: End, prompt: str) -> Cut | None:
     return None
 
 
+# "int main()", "public static String reverse(String s)": a C-family function signature with no body.
+_SIGNATURE = re.compile(r"^\s*(?!(?:return|new|else|print|echo|await|throw|yield|delete|puts|raise)\b)[A-Za-z_]"
+                        r"[\w:<>*&\[\], ]*[\w>*&\]]\s+"
+                        r"[*&]*[A-Za-z_][\w:]*\s*\([^;{}]*\)\s*(const)?\s*$")
+# A line that is one name at the margin ("model", "tfidf_vectorizer"): in code, the start of a statement
+# whose "= ..." was cut, unless the code defined it before (a notebook cell shows a value that way).
+_TOP_NAME = re.compile(WHOLE + r"\$?[a-z_]\w*$", re.I)
+
+
 def code_cut(end: End, prompt: str) -> Cut | None:
-    """In a code answer: a block header with no body after it (a C or Java signature with no "{" too), an
-    indented line holding only a name, a statement ending on a comma, or a name no line before defines."""
+    """In a code answer: a block header with no body after it (a C or Java signature with no "{" too), a
+    declaration or SQL clause cut before its value or test, an indented line holding only a name, a
+    statement ending on a comma, or a name alone that no line before defines."""
     last = end.last
     if last[-1] in ".!?;}\"'":
         return None  # no statement cut short ends so
@@ -61,25 +71,18 @@ def code_cut(end: End, prompt: str) -> Cut | None:
     if last.endswith(",") and unbalanced(QUOTED_BRACKET.sub("", end.body)):
         stops = None  # a comma inside an open list or call: the bracket rule speaks for it
     if not stops and name:
-        name = re.escape(last.strip())
+        word = re.escape(last.strip())
         code = re.sub(r"(#|//).*", "", end.body[:len(end.body) - len(last)])  # a comment defines nothing
         stops = last.strip() in CODE_DANGLING or not re.search(
-            rf"(^|[\s,(])\$?{name}\s*(,[^=\n]*)?[-+*/]?=(?!=)|import\s[^\n]*\b{name}\b|\b(as|def|class|let|var|const)"
-            rf"\s+{name}\b|for\s[^\n]*\b{name}\b[^\n]*\sin\b", code, re.M)  # a parameter is not defined outside
+            rf"(^|[\s,(])\$?{word}\s*(,[^=\n]*)?[-+*/]?=(?!=)|import\s[^\n]*\b{word}\b|\b(as|def|class|let|var|const)"
+            rf"\s+{word}\b|for\s[^\n]*\b{word}\b[^\n]*\sin\b", code, re.M)  # a parameter is not defined outside
     if stops:
         return Cut("warning", 0.6, f"the code stops mid-statement (\"...{end.quoted}\")", end.tail)
     return None
 
 
-# "int main()", "public static String reverse(String s)": a C-family function signature with no body.
-_SIGNATURE = re.compile(r"^\s*(?!(?:return|new|else|print|echo|await|throw|yield|delete|puts|raise)\b)[A-Za-z_]"
-                        r"[\w:<>*&\[\], ]*[\w>*&\]]\s+"
-                        r"[*&]*[A-Za-z_][\w:]*\s*\([^;{}]*\)\s*(const)?\s*$")
-# A line that is one name at the margin ("model", "tfidf_vectorizer"): in code, the start of a statement
-# whose "= ..." was cut, unless the code defined it before (a notebook cell shows a value that way).
-_TOP_NAME = re.compile(WHOLE + r"\$?[a-z_]\w*$", re.I)
 _LINE_COMMENT = re.compile(r"\s*(#|//)\s*(\S.*)")
-# Comments that show a result ("# Output: 12", "# prints 5") or stand in for code left out on purpose.
+# Comments that stand in for code left out on purpose, or show a result ("# Output: 12", "# prints 5").
 _PLACEHOLDER = re.compile(r"\b(code|something|here|todo|logic|implementation|stuff|body|handle|function \d)", re.I)
 _VALUES = {"true", "false", "none", "null", "nil", "output", "result", "done", "yes", "end", "error"}
 _NOT_INTRO = re.compile(r"^\W*(output|result|returns|prints|expected|\d)|:\s*\S|=>|->|==|\bso on\b|\betc\b|"
@@ -191,6 +194,11 @@ def main_only_assigns(end: End, prompt: str) -> Cut | None:
     return None
 
 
+# A swap through a temporary: "temp = a[i]" and, on the next line, "a[i] = ...".
+_SWAP = re.compile(r"^([ \t]+)(temp|tmp|aux)\s*=\s*([\w.]+\[[^\]\n]+\]|[\w]+\.[\w.]+);?[ \t]*\n\1\3\s*=(?!=)",
+                   re.M)
+
+
 def function_left_open(end: End, prompt: str) -> Cut | None:
     """The code stops inside a Python function that has only its docstring, or that builds a value
     ("found = []") it never returns, yields or prints."""
@@ -212,10 +220,6 @@ def function_left_open(end: End, prompt: str) -> Cut | None:
         return Cut("warning", 0.6, f"a swap through {swap[-1].group(2)!r} stops half done (\"...{end.quoted}\")",
                    end.tail)
     return None
-
-
-_SWAP = re.compile(r"^([ \t]+)(temp|tmp|aux)\s*=\s*([\w.]+\[[^\]\n]+\]|[\w]+\.[\w.]+);?[ \t]*\n\1\3\s*=(?!=)",
-                   re.M)
 
 
 def branch_only_return(end: End, prompt: str) -> Cut | None:

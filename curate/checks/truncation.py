@@ -59,6 +59,10 @@ _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|
                     r"come up with|outline|describe|find|recommend|share|offer)\b[^.?!\n]{0,40}?\b(\d{1,2}|" +
                     "|".join(_NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|paragraphs?|lines?|"
                     r"minutes?|seconds?|hours?|days?|years?|%|percent))", re.I)
+# The answer's own promise: "Here are 7 tips", "There are three main types of ...", "the following 5 steps".
+_PROMISED = re.compile(r"\b(?:here are|there are|these|the following|following are)\s+(?:[a-z]+\s+){0,2}?(\d{1,2}|" +
+                       "|".join(_NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|minutes?|seconds?|hours?|"
+                       r"days?|years?|%|percent))", re.I)
 _ASKING = {"what", "how", "why", "which", "who", "whom", "where", "when", "do", "does", "did", "is", "are", "can",
            "could", "would", "should", "will", "have", "has", "shall", "may"}
 _UNITS = {"cup", "cups", "tablespoon", "tablespoons", "tbsp", "teaspoon", "teaspoons", "tsp", "oz", "ounce", "ounces",
@@ -178,24 +182,17 @@ def _list_short_of_request(end: End, prompt: str) -> Cut | None:
     return None
 
 
-# The answer's own promise: "Here are 7 tips", "There are three main types of ...", "the following 5 steps".
-_PROMISED = re.compile(r"\b(?:here are|there are|these|the following|following are)\s+(?:[a-z]+\s+){0,2}?(\d{1,2}|" +
-                       "|".join(_NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|minutes?|seconds?|hours?|"
-                       r"days?|years?|%|percent))", re.I)
-
-
 def _promised_count(body: str) -> int | None:
-    m = _PROMISED.search(body[:300])
-    if not m:
-        return None
-    word = m.group(1).lower()
-    n = int(word) if word.isdigit() else _NUMBERS[word]
-    return n if 2 <= n <= 30 else None
+    """How many items the answer itself announces ("Here are 7 tips", "the following five steps")."""
+    return _count(_PROMISED.search(body[:300]))
 
 
 def _asked_count(prompt: str) -> int | None:
     """How many items the prompt asks for ("Name five countries", "List 10 tips"), if it says."""
-    m = _ASKED.search(prompt)
+    return _count(_ASKED.search(prompt))
+
+
+def _count(m: re.Match | None) -> int | None:
     if not m:
         return None
     word = m.group(1).lower()
@@ -393,11 +390,12 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     return None
 
 
-_RULES = (code_cuts.unclosed_docstring, _unclosed_bracket, _unclosed_element, _ends_on_operator, _list_short_of_request,
-          *code_cuts.RULES, _short_row, _dangling, _heading_last, _open_quote, _list_item_cut, _mid_sentence)
-# Most answers end with a full stop; only these rules can find a cut before one (a string, bracket,
-# element or list left open, a table row short of cells), so the rest are not asked.
+_RULES = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _ends_on_operator,
+          _list_short_of_request, *code_cuts.RULES, _short_row, _dangling, _heading_last, _open_quote, _list_item_cut,
+          _mid_sentence)
 # Ending on a sign (")", "}", ";", ">", a quote), an answer has no sentence left open for the rules on words.
 _AFTER_A_SIGN = tuple(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _mid_sentence))
-_AFTER_FULL_STOP = (code_cuts.unclosed_docstring, _unclosed_bracket, _unclosed_element, _list_short_of_request,
+# Most answers end with a full stop; only these rules can find a cut before one (a string, bracket,
+# element or list left open, a table row short of cells), so the rest are not asked.
+_AFTER_FULL_STOP = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _list_short_of_request,
                     _short_row, _heading_last)
