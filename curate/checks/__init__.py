@@ -134,7 +134,7 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
     checks: dict[str, Check] = {n: REGISTRY[n]() for n in names}
     failed: dict[str, str] = {}
     seconds = dict.fromkeys(names, 0.0)
-    observed = _first_pass(ws, collection, checks, ctx, failed, seconds)
+    observed = _first_pass(ws, collection, total, checks, ctx, failed, seconds)
     report = CheckReport(collection, run_id, params)
     findings: list[Finding] = []
     flags_of: dict[str, list[Flag]] = {}
@@ -191,7 +191,7 @@ def _with_progress(parts, progress, total):
         yield part
 
 
-def _first_pass(ws, collection, checks, ctx, failed, seconds) -> int:
+def _first_pass(ws, collection, total, checks, ctx, failed, seconds) -> int:
     """Collection-wide preparation: one shared pass for checks that observe examples one by one, and a
     pass of its own for a check that overrides `prepare`. A failing check is recorded and skipped.
     Returns how many examples the shared pass observed."""
@@ -209,7 +209,6 @@ def _first_pass(ws, collection, checks, ctx, failed, seconds) -> int:
         return 0
     # Shares and majorities come from an even sample of a large collection: reading and decoding every
     # example for them cost a sixth of a 1M-example run, single-threaded, for no better an estimate.
-    total = ws.count_examples(collection)
     every = max(1, -(-total // FIRST_PASS_SAMPLE)) if all(checks[n].observes_shares for n in shared) else 1
     observed = 0
     for example in ws.iter_examples(collection, every=every):
