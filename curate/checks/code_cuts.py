@@ -152,7 +152,6 @@ def try_alone(end: End, prompt: str) -> Cut | None:
     return None
 
 
-_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+\w+\s*\(", re.M)
 _LOCAL_STORE = re.compile(r"^([ \t]+)([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?:[-+*/%]|//)?=(?!=)")
 _GIVES_BACK = re.compile(r"\b(return|yield|print|global|nonlocal|write|append|extend|update|put|send|"
                          r"setattr|exec|eval)\b|\bself\.|\[\w[^\]]*\]\s*=(?!=)")
@@ -164,7 +163,7 @@ def unused_local(end: End, prompt: str) -> Cut | None:
     store = _LOCAL_STORE.match(end.last)
     if not store or not end.code:
         return None
-    defs = list(_DEF.finditer(end.body))
+    defs = end.python_defs
     if not defs or len(defs[-1].group(1)) >= len(store.group(1)):
         return None
     body = end.body[defs[-1].end():]
@@ -204,7 +203,7 @@ def function_left_open(end: End, prompt: str) -> Cut | None:
     ("found = []") it never returns, yields or prints."""
     if not end.last[:1].isspace() or "def " not in end.body:
         return None
-    defs = list(_DEF.finditer(end.body))
+    defs = end.python_defs
     if not defs or len(end.last) - len(end.last.lstrip()) <= len(defs[-1].group(1)):
         return None
     function = end.body[defs[-1].end():]
@@ -229,7 +228,7 @@ def branch_only_return(end: End, prompt: str) -> Cut | None:
     if not ret or len(end.lines) < 3:
         return None
     header = re.match(r"([ \t]*)(if|elif)\b.*:\s*$", end.lines[-2])
-    defs = list(_DEF.finditer(end.body)) if header else None
+    defs = end.python_defs if header else None
     if not defs:
         return None
     function = end.body[defs[-1].end():].splitlines()[1:]

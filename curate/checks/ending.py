@@ -23,6 +23,7 @@ WHOLE = (r"(?!(pass|break|continue|return|end|fi|done|esac|exit|quit|raise|yield
          r"endif|wend|loop|next)\s*$)")
 HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
 COMMENT = re.compile(r"^\s*(//|#\s|--\s|/\*)")
+_DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+\w+\s*\(", re.M)
 ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+\s*([-+*/]?=|<-)\s*\S")  # `x = 5`, `total += x`, R's `x <- 5`
 
 
@@ -60,6 +61,11 @@ class End:
         if len(lines) < len(self.lines):  # with comments, one line of code among them makes a script
             return code >= 1 and code == len(lines)
         return len(lines) >= 2 and code >= 2 and code >= 0.5 * len(lines)
+
+    @cached_property
+    def python_defs(self) -> list[re.Match]:
+        """The `def` lines, in order (group 1: their indentation); several code rules ask, one scan."""
+        return list(_DEF.finditer(self.body)) if "def " in self.body else []
 
     @cached_property
     def looks_like_code(self) -> bool:
