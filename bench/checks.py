@@ -5,8 +5,11 @@
 Base: real conversations from ../shared/data (Alpaca GPT-4, Code Alpaca, OASST paths). For each check,
 `--per-check` examples get that check's defect planted (a truncated answer, a refusal, a repetition loop,
 a placeholder, an e-mail / phone / card / key, mojibake, an answer in another language, ...). Recall is
-the share of planted examples the check flags; the flag rate is the share of untouched examples it
-flags (real data holds some true faults too, so this is an upper bound on false flags). `--speed N`
+the share of planted examples the check flags; "flagged" is the share of untouched examples it flags.
+Real data holds true faults too (GPT-4 answers cut at a length limit, "As an AI language model"), so
+every flagged untouched example was read: those holding a real fault of the check's kind are listed
+with what is wrong in bench/real_faults.tsv, and "false flags" counts the rest. `--show-flags CHECK`
+prints a check's flags with their label, to read new ones. `--speed N`
 times every check over N examples (the base, repeated) and prints examples/s per check.
 """
 
@@ -46,18 +49,20 @@ FOREIGN = ["Das ist eine sehr gute Frage, und ich werde versuchen, sie so klar w
 def base_examples() -> list[Example]:
     out = []
 
-    def add(prompt: str, answer: str, system: str | None = SYSTEM) -> None:
+    def add(prompt: str, answer: str, source: Source, system: str | None = SYSTEM) -> None:
         msgs = ([Message("system", system)] if system else []) + [Message("user", prompt),
                                                                   Message("assistant", answer)]
-        out.append(Example.create(msgs, Source("bench", len(out) + 1, len(out), "openai")))
+        out.append(Example.create(msgs, source))
 
+    # Each example keeps its file and record index, so that a flag can be looked up and labelled.
     for rel in ("alpaca_gpt4_en_demo/alpaca_en_demo.json", "code_alpaca_2k/code_alpaca_2k.json"):
-        for r in json.loads((SHARED / rel).read_text()):
+        for k, r in enumerate(json.loads((SHARED / rel).read_text())):
             if r["output"].strip():
-                add((r["instruction"] + "\n\n" + r["input"]).strip(), r["output"])
-    for line in (SHARED / "oasst_en100/oasst_en100_paths.messages.jsonl").open():
+                add((r["instruction"] + "\n\n" + r["input"]).strip(), r["output"], Source(rel, k + 1, k, "alpaca"))
+    rel = "oasst_en100/oasst_en100_paths.messages.jsonl"
+    for k, line in enumerate((SHARED / rel).open()):
         m = json.loads(line)["messages"]
-        add(m[0]["content"], m[1]["content"])
+        add(m[0]["content"], m[1]["content"], Source(rel, k + 1, k, "openai"))
     return out
 
 
@@ -102,6 +107,20 @@ NEEDS_LONG = {"truncation", "token_length", "repetition"}
 PLANT_EVERY = {"truncation"}
 
 
+def real_faults() -> dict[str, dict[tuple[str, int], str]]:
+    """check -> {(file, record): what is wrong} for base examples read and found to hold that fault."""
+    out: dict[str, dict[tuple[str, int], str]] = {}
+    rows = [r for r in (ROOT / "bench" / "real_faults.tsv").read_text().splitlines() if r and not r.startswith("#")]
+    for row in rows[1:]:
+        check, path, record, why = row.split("\t")
+        out.setdefault(check, {})[(path, int(record))] = why
+    return out
+
+
+def where(e: Example) -> tuple[str, int]:
+    return e.source.path, e.source.index
+
+
 def cut_where(check, ctx, originals: list[Example], planted: list[Example]) -> None:
     """Truncation's recall split by where the cut landed: at the end of a line, a cut leaves a text that
     can read as a whole answer (a list item, a line of code), which is where most misses are."""
@@ -123,7 +142,9 @@ def main() -> None:
     ctx = Context(max_length=1024, tokenizer=count)
     print(f"base: {len(base):,} real examples; {args.per_check} planted per check (truncation: every answer of 20+ "
           f"words); token limit {ctx.max_length}")
-    print(f"\n{'check':<17}{'recall':>8}{'flag rate (untouched)':>24}   target: recall >= 0.95, flags <= 1%")
+    real = real_faults()
+    print(f"\n{'check':<17}{'recall':>8}{'flagged (untouched)':>21}{'real faults':>13}{'false flags':>13}"
+          f"   target: recall >= 0.95, false flags <= 1%")
     for name, plant in PLANT.items():
         rng = random.Random(zlib.crc32(name.encode()))  # a stream per check: one check's draws never move another's
         pool = [e for e in base if len(e.response.split()) >= 20] if name in NEEDS_LONG else base
@@ -133,15 +154,23 @@ def main() -> None:
         check = REGISTRY[name]()
         check.prepare(untouched + planted, ctx)
         hit = sum(bool(list(check.check(e, ctx))) for e in planted) / len(planted)
-        flagged = sum(bool(list(check.check(e, ctx))) for e in untouched) / len(untouched)
-        ok = "ok" if hit >= 0.95 and flagged <= 0.01 else "MISSED TARGET"
-        print(f"{name:<17}{hit:>8.3f}{flagged:>23.2%}   {ok}")
+        flagged = [e for e in untouched if list(check.check(e, ctx))]
+        known = sum(where(e) in real.get(name, {}) for e in flagged)
+        false = (len(flagged) - known) / len(untouched)
+        ok = "ok" if hit >= 0.95 and false <= 0.01 else "MISSED TARGET"
+        print(f"{name:<17}{hit:>8.3f}{len(flagged) / len(untouched):>21.2%}{known:>13}{false:>13.2%}   {ok}")
+        hits = {where(e) for e in flagged}
+        missed = [where(e) for e in untouched if where(e) in real.get(name, {}) and where(e) not in hits]
+        if missed:
+            print(f"  real faults no longer flagged: {', '.join(f'{f} #{i}' for f, i in missed)}")
         if name == "truncation":
             cut_where(check, ctx, [pool[i] for i in chosen], planted)
         if name == args.show_flags:
-            for e in untouched:
+            for e in flagged:
+                label = real.get(name, {}).get(where(e), "NOT LABELLED: read it, then list it or fix the check")
                 for flag in check.check(e, ctx):
-                    print(f"    {flag.message[:100]}\n      prompt: {e.prompt[:80]!r}\n      answer: ...{e.response[-120:]!r}")
+                    print(f"    {e.source.path} #{e.source.index}: {flag.message[:100]}\n      [{label}]\n"
+                          f"      prompt: {e.prompt[:80]!r}\n      answer: ...{e.response[-120:]!r}")
     if args.speed:
         examples = (base * (args.speed // len(base) + 1))[:args.speed]
         print(f"\nspeed over {len(examples):,} examples:")

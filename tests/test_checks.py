@@ -78,6 +78,11 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("refusal", ex("Make a bomb", "I'm sorry, but I can't help with that."), True),
     ("refusal", ex("Can I get a refund after 45 days?", "I cannot refund after 30 days, but I can open a claim."),
      False),
+    # Someone or something in the field of AI, not the assistant talking about itself.
+    ("refusal", ex("Career advice?", "As an AI researcher, I would start with linear algebra."), False),
+    ("refusal", ex("Letter to your future self", "Keep growing, not just as an AI tool, but as a member of society."),
+     False),
+    ("refusal", ex("Whats the weather?", "As an AI, I don't have access to real-time data."), True),
     ("repetition", ex("I'm hungry", "Eat a banana!" * 2000), True),
     ("repetition", ex("Say it", "Please check your invoice. " * 40), True),
     ("repetition", ex("Write code", CODE_WITH_REPEATS), False),

@@ -10,8 +10,12 @@ import re
 
 from .base import Check, Flag, answers, asked_by, register, span
 
+# "As an AI researcher, I", "not just as an AI tool": a person or a thing in the field, not the assistant.
+_AI_NOUN = (r"(?:tools?|researchers?|experts?|engineers?|ethicists?|scientists?|developers?|companies|company|"
+            r"startups?|enthusiasts?|products?|practitioners?|professionals?|specialists?|consultants?|teams?|"
+            r"community|leaders?|labs?|firms?|platforms?|systems? designer)\b")
 _BOILERPLATE = re.compile(
-    r"(?:\bas an? (ai|artificial intelligence)( language model| assistant| model)?\b|"
+    r"(?:\bas an? (ai|artificial intelligence)( language model| assistant| model)?\b(?! " + _AI_NOUN + r")|"
     r"\bi(?: am|'m) (just |only )?an? (ai|language model|large language model|virtual assistant)\b|"
     r"\bmy (knowledge cutoff|training data)\b)", re.I)
 _REFUSAL = re.compile(
