@@ -36,6 +36,24 @@ CUT = [
     ("an item stops before the part the others have", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 "
      "landmarks\n3. Los"),
     ("a question item without its '?'", "Questions:\n1. What is the purpose of the program?\n2. What"),
+    ("__init__ stops before storing all its parameters", "class Car:\n    def __init__(self, color, speed, doors):\n"
+     "        self.color = color"),
+    ("an import never used", '"""\nCompress a string with Huffman coding.\n"""\n\nimport collections'),
+    ("includes and nothing else", "You can write it with `<<`:\n\n#include <iostream>"),
+    ("data set up for a call that never came", "def is_binary(s):\n    return set(s) <= {'0', '1'}\n\n"
+     "# Driver code\ns = '11001'"),
+    ("only the docstring", '"""\nPrint every element of an array but the last.\n"""'),
+    ("a new local stored last, after an early return", "def depth(root):\n    if root is None:\n        return 0\n"
+     "    else:\n        left = depth(root.left)"),
+    ("a Visual Basic Sub never ended", "Module Module1\n Sub Main()\n Dim n As Integer = 10\n"
+     " For i As Integer = 2 To n Step 2"),
+    ("'} else' with no block", 'if (n % 2 == 0) {\n console.log("even");\n} else'),
+    ("a Java signature with no body", "public static boolean isAnagram(String s1, String s2)"),
+    ("a sentence ending on an aside with no full stop", "It is a case of punishment. It removes a stimulus "
+     "(recess) to lower the chance of the behavior (failing to finish the task)"),
+    ("a word that needs its object", "- Check whether the sum is divisible by 3: if `sum % 3` equals"),
+    ("a question after code", "The simplest way is the aws cli. Here is an example:\n```python\nimport os\n"
+     "os.system(cmd)\n```\n\nIs there something else"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -114,6 +132,13 @@ WHOLE = [
     ("verse without full stops", "O wretched murder! Hear the spirits come!\nThe ghosts proclaim eight hundred "
      "thousand dead\nTwo million more the country they have fled\nDrove many men to kill and ethnic cleanse"),
     ("an HTML void element last", "<form>\n  <label>Name</label>\n</form>\n<br>"),
+    ("__init__ that stores every parameter", "class Car:\n    def __init__(self, color, speed):\n"
+     "        self.color = color\n        self.speed = speed"),
+    ("imports that are used", "import numpy as np\n\narr = np.zeros(3)"),
+    ("a script that calls what it defined", "def double(x):\n    return 2 * x\n\nresult = double(4)"),
+    ("a Visual Basic module ended", "Module Module1\n Sub Main()\n  Console.WriteLine(1)\n End Sub\nEnd Module"),
+    ("an aside that is its own sentence", "I can't browse. (Remember that I have no access to current events)"),
+    ("a phone number", "(555) 123-4567"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]
@@ -127,3 +152,9 @@ def test_cut_is_found(why, answer):
 @pytest.mark.parametrize("why,answer", WHOLE, ids=[c[0] for c in WHOLE])
 def test_whole_answer_passes(why, answer):
     assert find_cut(answer) is None, find_cut(answer)
+
+
+def test_imports_alone_answer_a_question_about_importing():
+    answer = "import numpy as np\nimport pandas as pd"
+    assert find_cut(answer, "How do I import numpy and pandas?") is None
+    assert find_cut(answer, "Load a CSV file and plot its first column.") is not None

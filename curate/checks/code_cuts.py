@@ -1,6 +1,6 @@
-"""Truncation rules for code: where a cut leaves code that cannot be whole (a block header with no
-body, a statement with no ";" among statements that all have one, a comment over code that never
-came, a Python function that builds a value and never returns it). Each takes the answer's `End` and
+"""Truncation rules for code in any language: where a cut leaves code that cannot be whole (a block
+header with no body, a statement with no ";" among statements that all have one, a comment over code
+that never came). Python's own are in python_cuts.py. Each takes the answer's `End` and
 returns a `Cut` or None; `truncation.find_cut` runs them in order."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from .ending import ASSIGNMENT, CODE_DANGLING, COMMENT, HEADING, QUOTED_BRACKET,
 
 # A block header as the last line has lost its body ("for x in xs:", "if (n > 0)"); a one-line form
 # ("if x: return y", "if (x) y;") has not.
-_HEADER = re.compile(r"^\s*((if|elif|else|while|for|foreach|def|class|with|try|except|finally|switch)\b"
+_HEADER = re.compile(r"^\s*(\}?\s*(if|elif|else|while|for|foreach|def|class|with|try|except|catch|finally|switch)\b"
                      r"|(public|private|protected|static|func|fn|function)\b.*\)\s*$"
                      r"|((public|private|protected|abstract|final|static|export)\s+)+(class|interface|enum|struct)\s)"
                      r"(?!.*[;}]\s*$)(?!.*:\s+\S)")
@@ -66,7 +66,9 @@ def code_cut(end: End, prompt: str) -> Cut | None:
     # Code just above makes one lone line code too: "# Define the model" over "model", "For example:"
     # over "class MyClass", "sentence = ..." over "words".
     lead_in = re.match(r"\s*(#|//)\s*\w+\s+\w", before) or before.rstrip().endswith(":") or ASSIGNMENT.match(before)
-    if not (end.looks_like_code or (lead_in and (name or header))):
+    # "public static boolean isAnagram(String s1, String s2)": a signature is code on its own.
+    signature = header and re.match(r"\s*(public|private|protected)\s", last)
+    if not (end.looks_like_code or (lead_in and (name or header)) or signature):
         return None
     if last.endswith(",") and unbalanced(QUOTED_BRACKET.sub("", end.body)):
         stops = None  # a comma inside an open list or call: the bracket rule speaks for it
@@ -139,107 +141,19 @@ def no_semicolon(end: End, prompt: str) -> Cut | None:
     return None
 
 
-def try_alone(end: End, prompt: str) -> Cut | None:
-    """Python code with a `try:` and no `except` or `finally` after it: the handler was cut off."""
-    if not end.last[:1].isspace():
-        return None  # the code in a `try:` block is indented
-    at = max(end.body.rfind("try:"), end.body.rfind("try :"))
-    if at >= 0 and end.code and re.match(r"\s*try\s*:\s*$", end.body[end.body.rfind("\n", 0, at) + 1:].split("\n")[0]):
-        rest = end.body[at:]
-        if not re.search(r"^\s*(except\b|finally\s*:)", rest, re.M):
-            return Cut("warning", 0.6, "a `try:` block has no `except` or `finally`: the code stops inside it",
-                       at)
+def block_left_open(end: End, prompt: str) -> Cut | None:
+    """Visual Basic that opens a `Module`, `Sub` or `Function` and stops before its `End Module` (or
+    `End Sub`...): the code was cut inside the block."""
+    if "Sub " not in end.body and "Function " not in end.body and "Module " not in end.body:
+        return None
+    opened = _VB_OPEN.findall(end.body)
+    for kind in ("Module", "Class", "Sub", "Function"):
+        if opened.count(kind) > len(re.findall(rf"^\s*End\s+{kind}\b", end.body, re.M)):
+            return Cut("warning", 0.6, f"a Visual Basic `{kind}` is opened and never ended with `End {kind}`",
+                       end.tail)
     return None
 
 
-_LOCAL_STORE = re.compile(r"^([ \t]+)([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?:[-+*/%]|//)?=(?!=)")
-_GIVES_BACK = re.compile(r"\b(return|yield|print|global|nonlocal|write|append|extend|update|put|send|"
-                         r"setattr|exec|eval)\b|\bself\.|\[\w[^\]]*\]\s*=(?!=)")
-
-
-def unused_local(end: End, prompt: str) -> Cut | None:
-    """A Python function whose last line stores a local variable, while nothing in the function returns,
-    yields, prints or writes anything: the store is lost, so the lines that used it were cut."""
-    store = _LOCAL_STORE.match(end.last)
-    if not store or not end.code:
-        return None
-    defs = end.python_defs
-    if not defs or len(defs[-1].group(1)) >= len(store.group(1)):
-        return None
-    body = end.body[defs[-1].end():]
-    # An empty list or dict made on the last line is built after it, whatever else the function returns.
-    if _GIVES_BACK.search(body[:len(body) - len(end.last)]) and not _ACCUMULATOR.match(end.last):
-        return None
-    return Cut("warning", 0.6, f"the function ends by setting {store.group(2)!r}, which nothing uses: the code "
-               f"after it is missing (\"...{end.quoted}\")", end.tail)
-
-
-# An empty container or string to fill ("result = []", "counts = {}", "s = ''"): a value being built.
-_ACCUMULATOR = re.compile(r"^[ \t]*([A-Za-z_]\w*)\s*=\s*(\[\]|\{\}|set\(\)|dict\(\)|list\(\)|\"\"|''|"
-                          r"defaultdict\(\w*\)|Counter\(\))\s*(#.*)?$", re.M)
-_DOCSTRING_ONLY = re.compile(r"[^\n]*\n\s*(\"\"\"|''')((?!\1).)*\1\s*$", re.S)  # on one line or several
-_MAIN = re.compile(r"^if __name__ == ['\"]__main__['\"]\s*:\s*$", re.M)
-
-
-def main_only_assigns(end: End, prompt: str) -> Cut | None:
-    """A `__main__` block that only sets values and never uses them: the lines that would were cut."""
-    main = list(_MAIN.finditer(end.body)) if "__main__" in end.body else None
-    if not main:
-        return None
-    block = [line for line in end.body[main[-1].end():].splitlines() if line.strip()]
-    if block and all(_LOCAL_STORE.match(line) for line in block):
-        return Cut("warning", 0.6, f"the `__main__` block only sets values and never uses them: the lines "
-                   f"after \"...{end.quoted}\" are missing", end.tail)
-    return None
-
-
-# A swap through a temporary: "temp = a[i]" and, on the next line, "a[i] = ...".
-_SWAP = re.compile(r"^([ \t]+)(temp|tmp|aux)\s*=\s*([\w.]+\[[^\]\n]+\]|[\w]+\.[\w.]+);?[ \t]*\n\1\3\s*=(?!=)",
-                   re.M)
-
-
-def function_left_open(end: End, prompt: str) -> Cut | None:
-    """The code stops inside a Python function that has only its docstring, or that builds a value
-    ("found = []") it never returns, yields or prints."""
-    if not end.last[:1].isspace() or "def " not in end.body:
-        return None
-    defs = end.python_defs
-    if not defs or len(end.last) - len(end.last.lstrip()) <= len(defs[-1].group(1)):
-        return None
-    function = end.body[defs[-1].end():]
-    if _DOCSTRING_ONLY.match(function):
-        return Cut("warning", 0.6, "the function has a docstring and no body", end.tail)
-    built = _ACCUMULATOR.search(function)
-    if built and not re.search(r"\b(return|yield|print|global|nonlocal)\b", function):
-        return Cut("warning", 0.6, f"the function builds {built.group(1)!r} and never returns or prints it: "
-                   f"the code stops inside it (\"...{end.quoted}\")", end.tail)
-    # A swap through a temporary ("temp = a[i]", then "a[i] = a[j]") that never puts the temporary back.
-    swap = list(_SWAP.finditer(function))
-    if swap and not re.search(rf"=\s*{swap[-1].group(2)}\b", function[swap[-1].end():]):
-        return Cut("warning", 0.6, f"a swap through {swap[-1].group(2)!r} stops half done (\"...{end.quoted}\")",
-                   end.tail)
-    return None
-
-
-def branch_only_return(end: End, prompt: str) -> Cut | None:
-    """A function whose last line returns inside an `if`, while no `return` stands at the function's own
-    level: the `else` or the fallback after the branch was cut ("if a > b:\n        return a")."""
-    ret = re.match(r"([ \t]+)return\b", end.last)
-    if not ret or len(end.lines) < 3:
-        return None
-    header = re.match(r"([ \t]*)(if|elif)\b.*:\s*$", end.lines[-2])
-    defs = end.python_defs if header else None
-    if not defs:
-        return None
-    function = end.body[defs[-1].end():].splitlines()[1:]
-    body_level = next((len(line) - len(line.lstrip()) for line in function if line.strip()), 0)
-    falls_back = any(re.match(r"[ \t]*(return|raise)\b", line) and len(line) - len(line.lstrip()) == body_level
-                     for line in function)
-    if not falls_back and len(defs[-1].group(1)) < body_level and len(header.group(1)) < len(ret.group(1)):
-        return Cut("warning", 0.6, f"the function returns only when its last `{header.group(2)}` holds: its "
-                   f"other branch is missing (\"...{end.quoted}\")", end.tail)
-    return None
-
-
-RULES = (code_cut, comment_last, no_semicolon, try_alone, unused_local, main_only_assigns, function_left_open,
-         branch_only_return)
+_VB_OPEN = re.compile(r"^\s*(?:(?:Public|Private|Friend|Protected|Shared|Overrides|Static)\s+)*"
+                      r"(Module|Class|Sub|Function)\s+\w+(?:\s*\(.*\))?(?:\s+As\s+\w+)?\s*$", re.M)
+RULES = (code_cut, comment_last, no_semicolon, block_left_open)

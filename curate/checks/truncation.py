@@ -3,8 +3,8 @@ its own pattern, a table row short of cells, or a sentence cut mid-way.
 
 Each rule looks at the end of the final answer (only it can be cut by a length limit) and either names
 what it found or passes; the first that finds something is reported. The rules for prose, lists and
-markup are here, those for code in `code_cuts`, and what they share (`End`, `Cut`) in `ending`. They
-trade recall for a low flag rate: a cut that lands at the end of a line (a list item, a poem line, a
+markup are here, those for code in `code_cuts` and `python_cuts`, and what they share (`End`, `Cut`)
+in `ending`. They trade recall for a low flag rate: a cut that lands at the end of a line (a list item, a poem line, a
 whole statement) reads as a complete answer and is not guessed at. Measured in bench/checks.py: 0.931
 of the cuts planted in every long answer, 0.80 of those at a line's end, 0.948 of those inside a line.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from . import code_cuts
+from . import code_cuts, python_cuts
 from .base import Check, Flag, answers, asked_by, register, span
 from .code import CODE_LINE, FENCED_BLOCK
 from .ending import (
@@ -40,7 +40,9 @@ _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on
              "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
              "as", "than", "into", "unable", "according", "regarding", "including", "despite", "toward", "towards",
              "whether", "various", "numerous", "if", "when", "while", "so", "my", "our", "whose", "such",
-             "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per"}
+             "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per",
+             "different", "multiple", "several", "becomes", "equals", "includes", "contains", "requires",
+             "involves"}
 _SECTION = re.compile(r"\s*[IVX]+\.\s+\S")  # an outline's section, "III. The Characters"
 _POINT = re.compile(r"\s*[A-Z]\.\s+\S")  # a point under it, "A. Gatsby"
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
@@ -50,6 +52,7 @@ _NOT_A_SENTENCE = re.compile(r"(^\s*(Output\b)|#\w+$|^\W*\d[\d\s.,:%x*/+=-]*$|"
                              r"[\"”']\s*[-–—]\s*[A-Z][\w.]*(\s+[A-Z][\w.]*)*$)", re.I)
 _COMMENT_GOES_ON = re.compile(r"^\s*\*\s")  # " * more" inside a /* */ comment; in prose, a "* " bullet
 _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
+_WORD_PAIR = re.compile(r"[A-Za-z]{2,}/[A-Za-z]{2,}|24/7")  # "narrative/story", "and/or", not a path
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
 _BULLET = re.compile(r"\s*([-*•+])\s")
@@ -100,7 +103,7 @@ def find_cut(body: str, prompt: str = "") -> Cut | None:
         return Cut("warning", 0.8, f"the answer ends inside a markup tag \"{tag.group(0)[:30]}\"", tag.start())
     end = End(body)
     last = body[-1]
-    on_word = ENDS_CUT.match(last) is not None or body.endswith("()")
+    on_word = ENDS_CUT.match(last) is not None or body.endswith(("()", "(s)"))
     for rule in _AFTER_FULL_STOP if last in ".!?" else _RULES if on_word else _AFTER_A_SIGN:
         cut = rule(end, prompt)
         if cut:
@@ -273,11 +276,11 @@ def _dangling(end: End, prompt: str) -> Cut | None:
 def _is_sentence_end(end: End) -> bool:
     """Whether the last line could be a sentence cut short: prose ending on a word, not code or output."""
     words = end.words
-    last = end.body[-3] if end.body.endswith("()") and len(end.body) > 2 else end.body[-1]  # "the len()"
+    last = end.body[-3] if end.body.endswith(("()", "(s)")) and len(end.body) > 2 else end.body[-1]  # "len()"
     return bool(words) and "://" not in words[-1] and ENDS_CUT.match(last) is not None and not (
         code_line(end) or ASSIGNMENT.match(end.last) or COMMENT.match(end.last)
         or (end.code and _COMMENT_GOES_ON.match(end.last)) or _NOT_A_SENTENCE.search(end.last[-80:])
-        or _CODE_TOKEN.search(words[-1]))
+        or (_CODE_TOKEN.search(words[-1]) and not _WORD_PAIR.fullmatch(words[-1])))
 
 
 def _open_quote(end: End, prompt: str) -> Cut | None:
@@ -353,7 +356,8 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
         return None
     words, lines = end.words, end.lines
     if len(lines) >= 4 and all(len(line.split()) <= 12 for line in lines[-4:]) and sum(
-            _ENDS_SENTENCE.search(line) is None for line in lines[-4:-1]) >= 2:
+            _ENDS_SENTENCE.search(line) is None for line in lines[-4:-1]) >= 2 and not any(
+            CODE_LINE.search(line) or ASSIGNMENT.match(line) or "```" in line for line in lines[-4:-1]):
         # verse: short lines that mostly end without a full stop, as this one does; but a line of one to
         # three words under lines of five or more lost the rest of itself ("A moment")
         above = sorted(len(line.split()) for line in lines[-4:-1])
@@ -390,11 +394,22 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     return None
 
 
+def _aside_last(end: End, prompt: str) -> Cut | None:
+    """A sentence that ends on an aside in brackets ("...of the behavior (failing to finish the task)")
+    with no full stop after it: the aside closed, the sentence did not; judged without the aside."""
+    if not end.body.endswith(")") or end.code:
+        return None
+    opened = end.body.rfind("(")
+    if opened < 2 or "\n" in end.body[opened:] or not re.match(r"\w+\s$", end.body[opened - 2:opened]):
+        return None  # "(555) 123", an aside that is the whole sentence, "f(x)"
+    return _mid_sentence(End(end.body[:opened].rstrip()), prompt)
+
+
 _RULES = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _ends_on_operator,
-          _list_short_of_request, *code_cuts.RULES, _short_row, _dangling, _heading_last, _open_quote, _list_item_cut,
-          _mid_sentence)
+          _list_short_of_request, *code_cuts.RULES, *python_cuts.RULES, _short_row, _dangling, _heading_last,
+          _open_quote, _list_item_cut, _mid_sentence)
 # Ending on a sign (")", "}", ";", ">", a quote), an answer has no sentence left open for the rules on words.
-_AFTER_A_SIGN = tuple(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _mid_sentence))
+_AFTER_A_SIGN = (*(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _mid_sentence)), _aside_last)
 # Most answers end with a full stop; only these rules can find a cut before one (a string, bracket,
 # element or list left open, a table row short of cells), so the rest are not asked.
 _AFTER_FULL_STOP = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _list_short_of_request,
