@@ -54,6 +54,17 @@ CUT = [
     ("a word that needs its object", "- Check whether the sum is divisible by 3: if `sum % 3` equals"),
     ("a question after code", "The simplest way is the aws cli. Here is an example:\n```python\nimport os\n"
      "os.system(cmd)\n```\n\nIs there something else"),
+    ("an empty lettered option", "Which was a payment system of the 19th century?\n\na) Credit cards\n"
+     "b) Bitcoins\nc) Paper checks\nd)"),
+    ("a docstring and a comment, no code", '"""\nStore three usernames and passwords.\n"""\n\n# Dictionary'),
+    ("the last sentence only its condition", "The formula is: (F - 32) x 5/9 = C.\n\nSo, if the temperature "
+     "given in Fahrenheit"),
+    ("counting that never adds a key", "word_freq = {}\nfor word in words:\n    if word in word_freq:\n"
+     "        word_freq[word] += 1"),
+    ("an item of -ing items stops after its verb", "Activities:\n8. Playing sports on the courts\n"
+     "9. Renting a paddle boat on the lake\n10. Participating"),
+    ("the explanation under code in backticks", "Here is an example:\n\n`original = [4, 21, 11]\n"
+     "reversed_list = original[::-1]`\n\nThe new reversed"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -139,6 +150,12 @@ WHOLE = [
     ("a Visual Basic module ended", "Module Module1\n Sub Main()\n  Console.WriteLine(1)\n End Sub\nEnd Module"),
     ("an aside that is its own sentence", "I can't browse. (Remember that I have no access to current events)"),
     ("a phone number", "(555) 123-4567"),
+    ("a lone initial is not an option", "Thanks for reading,\nJ."),
+    ("a condition with its result", "When to act:\n- If the fever lasts three days, call a doctor\n"
+     "- If the rash spreads then go to hospital"),
+    ("counting with its else", "for w in words:\n    if w in counts:\n        counts[w] += 1\n    else:\n"
+     "        counts[w] = 1"),
+    ("one-word items under one-word items", "Activities:\n1. Swimming\n2. Hiking\n3. Fishing"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]
@@ -158,3 +175,12 @@ def test_imports_alone_answer_a_question_about_importing():
     answer = "import numpy as np\nimport pandas as pd"
     assert find_cut(answer, "How do I import numpy and pandas?") is None
     assert find_cut(answer, "Load a CSV file and plot its first column.") is not None
+
+
+def test_asked_counts_reach_tables_and_code():
+    rows = "| # | Country | People |\n|---|---|---|\n|1| Monaco | 38,300 |\n|2| Malta | 1,379 |"
+    assert find_cut(rows, "Create a table of the top 10 countries with the highest population density.")
+    assert find_cut(rows, "Create a table of the top 2 countries with the highest population density.") is None
+    one = "class Car:\n    def __init__(self):\n        self.type = 'car'"
+    assert find_cut(one, "Create three classes named Car, Truck, and Motorcycle.")
+    assert find_cut(one, "Create a class named Car.") is None

@@ -21,6 +21,8 @@ CODE_DANGLING = {"if", "elif", "for", "while", "in", "def", "class", "let", "var
 # Words a line may end on whole: `pass`, `break`, `done`, `end` (a name alone on a line is a cut statement).
 WHOLE = (r"(?!(pass|break|continue|return|end|fi|done|esac|exit|quit|raise|yield|true|false|none|null|nil|else|"
          r"endif|wend|loop|next)\s*$)")
+NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen "
+                                        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(), 1)}
 HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
 COMMENT = re.compile(r"^\s*(//|#\s|--\s|/\*)")
 _DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+\w+\s*\(", re.M)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .ending import Cut, End
+from .ending import NUMBERS, Cut, End
 
 
 def try_alone(end: End, prompt: str) -> Cut | None:
@@ -80,8 +80,8 @@ def script_only_sets(end: End, prompt: str) -> Cut | None:
         after = after[after.find("\n") + 1:] if "\n" in after else ""
     elif opening and not re.search(r"doc|comment", prompt, re.I):
         after = end.body[opening.end():]
-        if not after.strip():
-            return Cut("warning", 0.6, "the code stops after its docstring", end.tail)
+        if all(not line.strip() or line.lstrip().startswith("#") for line in after.splitlines()):
+            return Cut("warning", 0.6, "the code stops after its docstring", end.tail)  # or after a comment
     else:
         return None
     lines = [line for line in after.splitlines() if line.strip() and not line.lstrip().startswith("#")]
@@ -208,5 +208,40 @@ def _bound_names(m: re.Match) -> list[str]:
     return out
 
 
+def count_never_started(end: End, prompt: str) -> Cut | None:
+    """Counting that ends on `if w in counts: counts[w] += 1`: the `else: counts[w] = 1` that puts a
+    first count in was cut, and without it the counts stay empty."""
+    if not end.last.rstrip().endswith("+= 1") or len(end.lines) < 2:
+        return None
+    m = _COUNT_IF_PRESENT.match(end.lines[-2] + "\n" + end.last)
+    if m:
+        return Cut("warning", 0.6, f"the count only grows keys already in {m.group(3)!r}: the `else` that adds "
+                   f"them is missing (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+_COUNT_IF_PRESENT = re.compile(r"([ \t]*)if\s+\(?\s*(\w+)\s+in\s+([\w.]+)\s*\)?\s*:\s*\n\1[ \t]+\3\[\2\]\s*\+=\s*1\s*$")
+
+
+def fewer_definitions_than_asked(end: End, prompt: str) -> Cut | None:
+    """The prompt asks for a number of classes or functions ("Create three classes named Car, Truck and
+    Motorcycle") and the code stops inside an earlier one."""
+    asked = _ASKED_DEFINITIONS.search(prompt)
+    if not asked or not end.last[:1].isspace():
+        return None
+    want = int(asked.group(1)) if asked.group(1).isdigit() else NUMBERS[asked.group(1).lower()]
+    kind = "class" if asked.group(2).lower().startswith("class") else "def"
+    have = len(re.findall(rf"^[ \t]*{kind}\s+\w+", end.body, re.M))
+    if 0 < have < want <= 20:
+        return Cut("warning", 0.6, f"the prompt asks for {want} {asked.group(2).lower()} and the code stops inside "
+                   f"number {have} (\"...{end.quoted}\")", end.tail)
+    return None
+
+
+_ASKED_DEFINITIONS = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBERS) + r")\s+(?:\w+\s+)?(classes|functions|methods)\b",
+                                re.I)
+
+
 RULES = (try_alone, unused_local, main_only_assigns, function_left_open, branch_only_return, init_left_open,
-         imports_unused, script_only_sets)
+         imports_unused, script_only_sets, count_never_started,
+         fewer_definitions_than_asked)

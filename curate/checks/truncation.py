@@ -23,6 +23,7 @@ from .ending import (
     ENDS_CUT,
     HEADING,
     LIST_OR_CODE,
+    NUMBERS,
     PAIRS,
     QUOTED_BRACKET,
     Cut,
@@ -55,16 +56,15 @@ _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
 _WORD_PAIR = re.compile(r"[A-Za-z]{2,}/[A-Za-z]{2,}|24/7")  # "narrative/story", "and/or", not a path
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
+_NUMBERED_ROW = re.compile(r"\s*\|\s*(\d{1,2})\s*\|")
 _BULLET = re.compile(r"\s*([-*•+])\s")
-_NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen "
-                                         "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(), 1)}
 _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|identify|compose|brainstorm|"
                     r"come up with|outline|describe|find|recommend|share|offer)\b[^.?!\n]{0,40}?\b(\d{1,2}|" +
-                    "|".join(_NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|paragraphs?|lines?|"
+                    "|".join(NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|paragraphs?|lines?|"
                     r"minutes?|seconds?|hours?|days?|years?|%|percent))", re.I)
 # The answer's own promise: "Here are 7 tips", "There are three main types of ...", "the following 5 steps".
 _PROMISED = re.compile(r"\b(?:here are|there are|these|the following|following are)\s+(?:[a-z]+\s+){0,2}?(\d{1,2}|" +
-                       "|".join(_NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|minutes?|seconds?|hours?|"
+                       "|".join(NUMBERS) + r")\b(?!\s*(?:words?|sentences?|characters?|minutes?|seconds?|hours?|"
                        r"days?|years?|%|percent))", re.I)
 _ASKING = {"what", "how", "why", "which", "who", "whom", "where", "when", "do", "does", "did", "is", "are", "can",
            "could", "would", "should", "will", "have", "has", "shall", "may"}
@@ -162,9 +162,11 @@ def _ends_on_operator(end: End, prompt: str) -> Cut | None:
 def _list_short_of_request(end: End, prompt: str) -> Cut | None:
     """A list that stops short of the number of items the prompt asked for: the last number of a numbered
     list, or the count of bullets in the list the answer ends with. Or a last item with only its number."""
-    if re.fullmatch(r"\s*(\d{1,3}[.)]|[-*•+])", end.last) and "\n" in end.body:
+    letter = re.fullmatch(r"\s*([b-zB-Z])([.)])", end.last)  # "d)" under "c) Paper checks"
+    if (re.fullmatch(r"\s*(\d{1,3}[.)]|[-*•+])", end.last) and "\n" in end.body) or (letter and re.search(
+            rf"^\s*{chr(ord(letter.group(1)) - 1)}\{letter.group(2)}\s+\S", end.body, re.M)):
         return Cut("warning", 0.7, f"the list's last item \"{end.last.strip()}\" is empty", end.tail)
-    item = _LIST_NUMBER.match(end.last)
+    item = _LIST_NUMBER.match(end.last) or _NUMBERED_ROW.match(end.last)  # "|9| Lebanon| 667|" too
     bullet = None if item else _BULLET.match(end.last)
     if not (item or bullet):
         return None
@@ -199,7 +201,7 @@ def _count(m: re.Match | None) -> int | None:
     if not m:
         return None
     word = m.group(1).lower()
-    n = int(word) if word.isdigit() else _NUMBERS[word]
+    n = int(word) if word.isdigit() else NUMBERS[word]
     return n if 2 <= n <= 30 else None
 
 
@@ -325,6 +327,13 @@ def _list_item_cut(end: End, prompt: str) -> Cut | None:
             or prose_item or question):
         return Cut("warning", 0.6, f"the last list item stops short; the list's items end with a full stop "
                    f"(\"...{end.quoted}\")", end.tail)
+    # Items that each start with a verb in -ing and go on ("Renting a paddle boat"): the last stopped
+    # after its verb ("10. Participating").
+    verb = end.last[marker.end():].split()
+    heads = [line[LIST_OR_CODE.match(line).end():].split() for line in items[-4:]]
+    if len(verb) == 1 and verb[0].endswith("ing") and len(heads) >= 2 and all(
+            len(head) >= 3 and head[0].endswith("ing") for head in heads):
+        return Cut("warning", 0.6, f"the last list item stops after its first word (\"...{end.quoted}\")", end.tail)
     # Items written to one pattern ("Boston - 139 landmarks", "Gwendoline Christie as Captain Phasma"):
     # the last stops before the part every other item has ("3. Los").
     same_list = items[-6:]
@@ -368,7 +377,10 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
                        f"(\"...{end.quoted}\")", end.tail)
         return None
     shown = len(lines) >= 2 and "output" in lines[-2].lower()
-    if end.code and 2 <= len(words) < 8 and not shown and words[0][:1].isupper() and not code_line(end) and (
+    # code above: the answer is code, or its two lines above the last are (`a = [4, 21]` in backticks)
+    code_above = end.code or len(lines) >= 3 and all(
+        CODE_LINE.search(line) or ASSIGNMENT.match(line.strip("`")) for line in lines[-3:-1])
+    if code_above and 2 <= len(words) < 8 and not shown and words[0][:1].isupper() and not code_line(end) and (
             CODE_LINE.search(lines[-2]) or ASSIGNMENT.match(lines[-2])) and all(w.isalpha() for w in words[1:]):
         # "In this" under the code: its explanation was cut, unless the line is what the code prints
         # (its words are in the code) or closes a block ("End Function")
@@ -394,6 +406,22 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     return None
 
 
+def _clause_alone(end: End, prompt: str) -> Cut | None:
+    """A last sentence that is only its "if" clause ("So, if the temperature given in Fahrenheit"): the
+    main clause never came."""
+    if not _is_sentence_end(end):
+        return None
+    marker = LIST_OR_CODE.match(end.last)
+    sentence = _SENTENCE_END.split(end.last[marker.end() if marker else 0:])[-1].strip()
+    if len(sentence.split()) >= 4 and _CONDITION.match(sentence) and " then " not in sentence:
+        return Cut("warning", 0.5, f"the last sentence is a condition with nothing after it (\"...{end.quoted}\")",
+                   end.tail)
+    return None
+
+
+_CONDITION = re.compile(r"(?:(?:so|and|but|now),?\s+)?(?:if|although|though|unless|whereas)\s[^,;:()]+$", re.I)
+
+
 def _aside_last(end: End, prompt: str) -> Cut | None:
     """A sentence that ends on an aside in brackets ("...of the behavior (failing to finish the task)")
     with no full stop after it: the aside closed, the sentence did not; judged without the aside."""
@@ -407,9 +435,10 @@ def _aside_last(end: End, prompt: str) -> Cut | None:
 
 _RULES = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _ends_on_operator,
           _list_short_of_request, *code_cuts.RULES, *python_cuts.RULES, _short_row, _dangling, _heading_last,
-          _open_quote, _list_item_cut, _mid_sentence)
+          _open_quote, _list_item_cut, _clause_alone, _mid_sentence)
 # Ending on a sign (")", "}", ";", ">", a quote), an answer has no sentence left open for the rules on words.
-_AFTER_A_SIGN = (*(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _mid_sentence)), _aside_last)
+_AFTER_A_SIGN = (*(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _clause_alone, _mid_sentence)),
+                 _aside_last)
 # Most answers end with a full stop; only these rules can find a cut before one (a string, bracket,
 # element or list left open, a table row short of cells), so the rest are not asked.
 _AFTER_FULL_STOP = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _list_short_of_request,
