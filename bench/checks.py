@@ -103,8 +103,11 @@ PLANT = {
 }
 NEEDS_LONG = {"truncation", "token_length", "repetition"}
 # Where a cut lands varies from one planting to the next: over 200 plantings the recall moved by 2 to 4
-# points from one seed to another, so truncation is planted in every answer long enough.
+# points from one seed to another, so truncation is planted in every answer long enough, in 5 rounds
+# with their own seeds: rules written while reading one round's misses fit that round best (0.950 on
+# it, 0.928-0.945 on the others when that was tried), and the mean over all rounds is what is reported.
 PLANT_EVERY = {"truncation"}
+ROUNDS = {"truncation": 5}
 
 
 def real_faults() -> dict[str, dict[tuple[str, int], str]]:
@@ -141,19 +144,23 @@ def main() -> None:
     _, count = load(None)
     ctx = Context(max_length=1024, tokenizer=count)
     print(f"base: {len(base):,} real examples; {args.per_check} planted per check (truncation: every answer of 20+ "
-          f"words); token limit {ctx.max_length}")
+          f"words, 5 times); token limit {ctx.max_length}")
     real = real_faults()
     print(f"\n{'check':<17}{'recall':>8}{'flagged (untouched)':>21}{'real faults':>13}{'false flags':>13}"
           f"   target: recall >= 0.95, false flags <= 1%")
     for name, plant in PLANT.items():
-        rng = random.Random(zlib.crc32(name.encode()))  # a stream per check: one check's draws never move another's
         pool = [e for e in base if len(e.response.split()) >= 20] if name in NEEDS_LONG else base
-        chosen = rng.sample(range(len(pool)), len(pool) if name in PLANT_EVERY else min(args.per_check, len(pool)))
-        planted = [plant(pool[i], rng) for i in chosen]
+        chosen, planted = [], []
+        for r in range(ROUNDS.get(name, 1)):
+            rng = random.Random(zlib.crc32(name.encode()) + r)  # a stream per check and round: none moves another
+            picks = rng.sample(range(len(pool)), len(pool) if name in PLANT_EVERY else min(args.per_check, len(pool)))
+            chosen += picks
+            planted += [plant(pool[i], rng) for i in picks]
         untouched = [e for k, e in enumerate(base) if k not in set(chosen)] if pool is base else base
         check = REGISTRY[name]()
         check.prepare(untouched + planted, ctx)
-        hit = sum(bool(list(check.check(e, ctx))) for e in planted) / len(planted)
+        found = [bool(list(check.check(e, ctx))) for e in planted]
+        hit = sum(found) / len(planted)
         flagged = [e for e in untouched if list(check.check(e, ctx))]
         known = sum(where(e) in real.get(name, {}) for e in flagged)
         false = (len(flagged) - known) / len(untouched)
@@ -163,6 +170,10 @@ def main() -> None:
         missed = [where(e) for e in untouched if where(e) in real.get(name, {}) and where(e) not in hits]
         if missed:
             print(f"  real faults no longer flagged: {', '.join(f'{f} #{i}' for f, i in missed)}")
+        if ROUNDS.get(name, 1) > 1:
+            size = len(planted) // ROUNDS[name]
+            rounds = [sum(found[k:k + size]) / size for k in range(0, len(found), size)]
+            print(f"  {len(rounds)} rounds of {size:,}: " + " ".join(f"{r:.3f}" for r in rounds))
         if name == "truncation":
             cut_where(check, ctx, [pool[i] for i in chosen], planted)
         if name == args.show_flags:
