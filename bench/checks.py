@@ -49,7 +49,14 @@ FOREIGN = ["Das ist eine sehr gute Frage, und ich werde versuchen, sie so klar w
 def base_examples() -> list[Example]:
     out = []
 
+    seen = set()
+
     def add(prompt: str, answer: str, source: Source, system: str | None = SYSTEM) -> None:
+        # Each distinct exchange once: OASST's paths repeat their tree's first exchange (up to 8 times),
+        # which would weigh one answer, its cuts and its flags 8 times over.
+        if (prompt, answer) in seen:
+            return
+        seen.add((prompt, answer))
         msgs = ([Message("system", system)] if system else []) + [Message("user", prompt),
                                                                   Message("assistant", answer)]
         out.append(Example.create(msgs, source))
