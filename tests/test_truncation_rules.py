@@ -65,6 +65,14 @@ CUT = [
      "9. Renting a paddle boat on the lake\n10. Participating"),
     ("the explanation under code in backticks", "Here is an example:\n\n`original = [4, 21, 11]\n"
      "reversed_list = original[::-1]`\n\nThe new reversed"),
+    ("a working step without its result", "Substituting a = 5:\n\n2(5) + 3b = 20\n10 + 3b"),
+    ("a table row of only its first cell", "Year | Billions\n-----|---------\n2004 | 6.52\n2005 | 6.62\n2006"),
+    ("a list made to be filled and never filled", "my_list = [1, 3, 4, 6]\n\neven_numbers = []\nodd_numbers = []"),
+    ("a header with a note after it", "def add(x, y): # Add\n    return x + y\n\ndef divide(x, y): # Divide"),
+    ("a note after the code cut", "result = check(word)\nprint(result) # Prints"),
+    ("a join cut before its test", "SELECT Customers.name\nFROM Customers\nINNER JOIN Orders ON Customers.id"),
+    ("a poem line of one word under lines of four", "The sky is painted,\nIn hues of pink and gold,\n"
+     "As the world awakens,\nShe"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -156,6 +164,9 @@ WHOLE = [
     ("counting with its else", "for w in words:\n    if w in counts:\n        counts[w] += 1\n    else:\n"
      "        counts[w] = 1"),
     ("one-word items under one-word items", "Activities:\n1. Swimming\n2. Hiking\n3. Fishing"),
+    ("a working step with its result", "Substituting a = 5:\n\n2(5) + 3b = 20\n10 + 3b = 20"),
+    ("an empty list the code fills", "evens = []\nfor n in numbers:\n    if n % 2 == 0:\n        evens.append(n)"),
+    ("a note after the code that is whole", "print(result) # prints the total"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]

@@ -21,7 +21,7 @@ _HEADER = re.compile(r"^\s*(\}?\s*(if|elif|else|while|for|foreach|def|class|with
 _DECLARED = re.compile(r"^\s*((let|const|var|auto)\s+[A-Za-z_]\w*|(int|long|float|double|char|bool|boolean|string|"
                        r"String)(\[\])*(\s+[A-Za-z_]\w*)?)$")
 _SQL_OPEN = re.compile(r"^\s*((WHERE|AND|OR|ON|HAVING)\s+[\w.]+|((INNER|LEFT|RIGHT|FULL|CROSS)\s+)?(OUTER\s+)?JOIN\s+"
-                       r"\w+(\s+\w+)?|(SELECT|FROM|GROUP BY|ORDER BY))$")
+                       r"\w+(\s+\w+)?(\s+ON\s+[\w.]+)?|(SELECT|FROM|GROUP BY|ORDER BY))$")
 _BARE_NAME = re.compile(r"^\s+" + WHOLE + r"\$?[A-Za-z_][\w.]*(\[[^\]\n]*\])*"
                         r"(\s*,\s*\$?[A-Za-z_][\w.]*(\[[^\]\n]*\])*)*$", re.I)
 
@@ -56,7 +56,8 @@ def code_cut(end: End, prompt: str) -> Cut | None:
     last = end.last
     if last[-1] in ".!?;}\"'":
         return None  # no statement cut short ends so
-    header, name = _HEADER.match(last), _TOP_NAME.match(last)
+    # "def sqrt(x): # Square root": a header is one with a comment after it, too
+    header, name = _HEADER.match(re.sub(r"\s+#[^'\"#]*$", "", last)), _TOP_NAME.match(last)
     stops = header or _BARE_NAME.match(last) or _SIGNATURE.match(last) or _DECLARED.match(last) or (
         _SQL_OPEN.match(last) and re.match(r"\s*(SELECT|WITH)\b", end.body)) or (
         last.endswith(",") and not last.lstrip().startswith("print "))

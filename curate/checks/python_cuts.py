@@ -242,6 +242,19 @@ _ASKED_DEFINITIONS = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBERS) + r")\s+(?:\w
                                 re.I)
 
 
+def built_never_used(end: End, prompt: str) -> Cut | None:
+    """An empty list, dict or string made to be filled ("odd_numbers = []") that no line after it
+    mentions: the code that fills it was cut."""
+    if len(end.lines) < 2 or ("= " not in end.body and "=[" not in end.body and "={" not in end.body):
+        return None  # "my_list = []" alone answers "Initialize an empty list"
+    made = list(_ACCUMULATOR.finditer(end.body))
+    for m in made[-3:]:
+        if not re.search(rf"\b{m.group(1)}\b", end.body[m.end():]):
+            return Cut("warning", 0.6, f"{m.group(1)!r} is made empty to be filled and nothing fills or uses it: the "
+                       f"code after \"...{end.quoted}\" is missing", end.tail)
+    return None
+
+
 RULES = (try_alone, unused_local, main_only_assigns, function_left_open, branch_only_return, init_left_open,
          imports_unused, script_only_sets, count_never_started,
-         fewer_definitions_than_asked)
+         fewer_definitions_than_asked, built_never_used)

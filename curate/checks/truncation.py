@@ -40,10 +40,12 @@ _BLOCK_TAGS = ("html", "body", "head", "div", "ul", "ol", "table", "form", "sect
 _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on", "at", "by", "from", "that",
              "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
              "as", "than", "into", "unable", "according", "regarding", "including", "despite", "toward", "towards",
-             "whether", "various", "numerous", "if", "when", "while", "so", "my", "our", "whose", "such",
+             "whether", "various", "numerous", "if", "when", "while", "so", "my", "our", "whose", "such", "every",
              "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per",
              "different", "multiple", "several", "becomes", "equals", "includes", "contains", "requires",
              "involves"}
+_TRAILING_COMMENT = re.compile(r"[\w)\]'\";:]\s+(#|//)\s*\S")  # code, then a note after it on the line
+_SHOWS = {"returns", "prints", "outputs", "output", "gives", "displays", "shows", "yields", "equals", "=>", "->"}
 _SECTION = re.compile(r"\s*[IVX]+\.\s+\S")  # an outline's section, "III. The Characters"
 _POINT = re.compile(r"\s*[A-Z]\.\s+\S")  # a point under it, "A. Gatsby"
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
@@ -56,6 +58,7 @@ _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
 _WORD_PAIR = re.compile(r"[A-Za-z]{2,}/[A-Za-z]{2,}|24/7")  # "narrative/story", "and/or", not a path
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
+_FIGURE = re.compile(r"[$€£]?\d[\d,.:/-]*%?")
 _NUMBERED_ROW = re.compile(r"\s*\|\s*(\d{1,2})\s*\|")
 _BULLET = re.compile(r"\s*([-*•+])\s")
 _ASKED = re.compile(r"\b(?:list|name|give|provide|generate|suggest|write|create|identify|compose|brainstorm|"
@@ -217,7 +220,10 @@ def _short_row(end: End, prompt: str) -> Cut | None:
     for sep in ("|", "\t"):
         # the two rows above agree; the last may have lost even its first separator ("Porsche")
         least = 1 if sep == "|" else 2
-        if all(line.count(sep) >= least for line in lines[-3:-1]) and (sep in end.last or sep == "\t"):
+        # "2006" under "2005 | 6.62": with "|" too when the rows start on a figure, as the last line does
+        first_cell = sep in end.last or sep == "\t" or (_FIGURE.fullmatch(end.last.strip()) is not None and all(
+            _FIGURE.fullmatch(line.strip().split(sep)[0].strip()) for line in lines[-3:-1]))
+        if all(line.count(sep) >= least for line in lines[-3:-1]) and first_cell:
             above, row = (len(line.strip().strip("|").split(sep)) for line in (lines[-2], end.last))
             if row < above == len(lines[-3].strip().strip("|").split(sep)):
                 return Cut("warning", 0.6, f"the table's last row has {row} of its {above} cells "
@@ -263,7 +269,11 @@ def _dangling(end: End, prompt: str) -> Cut | None:
     if not words or "://" in words[-1] or not ENDS_CUT.match(body[-1]) or re.fullmatch(r"\s*[-=_*~]{3,}", end.last):
         return None  # a URL, or a rule line ("-----")
     last = words[-1].lower().strip(",(-")
-    if (code_line(end) or ASSIGNMENT.match(end.last)) and not COMMENT.match(end.last):
+    note = _TRAILING_COMMENT.search(end.last)
+    if note and not COMMENT.match(end.last):
+        # "print(result) # Prints", "if self.items: # pop from the": the note after the code was cut
+        dangling = last in _DANGLING or last in _SHOWS
+    elif (code_line(end) or ASSIGNMENT.match(end.last)) and not COMMENT.match(end.last):
         dangling = last in CODE_DANGLING and not (len(words) >= 2 and words[-2].lower() == "end")  # "end while"
     else:
         dangling = last in _DANGLING or body.endswith(("(", "-"))
@@ -371,7 +381,7 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
         # three words under lines of five or more lost the rest of itself ("A moment")
         above = sorted(len(line.split()) for line in lines[-4:-1])
         refrain = len({w.strip(",;").lower() for w in words}) < len(words)  # "Always, always"
-        if len(words) <= 3 and above[0] >= 5 and len(words) <= 0.4 * above[1] and not (
+        if len(words) <= 3 and above[0] >= 4 and len(words) <= 0.5 * above[1] and not (
                 refrain or _CLOSING.search(end.last)):
             return Cut("warning", 0.5, f"the poem's last line stops after {len(words)} word(s) "
                        f"(\"...{end.quoted}\")", end.tail)
@@ -406,6 +416,23 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     return None
 
 
+def _sum_left_open(end: End, prompt: str) -> Cut | None:
+    """Working that ends on a sum with no "=" ("10 + 3b" under "2(5) + 3b = 20"): every step above
+    gives its result, this one lost it."""
+    last = end.last.strip()
+    if "=" in last or not _EXPRESSION.fullmatch(last) or not _OPERATION.search(last) or end.code:
+        return None
+    steps = [line for line in end.lines[-4:-1] if "=" in line and any(c.isdigit() for c in line)]
+    if steps and any(c.isdigit() for c in last):
+        return Cut("warning", 0.5, f"the working stops on \"{last[-30:]}\" with no result, where the steps above "
+                   f"give theirs", end.tail)
+    return None
+
+
+_EXPRESSION = re.compile(r"[\w\s().,$€£%^²³+*/×÷−-]+")
+_OPERATION = re.compile(r"[\w)²³%]\s*[-+*/×÷−]\s*[\w($€£(]")
+
+
 def _clause_alone(end: End, prompt: str) -> Cut | None:
     """A last sentence that is only its "if" clause ("So, if the temperature given in Fahrenheit"): the
     main clause never came."""
@@ -435,7 +462,7 @@ def _aside_last(end: End, prompt: str) -> Cut | None:
 
 _RULES = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _ends_on_operator,
           _list_short_of_request, *code_cuts.RULES, *python_cuts.RULES, _short_row, _dangling, _heading_last,
-          _open_quote, _list_item_cut, _clause_alone, _mid_sentence)
+          _open_quote, _list_item_cut, _sum_left_open, _clause_alone, _mid_sentence)
 # Ending on a sign (")", "}", ";", ">", a quote), an answer has no sentence left open for the rules on words.
 _AFTER_A_SIGN = (*(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _clause_alone, _mid_sentence)),
                  _aside_last)
