@@ -73,6 +73,9 @@ CUT = [
     ("a join cut before its test", "SELECT Customers.name\nFROM Customers\nINNER JOIN Orders ON Customers.id"),
     ("a poem line of one word under lines of four", "The sky is painted,\nIn hues of pink and gold,\n"
      "As the world awakens,\nShe"),
+    ("a modal with nothing after it", "The code passes input to eval(). This could"),
+    ("'would be' with nothing after it", "# A better coding style would be"),
+    ("a table's first row without its closing bar", "Top countries by density (2021):\n\n| Rank | Country"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -167,6 +170,8 @@ WHOLE = [
     ("a working step with its result", "Substituting a = 5:\n\n2(5) + 3b = 20\n10 + 3b = 20"),
     ("an empty list the code fills", "evens = []\nfor n in numbers:\n    if n % 2 == 0:\n        evens.append(n)"),
     ("a note after the code that is whole", "print(result) # prints the total"),
+    ("'as it should be'", "Goals:\n- Fast enough for every user\n- Simple, as it should be"),
+    ("a table whose rows all skip the closing bar", "| Rank | Country\n|---|---\n| 1 | Monaco\n| 2 | Malta"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]

@@ -41,9 +41,11 @@ _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on
              "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
              "as", "than", "into", "unable", "according", "regarding", "including", "despite", "toward", "towards",
              "whether", "various", "numerous", "if", "when", "while", "so", "my", "our", "whose", "such", "every",
+             "could", "would", "should", "might", "must",
              "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per",
              "different", "multiple", "several", "becomes", "equals", "includes", "contains", "requires",
              "involves"}
+_MODALS = {"would", "will", "could", "should", "must", "can", "may", "might"}
 _TRAILING_COMMENT = re.compile(r"[\w)\]'\";:]\s+(#|//)\s*\S")  # code, then a note after it on the line
 _SHOWS = {"returns", "prints", "outputs", "output", "gives", "displays", "shows", "yields", "equals", "=>", "->"}
 _SECTION = re.compile(r"\s*[IVX]+\.\s+\S")  # an outline's section, "III. The Characters"
@@ -215,6 +217,11 @@ def _short_row(end: End, prompt: str) -> Cut | None:
     if not grid and "|" not in end.last and "\t" not in end.body:
         return None
     lines = end.lines
+    if re.match(r"\s*\|[^|\n]+\|", end.last) and not end.last.rstrip().endswith("|") and not any(
+            line.lstrip().startswith("|") for line in lines[:-1]):
+        # "| Rank | Country": a table's first row stopped before its closing "|"
+        return Cut("warning", 0.6, f"the table's first row stops before its closing \"|\" (\"...{end.quoted}\")",
+                   end.tail)
     if len(lines) < 3:
         return None
     for sep in ("|", "\t"):
@@ -277,6 +284,9 @@ def _dangling(end: End, prompt: str) -> Cut | None:
         dangling = last in CODE_DANGLING and not (len(words) >= 2 and words[-2].lower() == "end")  # "end while"
     else:
         dangling = last in _DANGLING or body.endswith(("(", "-"))
+        # "would be" with nothing after; not "as it should be"
+        dangling = dangling or (last == "be" and len(words) >= 3 and words[-2].lower() in _MODALS
+                                and words[-3].lower() != "it")
         dangling = dangling or (body.endswith(",") and not _CLOSING.search(end.last))
         # "- 1/2 cup": a quantity whose ingredient never came
         dangling = dangling or (last in _UNITS and _QUANTITY.match(end.last) is not None)
