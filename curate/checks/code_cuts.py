@@ -40,6 +40,8 @@ def unclosed_string_or_comment(end: End, prompt: str) -> Cut | None:
     return None
 
 
+_NOTE = re.compile(r"\s+#[^'\"#]*$")  # a note after the code on its line
+_BLOCK_END = re.compile(r"@?(end|fi|done|esac|endif|wend|loop|next)", re.I)
 # "int main()", "public static String reverse(String s)": a C-family function signature with no body.
 _SIGNATURE = re.compile(r"^\s*(?!(?:return|new|else|print|echo|await|throw|yield|delete|puts|raise)\b)[A-Za-z_]"
                         r"[\w:<>*&\[\], ]*[\w>*&\]]\s+"
@@ -57,7 +59,7 @@ def code_cut(end: End, prompt: str) -> Cut | None:
     if last[-1] in ".!?;}\"'":
         return None  # no statement cut short ends so
     # "def sqrt(x): # Square root": a header is one with a comment after it, too
-    header, name = _HEADER.match(re.sub(r"\s+#[^'\"#]*$", "", last)), _TOP_NAME.match(last)
+    header, name = _HEADER.match(_NOTE.sub("", last) if "#" in last else last), _TOP_NAME.match(last)
     stops = header or _BARE_NAME.match(last) or _SIGNATURE.match(last) or _DECLARED.match(last) or (
         _SQL_OPEN.match(last) and re.match(r"\s*(SELECT|WITH)\b", end.body)) or (
         last.endswith(",") and not last.lstrip().startswith("print "))
@@ -127,8 +129,8 @@ def no_semicolon(end: End, prompt: str) -> Cut | None:
     cut short ("const port"). A cut at a space never removes a ";" alone, so a missing one after ")"
     is a slip, not a cut, and is left alone."""
     last = end.last.strip()
-    if (end.body.count(";") < 2 or not re.search(r"[\w\"']$", last) or "//" in last or " #" in last
-            or COMMENT.match(last) or re.fullmatch(r"@?(end|fi|done|esac|endif|wend|loop|next)", last, re.I)
+    if (end.body.count(";") < 2 or not (last[-1:].isalnum() or last[-1:] in "_\"'") or "//" in last or " #" in last
+            or COMMENT.match(last) or _BLOCK_END.fullmatch(last)
             or not end.code):
         return None  # "console.log(x); // 15": a trailing comment follows a whole statement; "@end" is one
     if len(end.lines) >= 2 and "output" in end.lines[-2].lower():

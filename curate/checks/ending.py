@@ -45,6 +45,7 @@ class End:
         self.words = self.last.split()
         self.quoted = " ".join(self.words[-4:])
         self.tail = max(0, len(body) - 40)
+        self.sentence_end: bool | None = None  # whether the last line is prose cut short; the prose rules set it
 
     @cached_property
     def lines(self) -> list[str]:

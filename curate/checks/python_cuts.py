@@ -48,6 +48,7 @@ def unused_local(end: End, prompt: str) -> Cut | None:
                f"after it is missing (\"...{end.quoted}\")", end.tail)
 
 
+_EMPTIES = ("[]", "{}", '""', "''", "set()", "dict()", "list()", "Counter()", "defaultdict(")
 # An empty container or string to fill ("result = []", "counts = {}", "s = ''"): a value being built.
 _ACCUMULATOR = re.compile(r"^[ \t]*([A-Za-z_]\w*)\s*=\s*(\[\]|\{\}|set\(\)|dict\(\)|list\(\)|\"\"|''|"
                           r"defaultdict\(\w*\)|Counter\(\))\s*(#.*)?$", re.M)
@@ -71,10 +72,13 @@ def script_only_sets(end: End, prompt: str) -> Cut | None:
     """A script whose top-level lines, after its functions or classes (or after the docstring it opens
     with), only set data nothing uses ("s = '11001'" under `def isBinaryNumber`): the calls that
     would use it were cut. A docstring with nothing under it is the same cut, earlier."""
-    if end.last[:1].isspace() or re.search(r"[{;]\s*$", end.body, re.M):
+    if end.last[:1].isspace():
         return None
-    tops = [m for m in end.python_defs if not m.group(1)] + list(_TOP_CLASS.finditer(end.body))
-    opening = _OPENING_DOCSTRING.match(end.body)
+    tops = [m for m in end.python_defs if not m.group(1)] + (
+        list(_TOP_CLASS.finditer(end.body)) if "class " in end.body else [])
+    opening = _OPENING_DOCSTRING.match(end.body) if end.body.lstrip()[:1] in ("'", '"') else None
+    if not (tops or opening) or re.search(r"[{;]\s*$", end.body, re.M):
+        return None
     if tops:
         after = end.body[max(m.end() for m in tops):]
         after = after[after.find("\n") + 1:] if "\n" in after else ""
@@ -177,7 +181,8 @@ _STORES_ARGUMENT = re.compile(r"self\.(\w+)\s*=\s*\1\b")
 def imports_unused(end: End, prompt: str) -> Cut | None:
     """Code that imports and then stops before using anything it imported ("import collections" under
     the task's docstring, "#include <iostream>" under "you can write:"): the program was cut."""
-    if end.body.count("\n") < 1 or end.last.startswith("```") or re.search(r"\b(import|include)", prompt, re.I):
+    if ("import" not in end.body and "#include" not in end.last) or "\n" not in end.body or end.last.startswith(
+            "```") or re.search(r"\b(import|include)", prompt, re.I):
         return None  # a question about importing is answered by the import alone
     if re.match(r"\s*#include\s*[<\"]", end.last):
         return Cut("warning", 0.6, f"the code stops after its #include lines (\"...{end.quoted}\")", end.tail)
@@ -226,8 +231,10 @@ _COUNT_IF_PRESENT = re.compile(r"([ \t]*)if\s+\(?\s*(\w+)\s+in\s+([\w.]+)\s*\)?\
 def fewer_definitions_than_asked(end: End, prompt: str) -> Cut | None:
     """The prompt asks for a number of classes or functions ("Create three classes named Car, Truck and
     Motorcycle") and the code stops inside an earlier one."""
+    if not end.last[:1].isspace() or not any(w in prompt for w in ("class", "function", "method")):
+        return None  # the words first: the count pattern is slow to try on every prompt
     asked = _ASKED_DEFINITIONS.search(prompt)
-    if not asked or not end.last[:1].isspace():
+    if not asked:
         return None
     want = int(asked.group(1)) if asked.group(1).isdigit() else NUMBERS[asked.group(1).lower()]
     kind = "class" if asked.group(2).lower().startswith("class") else "def"
@@ -245,9 +252,10 @@ _ASKED_DEFINITIONS = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBERS) + r")\s+(?:\w
 def built_never_used(end: End, prompt: str) -> Cut | None:
     """An empty list, dict or string made to be filled ("odd_numbers = []") that no line after it
     mentions: the code that fills it was cut."""
-    if len(end.lines) < 2 or ("= " not in end.body and "=[" not in end.body and "={" not in end.body):
+    if "\n" not in end.body.strip():
         return None  # "my_list = []" alone answers "Initialize an empty list"
-    made = list(_ACCUMULATOR.finditer(end.body))
+    start = max(0, len(end.body) - 800)  # what a cut left unfilled was made shortly before it
+    made = list(_ACCUMULATOR.finditer(end.body, start)) if any(e in end.body[start:] for e in _EMPTIES) else []
     for m in made[-3:]:
         if not re.search(rf"\b{m.group(1)}\b", end.body[m.end():]):
             return Cut("warning", 0.6, f"{m.group(1)!r} is made empty to be filled and nothing fills or uses it: the "

@@ -60,6 +60,9 @@ _CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
 _WORD_PAIR = re.compile(r"[A-Za-z]{2,}/[A-Za-z]{2,}|24/7")  # "narrative/story", "and/or", not a path
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
+_LETTER_ONLY = re.compile(r"\s*([b-zB-Z])([.)])")
+_MARKER_ONLY = re.compile(r"\s*(\d{1,3}[.)]|[-*•+])")
+_FIRST_CELLS = re.compile(r"\s*\|[^|\n]+\|")
 _FIGURE = re.compile(r"[$€£]?\d[\d,.:/-]*%?")
 _NUMBERED_ROW = re.compile(r"\s*\|\s*(\d{1,2})\s*\|")
 _BULLET = re.compile(r"\s*([-*•+])\s")
@@ -167,8 +170,8 @@ def _ends_on_operator(end: End, prompt: str) -> Cut | None:
 def _list_short_of_request(end: End, prompt: str) -> Cut | None:
     """A list that stops short of the number of items the prompt asked for: the last number of a numbered
     list, or the count of bullets in the list the answer ends with. Or a last item with only its number."""
-    letter = re.fullmatch(r"\s*([b-zB-Z])([.)])", end.last)  # "d)" under "c) Paper checks"
-    if (re.fullmatch(r"\s*(\d{1,3}[.)]|[-*•+])", end.last) and "\n" in end.body) or (letter and re.search(
+    letter = _LETTER_ONLY.fullmatch(end.last)  # "d)" under "c) Paper checks"
+    if (_MARKER_ONLY.fullmatch(end.last) and "\n" in end.body) or (letter and re.search(
             rf"^\s*{chr(ord(letter.group(1)) - 1)}\{letter.group(2)}\s+\S", end.body, re.M)):
         return Cut("warning", 0.7, f"the list's last item \"{end.last.strip()}\" is empty", end.tail)
     item = _LIST_NUMBER.match(end.last) or _NUMBERED_ROW.match(end.last)  # "|9| Lebanon| 667|" too
@@ -217,7 +220,7 @@ def _short_row(end: End, prompt: str) -> Cut | None:
     if not grid and "|" not in end.last and "\t" not in end.body:
         return None
     lines = end.lines
-    if re.match(r"\s*\|[^|\n]+\|", end.last) and not end.last.rstrip().endswith("|") and not any(
+    if _FIRST_CELLS.match(end.last) and not end.last.rstrip().endswith("|") and not any(
             line.lstrip().startswith("|") for line in lines[:-1]):
         # "| Rank | Country": a table's first row stopped before its closing "|"
         return Cut("warning", 0.6, f"the table's first row stops before its closing \"|\" (\"...{end.quoted}\")",
@@ -297,12 +300,15 @@ def _dangling(end: End, prompt: str) -> Cut | None:
 
 def _is_sentence_end(end: End) -> bool:
     """Whether the last line could be a sentence cut short: prose ending on a word, not code or output."""
+    if end.sentence_end is not None:
+        return end.sentence_end  # three rules ask; the answer is worked out once
     words = end.words
     last = end.body[-3] if end.body.endswith(("()", "(s)")) and len(end.body) > 2 else end.body[-1]  # "len()"
-    return bool(words) and "://" not in words[-1] and ENDS_CUT.match(last) is not None and not (
+    end.sentence_end = bool(words) and "://" not in words[-1] and ENDS_CUT.match(last) is not None and not (
         code_line(end) or ASSIGNMENT.match(end.last) or COMMENT.match(end.last)
         or (end.code and _COMMENT_GOES_ON.match(end.last)) or _NOT_A_SENTENCE.search(end.last[-80:])
         or (_CODE_TOKEN.search(words[-1]) and not _WORD_PAIR.fullmatch(words[-1])))
+    return end.sentence_end
 
 
 def _open_quote(end: End, prompt: str) -> Cut | None:
@@ -430,7 +436,8 @@ def _sum_left_open(end: End, prompt: str) -> Cut | None:
     """Working that ends on a sum with no "=" ("10 + 3b" under "2(5) + 3b = 20"): every step above
     gives its result, this one lost it."""
     last = end.last.strip()
-    if "=" in last or not _EXPRESSION.fullmatch(last) or not _OPERATION.search(last) or end.code:
+    if "=" in last or not last[-1:].isalnum() and last[-1:] != ")" or not _EXPRESSION.fullmatch(last) or (
+            not _OPERATION.search(last)) or end.code:
         return None
     steps = [line for line in end.lines[-4:-1] if "=" in line and any(c.isdigit() for c in line)]
     if steps and any(c.isdigit() for c in last):
@@ -446,7 +453,8 @@ _OPERATION = re.compile(r"[\w)²³%]\s*[-+*/×÷−]\s*[\w($€£(]")
 def _clause_alone(end: End, prompt: str) -> Cut | None:
     """A last sentence that is only its "if" clause ("So, if the temperature given in Fahrenheit"): the
     main clause never came."""
-    if not _is_sentence_end(end):
+    low = end.last.lower()
+    if not any(word in low for word in ("if ", "though ", "unless ", "whereas ")) or not _is_sentence_end(end):
         return None
     marker = LIST_OR_CODE.match(end.last)
     sentence = _SENTENCE_END.split(end.last[marker.end() if marker else 0:])[-1].strip()
@@ -462,10 +470,10 @@ _CONDITION = re.compile(r"(?:(?:so|and|but|now),?\s+)?(?:if|although|though|unle
 def _aside_last(end: End, prompt: str) -> Cut | None:
     """A sentence that ends on an aside in brackets ("...of the behavior (failing to finish the task)")
     with no full stop after it: the aside closed, the sentence did not; judged without the aside."""
-    if not end.body.endswith(")") or end.code:
+    if not end.body.endswith(")"):
         return None
     opened = end.body.rfind("(")
-    if opened < 2 or "\n" in end.body[opened:] or not re.match(r"\w+\s$", end.body[opened - 2:opened]):
+    if opened < 2 or "\n" in end.body[opened:] or not re.match(r"\w+\s$", end.body[opened - 2:opened]) or end.code:
         return None  # "(555) 123", an aside that is the whole sentence, "f(x)"
     return _mid_sentence(End(end.body[:opened].rstrip()), prompt)
 
