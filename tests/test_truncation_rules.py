@@ -76,6 +76,10 @@ CUT = [
     ("a modal with nothing after it", "The code passes input to eval(). This could"),
     ("'would be' with nothing after it", "# A better coding style would be"),
     ("a table's first row without its closing bar", "Top countries by density (2021):\n\n| Rank | Country"),
+    ("a sentence under a list is not verse", "1. Fungi\n2. Bacteria\n3. Earthworms\n\nThese organisms play an "
+     "essential role in breaking down dead"),
+    ("a sentence under equations is not verse", "Where:\n- dT = T_final - T_initial\n- T_final is the final "
+     "temperature\n- T_initial is the initial one\n\nIn this equation, we subtract the initial temperature"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),

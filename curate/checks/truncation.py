@@ -46,6 +46,7 @@ _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on
              "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per",
              "different", "multiple", "several", "becomes", "equals", "includes", "contains", "requires",
              "involves"}
+_NOT_VERSE = re.compile(r"```|[=→|]")
 _MODALS = {"would", "will", "could", "should", "must", "can", "may", "might"}
 _TRAILING_COMMENT = re.compile(r"[\w)\]'\";:]\s+(#|//)\s*\S")  # code, then a note after it on the line
 _SHOWS = {"returns", "prints", "outputs", "output", "gives", "displays", "shows", "yields", "equals", "=>", "->"}
@@ -393,7 +394,8 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     words, lines = end.words, end.lines
     if len(lines) >= 4 and all(len(line.split()) <= 12 for line in lines[-4:]) and sum(
             _ENDS_SENTENCE.search(line) is None for line in lines[-4:-1]) >= 2 and not any(
-            CODE_LINE.search(line) or ASSIGNMENT.match(line) or "```" in line for line in lines[-4:-1]):
+            CODE_LINE.search(line) or ASSIGNMENT.match(line) or LIST_OR_CODE.match(line) or _NOT_VERSE.search(line)
+            for line in lines[-4:-1]):  # list items, equations and code above are not verse
         # verse: short lines that mostly end without a full stop, as this one does; but a line of one to
         # three words under lines of five or more lost the rest of itself ("A moment")
         above = sorted(len(line.split()) for line in lines[-4:-1])
