@@ -132,12 +132,16 @@ def where(e: Example) -> tuple[str, int]:
 
 
 def cut_where(check, ctx, originals: list[Example], planted: list[Example]) -> None:
-    """Truncation's recall split by where the cut landed: at the end of a line, a cut leaves a text that
-    can read as a whole answer (a list item, a line of code), which is where most misses are."""
-    found: dict[str, list[bool]] = {"end of a line": [], "inside a line": []}
+    """Truncation's recall split by where the cut landed: inside a line; at the end of a line, where a cut
+    leaves a text that can read as a whole answer (a list item, a line of code) and most misses are; or
+    just before the closing ``` of a fenced answer (`truncate` cuts those there)."""
+    found: dict[str, list[bool]] = {"inside a line": [], "at a line's end": [], "before the closing fence": []}
     for original, cut in zip(originals, planted):
-        after = original.response[len(cut.response):len(cut.response) + 1]
-        found["end of a line" if after in ("\n", "\r") else "inside a line"].append(bool(list(check.check(cut, ctx))))
+        after = original.response[len(cut.response):].lstrip()
+        where = ("before the closing fence" if after.startswith("```") and original.response.count("```") % 2 == 0
+                 and cut.response.count("```") % 2 == 1 else
+                 "at a line's end" if after[:1] and original.response[len(cut.response)] in "\r\n" else "inside a line")
+        found[where].append(bool(list(check.check(cut, ctx))))
     print("  " + ", ".join(f"cut {where}: {sum(hits) / len(hits):.3f} of {len(hits):,}" for where, hits in found.items()))
 
 
