@@ -80,6 +80,11 @@ CUT = [
      "essential role in breaking down dead"),
     ("a sentence under equations is not verse", "Where:\n- dT = T_final - T_initial\n- T_final is the final "
      "temperature\n- T_initial is the initial one\n\nIn this equation, we subtract the initial temperature"),
+    ("an outline section with nothing under it", "I. Introduction\n- Define ergonomics\n\nII. Health\n"
+     "- Fewer injuries\n\nIII. Cost-benefit analysis"),
+    ("a numbered heading with nothing under it", "1. Listening\nWe hear every customer out before we act on "
+     "it.\n\n2. Follow-up\nWe call back within a day to check the problem is solved.\n\n3. Continual Improvement"),
+    ("a song part's label last", "Verse 1\nWe sing along\nAll night long\n\n[Chorus]"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -176,6 +181,8 @@ WHOLE = [
     ("a note after the code that is whole", "print(result) # prints the total"),
     ("'as it should be'", "Goals:\n- Fast enough for every user\n- Simple, as it should be"),
     ("a table whose rows all skip the closing bar", "| Rank | Country\n|---|---\n| 1 | Monaco\n| 2 | Malta"),
+    ("a bare outline of titles", "I. Introduction\nII. Health\nIII. Cost-benefit analysis"),
+    ("numbered titles without paragraphs", "Steps:\n1. Listening\n2. Follow-up\n3. Continual Improvement"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]

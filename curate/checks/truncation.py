@@ -46,6 +46,9 @@ _DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on
              "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per",
              "different", "multiple", "several", "becomes", "equals", "includes", "contains", "requires",
              "involves"}
+# "[Chorus]", "(Verse 2)" as the last line: the part's lines never came
+_SONG_PART = re.compile(r"\s*[\[(]?(?:verse|chorus|bridge|outro|intro|pre-chorus|hook|refrain)\b[\w .]{0,12}"
+                        r"[\])]?:?\s*", re.I)
 _NOT_VERSE = re.compile(r"```|[=→|]")
 _MODALS = {"would", "will", "could", "should", "must", "can", "may", "might"}
 _TRAILING_COMMENT = re.compile(r"[\w)\]'\";:]\s+(#|//)\s*\S")  # code, then a note after it on the line
@@ -256,7 +259,7 @@ def _short_row(end: End, prompt: str) -> Cut | None:
 def _heading_last(end: End, prompt: str) -> Cut | None:
     """A Markdown heading as the last line of a prose answer, or an outline's section ("III. ...") where
     the other sections have points under them: its section never came."""
-    if HEADING.match(end.last) and len(end.lines) >= 2 and not end.code:
+    if (HEADING.match(end.last) or _SONG_PART.fullmatch(end.last)) and len(end.lines) >= 2 and not end.code:
         return Cut("warning", 0.6, f"the answer ends on a heading (\"...{end.quoted}\")", end.tail)
     if (len(end.words) <= 5 and ENDS_CUT.match(end.body[-1]) and not LIST_OR_CODE.match(end.last)
             and len(lines := end.lines) >= 4 and LIST_OR_CODE.match(lines[-2]) and not end.code
@@ -267,9 +270,18 @@ def _heading_last(end: End, prompt: str) -> Cut | None:
                    end.tail)
     if _SECTION.match(end.last):
         lines = end.lines
-        filled = any(_SECTION.match(a) and _POINT.match(b) for a, b in zip(lines, lines[1:]))
+        filled = any(_SECTION.match(a) and not _SECTION.match(b) for a, b in zip(lines, lines[1:]))
         if filled:
             return Cut("warning", 0.6, f"the outline ends on a section with nothing under it "
+                       f"(\"...{end.quoted}\")", end.tail)
+    item = _LIST_NUMBER.match(end.last)
+    if item and len(end.words) <= 6 and ENDS_CUT.match(end.body[-1]) and not end.code:
+        # "6. Continual Improvement" where items 1-5 each have a paragraph under them: its own never came
+        lines = end.lines
+        heads = [k for k, line in enumerate(lines[:-1]) if _LIST_NUMBER.match(line)]
+        if len(heads) >= 2 and all(k + 1 < len(lines) - 1 and not LIST_OR_CODE.match(lines[k + 1])
+                                   and len(lines[k + 1].split()) >= 8 for k in heads):
+            return Cut("warning", 0.6, f"the answer ends on a numbered heading with nothing under it "
                        f"(\"...{end.quoted}\")", end.tail)
     return None
 
