@@ -85,6 +85,10 @@ CUT = [
     ("a numbered heading with nothing under it", "1. Listening\nWe hear every customer out before we act on "
      "it.\n\n2. Follow-up\nWe call back within a day to check the problem is solved.\n\n3. Continual Improvement"),
     ("a song part's label last", "Verse 1\nWe sing along\nAll night long\n\n[Chorus]"),
+    ("the start of a line written above", '#!/bin/bash\n\nread -p "File name: " fileName\nread -p'),
+    ("the start of a conclusion", "cos(ABC) = (8 + 8 - 32) / (2 * 8)\ncos(ABC) = -0.5\n\nSo the angle"),
+    ("a bare name under a tuple assignment", "(x_train, y_train), (x_test, y_test) = mnist.load_data()\n"
+     "x_train, x_test = x_train / 255.0, x_test / 255.0\n\nmodel"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -183,6 +187,9 @@ WHOLE = [
     ("a table whose rows all skip the closing bar", "| Rank | Country\n|---|---\n| 1 | Monaco\n| 2 | Malta"),
     ("a bare outline of titles", "I. Introduction\nII. Health\nIII. Cost-benefit analysis"),
     ("numbered titles without paragraphs", "Steps:\n1. Listening\n2. Follow-up\n3. Continual Improvement"),
+    ("a return shorter than one above", "def inc(x):\n    return x + 1\n\ndef same(x):\n    return x"),
+    ("a poem's last line opening on 'So'", "The night is long and cold\nThe stars are far from home\n"
+     "We wander as we're told\nSo close your eyes"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]

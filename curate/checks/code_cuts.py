@@ -157,6 +157,24 @@ def block_left_open(end: End, prompt: str) -> Cut | None:
     return None
 
 
+def start_of_an_earlier_line(end: End, prompt: str) -> Cut | None:
+    """A last line that is only the start of a line the code wrote before ("read -p" under
+    `read -p "Old string: " old`, "Set" under `Set c1 = ActiveCell`): the rest of it was cut."""
+    last = end.last.strip()
+    tokens = last.split()
+    if not tokens or len(tokens) > 3 or not last[-1].isalnum() or tokens[0].lower() in _STATEMENT_ON_ITS_OWN:
+        return None
+    if not (end.body.startswith("#!") or end.looks_like_code):
+        return None
+    for line in end.lines[:-1]:
+        if line.strip().startswith(last + " ") and len(line.split()) >= len(tokens) + 2:
+            return Cut("warning", 0.6, f"the last line is only the start of a line the code has above "
+                       f"(\"...{end.quoted}\")", end.tail)
+    return None
+
+
+_STATEMENT_ON_ITS_OWN = {"return", "yield", "raise", "break", "continue", "pass", "end", "fi", "done", "else",
+                         "echo", "print", "puts", "exit", "next", "loop", "wend", "esac", "endif"}
 _VB_OPEN = re.compile(r"^\s*(?:(?:Public|Private|Friend|Protected|Shared|Overrides|Static)\s+)*"
                       r"(Module|Class|Sub|Function)\s+\w+(?:\s*\(.*\))?(?:\s+As\s+\w+)?\s*$", re.M)
-RULES = (code_cut, comment_last, no_semicolon, block_left_open)
+RULES = (code_cut, comment_last, no_semicolon, block_left_open, start_of_an_earlier_line)

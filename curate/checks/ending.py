@@ -26,7 +26,8 @@ NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight n
 HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
 COMMENT = re.compile(r"^\s*(//|#\s|--\s|/\*)")
 _DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+\w+\s*\(", re.M)
-ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+\s*([-+*/]?=|<-)\s*\S")  # `x = 5`, `total += x`, R's `x <- 5`
+# `x = 5`, `total += x`, `a, b = b, a`, R's `x <- 5`
+ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+(?:\s*,\s*[\w.\[\]'\"]+)*\s*([-+*/]?=|<-)\s*\S")
 
 
 class Cut(NamedTuple):

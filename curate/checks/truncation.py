@@ -404,12 +404,9 @@ def _mid_sentence(end: End, prompt: str) -> Cut | None:
     if not _is_sentence_end(end) or LIST_OR_CODE.match(end.last):
         return None
     words, lines = end.words, end.lines
-    if len(lines) >= 4 and all(len(line.split()) <= 12 for line in lines[-4:]) and sum(
-            _ENDS_SENTENCE.search(line) is None for line in lines[-4:-1]) >= 2 and not any(
-            CODE_LINE.search(line) or ASSIGNMENT.match(line) or LIST_OR_CODE.match(line) or _NOT_VERSE.search(line)
-            for line in lines[-4:-1]):  # list items, equations and code above are not verse
-        # verse: short lines that mostly end without a full stop, as this one does; but a line of one to
-        # three words under lines of five or more lost the rest of itself ("A moment")
+    if _verse(lines):
+        # verse is not judged by full stops; but a line of one to three words under lines of four or more
+        # lost the rest of itself ("A moment")
         above = sorted(len(line.split()) for line in lines[-4:-1])
         refrain = len({w.strip(",;").lower() for w in words}) < len(words)  # "Always, always"
         if len(words) <= 3 and above[0] >= 4 and len(words) <= 0.5 * above[1] and not (
@@ -469,6 +466,12 @@ def _clause_alone(end: End, prompt: str) -> Cut | None:
     """A last sentence that is only its "if" clause ("So, if the temperature given in Fahrenheit"): the
     main clause never came."""
     low = end.last.lower()
+    words = low.split()
+    if 2 <= len(words) <= 4 and words[0].strip(",") in _CONNECTIVES and words[-1] not in _ENDS_AFTER_CONNECTIVE and (
+            _is_sentence_end(end) and not LIST_OR_CODE.match(end.last) and not _verse(end.lines)):
+        # "So the angle", "Thus, the final" under the working: the conclusion it opens never came
+        return Cut("warning", 0.5, f"the answer stops on the start of its conclusion (\"...{end.quoted}\")",
+                   end.tail)
     if not any(word in low for word in ("if ", "though ", "unless ", "whereas ")) or not _is_sentence_end(end):
         return None
     marker = LIST_OR_CODE.match(end.last)
@@ -479,7 +482,19 @@ def _clause_alone(end: End, prompt: str) -> Cut | None:
     return None
 
 
+_CONNECTIVES = {"so", "thus", "therefore", "hence", "finally"}
+_ENDS_AFTER_CONNECTIVE = {"it", "all", "on", "etc", "that", "this", "these", "those", "them", "more", "well", "too",
+                          "now", "again", "here", "there", "forth", "so", "you", "me", "us", "yes", "no", "true"}
 _CONDITION = re.compile(r"(?:(?:so|and|but|now),?\s+)?(?:if|although|though|unless|whereas)\s[^,;:()]+$", re.I)
+
+
+def _verse(lines: list[str]) -> bool:
+    """Short lines that mostly end without a full stop, as the last one does; list items, equations and
+    code above are not verse."""
+    return len(lines) >= 4 and all(len(line.split()) <= 12 for line in lines[-4:]) and sum(
+        _ENDS_SENTENCE.search(line) is None for line in lines[-4:-1]) >= 2 and not any(
+        CODE_LINE.search(line) or ASSIGNMENT.match(line) or LIST_OR_CODE.match(line) or _NOT_VERSE.search(line)
+        for line in lines[-4:-1])
 
 
 def _aside_last(end: End, prompt: str) -> Cut | None:
