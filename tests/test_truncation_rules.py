@@ -89,6 +89,8 @@ CUT = [
     ("the start of a conclusion", "cos(ABC) = (8 + 8 - 32) / (2 * 8)\ncos(ABC) = -0.5\n\nSo the angle"),
     ("a bare name under a tuple assignment", "(x_train, y_train), (x_test, y_test) = mnist.load_data()\n"
      "x_train, x_test = x_train / 255.0, x_test / 255.0\n\nmodel"),
+    ("a last item a fraction of the others", "Pairings:\n7. Grilled cheese sandwich with raspberry jam\n"
+     "8. Fried chicken with sweet waffles\n9. Burger with a doughnut bun\n10. Salt"),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -190,6 +192,8 @@ WHOLE = [
     ("a return shorter than one above", "def inc(x):\n    return x + 1\n\ndef same(x):\n    return x"),
     ("a poem's last line opening on 'So'", "The night is long and cold\nThe stars are far from home\n"
      "We wander as we're told\nSo close your eyes"),
+    ("a table of contents ending on its index", "Contents:\n1. Chapter 1: The Sun at the centre\n"
+     "2. Chapter 2: The inner rocky planets\n3. Chapter 3: The outer gas giants\n4. Index"),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]

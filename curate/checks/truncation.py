@@ -367,6 +367,15 @@ def _list_item_cut(end: End, prompt: str) -> Cut | None:
             or prose_item or question):
         return Cut("warning", 0.6, f"the last list item stops short; the list's items end with a full stop "
                    f"(\"...{end.quoted}\")", end.tail)
+    # Items of five words or more, and a last one under a third of their length ("10. Salt and" under
+    # "9. Burger with a doughnut bun" and longer): it stopped early
+    sizes = sorted(len(line[LIST_OR_CODE.match(line).end():].split()) for line in items[-6:])
+    size = len(end.last[marker.end():].split())
+    if size <= 2 and end.words[-1].strip(":").lower() in _CLOSING_SECTIONS:
+        return None  # a table of contents ends on "Index", an outline on "Conclusion"
+    if len(sizes) >= 3 and sizes[0] >= 5 and size <= 0.3 * sizes[len(sizes) // 2] and kind not in ("indent", "#"):
+        return Cut("warning", 0.5, f"the last list item is a fraction of the length of the others "
+                   f"(\"...{end.quoted}\")", end.tail)
     # Items that each start with a verb in -ing and go on ("Renting a paddle boat"): the last stopped
     # after its verb ("10. Participating").
     verb = end.last[marker.end():].split()
@@ -482,6 +491,9 @@ def _clause_alone(end: End, prompt: str) -> Cut | None:
     return None
 
 
+_CLOSING_SECTIONS = {"index", "conclusion", "conclusions", "summary", "appendix", "appendices", "references",
+                     "bibliography", "glossary", "acknowledgments", "acknowledgements", "epilogue", "afterword",
+                     "sources", "notes", "resources", "faq", "contact"}
 _CONNECTIVES = {"so", "thus", "therefore", "hence", "finally"}
 _ENDS_AFTER_CONNECTIVE = {"it", "all", "on", "etc", "that", "this", "these", "those", "them", "more", "well", "too",
                           "now", "again", "here", "there", "forth", "so", "you", "me", "us", "yes", "no", "true"}
