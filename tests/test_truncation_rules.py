@@ -91,6 +91,8 @@ CUT = [
      "x_train, x_test = x_train / 255.0, x_test / 255.0\n\nmodel"),
     ("a last item a fraction of the others", "Pairings:\n7. Grilled cheese sandwich with raspberry jam\n"
      "8. Fried chicken with sweet waffles\n9. Burger with a doughnut bun\n10. Salt"),
+    ("a long sentence ending on a quoted word", "The ocean stores heat. Its ability to absorb and store heat "
+     'means that it can act as a "buffer"'),
     ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
     ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
@@ -194,6 +196,9 @@ WHOLE = [
      "We wander as we're told\nSo close your eyes"),
     ("a table of contents ending on its index", "Contents:\n1. Chapter 1: The Sun at the centre\n"
      "2. Chapter 2: The inner rocky planets\n3. Chapter 3: The outer gas giants\n4. Index"),
+    ("a quoted headline", '"Revolutionary New Rocket Takes to the Skies: Successful Launch Marks New Era in '
+     'Space"'),
+    ("a short casual reply ending on a title", 'Let me see... How about "The Saw"'),
     ("items of one pattern, whole", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 landmarks\n"
      "3. Los Angeles - 26 landmarks"),
 ]

@@ -500,6 +500,26 @@ _ENDS_AFTER_CONNECTIVE = {"it", "all", "on", "etc", "that", "this", "these", "th
 _CONDITION = re.compile(r"(?:(?:so|and|but|now),?\s+)?(?:if|although|though|unless|whereas)\s[^,;:()]+$", re.I)
 
 
+def _quoted_last(end: End, prompt: str) -> Cut | None:
+    """A long sentence that ends on a quoted word or phrase with no full stop after it ('...means it can
+    act as a "buffer"'): the sentence went on. Short ones are left: casual writers end 'How about "Saw"'."""
+    if end.body[-1:] not in "\"”'’" or not end.body[-2:-1].isalnum() or end.code:
+        return None
+    close = end.body[-1]
+    sentence = _SENTENCE_END.split(end.last)[-1].strip()
+    opened = sentence.rfind(_OPENING.get(close, close), 0, len(sentence) - 1)
+    quoted = sentence[opened + 1:-1].split()
+    # a word or phrase quoted inside a long sentence, not a title that is the whole line, after other
+    # sentences that do end ("How about "Saw"" alone is a casual reply)
+    if opened > 0 and len(quoted) <= 6 and len(sentence.split()) >= 10 and _SENTENCE_END.search(end.body):
+        return Cut("warning", 0.5, f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
+                   end.tail)
+    return None
+
+
+_OPENING = {"”": "“", "’": "‘"}
+
+
 def _verse(lines: list[str]) -> bool:
     """Short lines that mostly end without a full stop, as the last one does; list items, equations and
     code above are not verse."""
@@ -525,7 +545,7 @@ _RULES = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_ele
           _open_quote, _list_item_cut, _sum_left_open, _clause_alone, _mid_sentence)
 # Ending on a sign (")", "}", ";", ">", a quote), an answer has no sentence left open for the rules on words.
 _AFTER_A_SIGN = (*(rule for rule in _RULES if rule not in (_dangling, _list_item_cut, _clause_alone, _mid_sentence)),
-                 _aside_last)
+                 _aside_last, _quoted_last)
 # Most answers end with a full stop; only these rules can find a cut before one (a string, bracket,
 # element or list left open, a table row short of cells), so the rest are not asked.
 _AFTER_FULL_STOP = (code_cuts.unclosed_string_or_comment, _unclosed_bracket, _unclosed_element, _list_short_of_request,
