@@ -151,15 +151,13 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
             results = list(_with_progress(map(_check_range, ranges), progress, total))
     finally:
         _STATE = None
-    for rows, part_seconds, part_failed in results:
+    for ids, rows, part_seconds, part_failed in results:
         for name, secs in part_seconds.items():
             seconds[name] += secs
         for name, why in part_failed.items():
             failed.setdefault(name, why)
+        report.scores.update(dict.fromkeys(ids, 1.0))
         for eid, source, name, severity, score, message, evidence in rows:
-            if name is None:
-                report.scores[eid] = 1.0
-                continue
             flag = Flag(severity, score, message, evidence)
             flags_of.setdefault(eid, []).append(flag)
             findings.append(Finding(eid, name, severity, score, message, evidence))
@@ -185,7 +183,7 @@ _STATE: tuple | None = None
 def _with_progress(parts, progress, total):
     done = 0
     for part in parts:
-        done += sum(1 for r in part[0] if r[2] is None)
+        done += len(part[0])
         if progress:
             progress("check", done, total)
         yield part
@@ -232,27 +230,30 @@ def _first_pass(ws, collection, total, checks, ctx, failed, seconds) -> int:
 
 
 def _check_range(bounds: tuple[int, int]):
-    """Run every check on one slice of the collection: rows (example, source, check, severity, score, message,
-    evidence), with a row whose check is None for each example, so every example gets a score."""
+    """Run every check on one slice of the collection: the ids of its examples (each gets a score), and
+    rows (example, source, check, severity, score, message, evidence) for the findings. Only findings
+    carry a source: most examples have none, and the rows cross a process boundary."""
     ws_dir, collection, checks, ctx, failed = _STATE
+    ids: list[str] = []
     rows: list[tuple] = []
     seconds = dict.fromkeys(checks, 0.0)
     with Workspace(ws_dir, create=False) as ws:
         for example in ws.iter_examples(collection, after=bounds[0], until=bounds[1]):
-            source = example.source.location()
-            rows.append((example.id, source, None, None, None, None, None))
+            ids.append(example.id)
+            source = None
             for name, check in checks.items():
                 if name in failed:
                     continue
                 t = time.perf_counter()
                 try:
                     for flag in check.check(example, ctx):
+                        source = source or example.source.location()
                         rows.append((example.id, source, name, flag.severity, flag.score, flag.message,
                                      flag.evidence))
                 except Exception:  # one broken check never stops the rest
                     failed[name] = f"on example {example.id}: " + traceback.format_exc(limit=3)
                 seconds[name] += time.perf_counter() - t
-    return rows, seconds, failed
+    return ids, rows, seconds, failed
 
 
 def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]], findings: list[Finding]) -> int:

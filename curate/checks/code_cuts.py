@@ -164,10 +164,11 @@ def start_of_an_earlier_line(end: End, prompt: str) -> Cut | None:
     tokens = last.split()
     if not tokens or len(tokens) > 3 or not last[-1].isalnum() or tokens[0].lower() in _STATEMENT_ON_ITS_OWN:
         return None
-    if not (end.body.startswith("#!") or end.looks_like_code):
-        return None
+    if (last + " ") not in end.body:
+        return None  # the cheap test first: no line above starts so
     for line in end.lines[:-1]:
-        if line.strip().startswith(last + " ") and len(line.split()) >= len(tokens) + 2:
+        if line.strip().startswith(last + " ") and len(line.split()) >= len(tokens) + 2 and (
+                end.body.startswith("#!") or end.looks_like_code):
             return Cut("warning", 0.6, f"the last line is only the start of a line the code has above "
                        f"(\"...{end.quoted}\")", end.tail)
     return None

@@ -48,7 +48,7 @@ def unused_local(end: End, prompt: str) -> Cut | None:
                f"after it is missing (\"...{end.quoted}\")", end.tail)
 
 
-_EMPTIES = ("[]", "{}", '""', "''", "set()", "dict()", "list()", "Counter()", "defaultdict(")
+_MADE_EMPTY = re.compile(r"=\s*(?:\[\]|\{\}|\"\"|''|set\(\)|dict\(\)|list\(\)|Counter\(\)|defaultdict\()")
 # An empty container or string to fill ("result = []", "counts = {}", "s = ''"): a value being built.
 _ACCUMULATOR = re.compile(r"^[ \t]*([A-Za-z_]\w*)\s*=\s*(\[\]|\{\}|set\(\)|dict\(\)|list\(\)|\"\"|''|"
                           r"defaultdict\(\w*\)|Counter\(\))\s*(#.*)?$", re.M)
@@ -255,7 +255,7 @@ def built_never_used(end: End, prompt: str) -> Cut | None:
     if "\n" not in end.body.strip():
         return None  # "my_list = []" alone answers "Initialize an empty list"
     start = max(0, len(end.body) - 800)  # what a cut left unfilled was made shortly before it
-    made = list(_ACCUMULATOR.finditer(end.body, start)) if any(e in end.body[start:] for e in _EMPTIES) else []
+    made = list(_ACCUMULATOR.finditer(end.body, start)) if _MADE_EMPTY.search(end.body, start) else []
     for m in made[-3:]:
         if not re.search(rf"\b{m.group(1)}\b", end.body[m.end():]):
             return Cut("warning", 0.6, f"{m.group(1)!r} is made empty to be filled and nothing fills or uses it: the "
@@ -266,3 +266,19 @@ def built_never_used(end: End, prompt: str) -> Cut | None:
 RULES = (try_alone, unused_local, main_only_assigns, function_left_open, branch_only_return, init_left_open,
          imports_unused, script_only_sets, count_never_started,
          fewer_definitions_than_asked, built_never_used)
+# Every rule above needs one of these in the answer (or a docstring opening it, or an empty container
+# made): an answer with none is not asked at all, which spares prose ending on ")" eleven calls.
+_NEEDS = ("def ", "class ", "import", "try", "__main__", "+= 1", "#include")
+
+
+def python_cut(end: End, prompt: str) -> Cut | None:
+    """The first Python rule that finds a cut, for answers that hold anything those rules read."""
+    body = end.body
+    if not (any(word in body for word in _NEEDS) or body.lstrip()[:1] in ("'", '"')
+            or _MADE_EMPTY.search(body, max(0, len(body) - 800))):
+        return None
+    for rule in RULES:
+        cut = rule(end, prompt)
+        if cut:
+            return cut
+    return None
