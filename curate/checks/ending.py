@@ -23,6 +23,9 @@ WHOLE = (r"(?!(pass|break|continue|return|end|fi|done|esac|exit|quit|raise|yield
          r"endif|wend|loop|next)\s*$)")
 NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen "
                                         "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(), 1)}
+
+
+
 HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
 COMMENT = re.compile(r"^\s*(//|#\s|--\s|/\*)")
 _DEF = re.compile(r"^([ \t]*)(?:async\s+)?def\s+\w+\s*\(", re.M)
@@ -100,3 +103,8 @@ def code_line(end: End) -> bool:
     if not CODE_LINE.search(end.last):
         return False
     return end.last[:1] not in " \t" or CODE_LINE.search(end.last.lstrip()) is not None or end.code
+
+
+def count_of(word: str) -> int:
+    """A count written in figures or words: "7", "seven", "Seven"."""
+    return int(word) if word.isdigit() else NUMBERS[word.lower()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .ending import ENDS_CUT, HEADING, LIST_OR_CODE, NUMBERS, Cut, End
+from .ending import ENDS_CUT, HEADING, LIST_OR_CODE, NUMBERS, Cut, End, count_of
 from .sentence_cuts import ASKING, ENDS_SENTENCE, SENTENCE_END, is_sentence_end
 
 _OPENING_TAG = re.compile(r"<([A-Za-z][\w:.-]*)(\s[^<>]*)?(?<!/)>")
@@ -95,8 +95,7 @@ def _asked_count(prompt: str) -> int | None:
 def _count(m: re.Match | None) -> int | None:
     if not m:
         return None
-    word = m.group(1).lower()
-    n = int(word) if word.isdigit() else NUMBERS[word]
+    n = count_of(m.group(1))
     return n if 2 <= n <= 30 else None
 
 
@@ -169,13 +168,15 @@ def heading_last(end: End, prompt: str) -> Cut | None:
 
 def list_item_cut(end: End, prompt: str) -> Cut | None:
     """A list item may end without punctuation, unless it is written as prose (it has a full stop inside,
-    or its siblings end with one). An item much shorter than its siblings is not taken as cut: tables of
-    contents end on "Index"."""
+    or its siblings end with one). Nor may it stop well short of its siblings' length, their shared
+    pattern or their "-ing" verb and its object; a closing "Index" or "Conclusion" is whole."""
     marker = LIST_OR_CODE.match(end.last)
     if not marker or not is_sentence_end(end):
         return None
     kind = _marker_kind(marker.group(1))  # siblings: "1." items, not the "- Eggs" list above them
     items = [line for line in end.lines[:-1] if (m := LIST_OR_CODE.match(line)) and _marker_kind(m.group(1)) == kind]
+    texts = [line[LIST_OR_CODE.match(line).end():] for line in items[-6:]]  # the last siblings, without markers
+    own = end.last[marker.end():]
     stops = sum(ENDS_SENTENCE.search(line) is not None for line in items)
     prose_item = len(end.words) >= 8 and SENTENCE_END.search(end.last, marker.end()) is not None
     # "1. What is its purpose?" then "2. What": a question item that never reached its "?"
@@ -188,8 +189,8 @@ def list_item_cut(end: End, prompt: str) -> Cut | None:
                    f"(\"...{end.quoted}\")", end.tail)
     # Items of five words or more, and a last one under a third of their length ("10. Salt and" under
     # "9. Burger with a doughnut bun" and longer): it stopped early
-    sizes = sorted(len(line[LIST_OR_CODE.match(line).end():].split()) for line in items[-6:])
-    size = len(end.last[marker.end():].split())
+    sizes = sorted(len(text.split()) for text in texts)
+    size = len(own.split())
     if size <= 2 and end.words[-1].strip(":").lower() in _CLOSING_SECTIONS:
         return None  # a table of contents ends on "Index", an outline on "Conclusion", steps on "End"
     if len(sizes) >= 3 and sizes[0] >= 5 and size <= 0.3 * sizes[len(sizes) // 2] and kind not in ("indent", "#"):
@@ -197,18 +198,16 @@ def list_item_cut(end: End, prompt: str) -> Cut | None:
                    f"(\"...{end.quoted}\")", end.tail)
     # Items that each start with a verb in -ing and go on ("Renting a paddle boat"): the last stopped
     # after its verb ("10. Participating").
-    verb = end.last[marker.end():].split()
-    heads = [line[LIST_OR_CODE.match(line).end():].split() for line in items[-4:]]
+    verb = own.split()
+    heads = [text.split() for text in texts[-4:]]
     if len(verb) == 1 and verb[0].endswith("ing") and len(heads) >= 2 and all(
             len(head) >= 3 and head[0].endswith("ing") for head in heads):
         return Cut("warning", 0.6, f"the last list item stops after its first word (\"...{end.quoted}\")", end.tail)
     # Items written to one pattern ("Boston - 139 landmarks", "Gwendoline Christie as Captain Phasma"):
     # the last stops before the part every other item has ("3. Los").
-    same_list = items[-6:]
-    if len(same_list) >= 2 and all(len(line.split()) <= 10 for line in same_list):  # entries, not prose
-        body = end.last[marker.end():]
+    if len(texts) >= 2 and all(len(line.split()) <= 10 for line in items[-6:]):  # entries, not prose
         for sep in _ITEM_PARTS:
-            if sep not in body and all(sep in line[LIST_OR_CODE.match(line).end():] for line in same_list):
+            if sep not in own and all(sep in text for text in texts):
                 return Cut("warning", 0.6, f"the last list item stops before the \"{sep.strip()}\" part every "
                            f"other item has (\"...{end.quoted}\")", end.tail)
     return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .ending import NUMBERS, Cut, End
+from .ending import NUMBERS, Cut, End, count_of
 
 
 def try_alone(end: End, prompt: str) -> Cut | None:
@@ -236,7 +236,7 @@ def fewer_definitions_than_asked(end: End, prompt: str) -> Cut | None:
     asked = _ASKED_DEFINITIONS.search(prompt)
     if not asked:
         return None
-    want = int(asked.group(1)) if asked.group(1).isdigit() else NUMBERS[asked.group(1).lower()]
+    want = count_of(asked.group(1))
     kind = "class" if asked.group(2).lower().startswith("class") else "def"
     have = len(re.findall(rf"^[ \t]*{kind}\s+\w+", end.body, re.M))
     if 0 < have < want <= 20:
