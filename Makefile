@@ -1,23 +1,31 @@
 # Two commands on a fresh machine:  make demo  (install + run the main job on sample_data/)
-#                                   make test  (install + run the tests)
-# Each creates .venv itself. The CPU build of torch is installed first where none is present,
-# so no later dependency drags in a multi-GB CUDA build.
+#                                   make test  (install + lint + types + the tests)
+# Each creates .venv itself from requirements/lock.txt: every package, direct or transitive, of every
+# extra, pinned with its hashes (pip-tools; docs/DESIGN.md says why), so a fresh install next month gets
+# exactly what the tests last passed with. torch is the CPU build (2.13.0+cpu), never a multi-GB CUDA one.
+#   make lock         refresh the lock to the newest releases pyproject.toml allows (then run make test)
+#   make test-latest  the tests against the newest releases, in .venv-latest (not CI): drift, seen early
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/lock.txt
+EXTRAS := hf,fast,embed,tui,train,bench,dev
+LATEST := .venv-latest
 DEMO   := .curate-demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench lock test-latest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[hf,fast,embed,tui,train,bench,dev]'
+# The lock pins pip, setuptools and pip-tools too; the project itself goes in last, without its
+# dependencies (all in the lock already) and without build isolation (so the pinned setuptools builds it).
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -37,8 +45,33 @@ demo: $(STAMP)
 	$(BIN)/curate train $(DEMO)/export --model tiny --max-steps 30 --output $(DEMO)/adapter-tiny
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>   |   open $(DEMO)/coverage.html"
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check curate tui train_bridge tests bench
+	$(BIN)/mypy
+
+# pip-compile reads pip's own configuration, so it sees the same indexes (and the CPU torch wheel) as pip.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --extra $(EXTRAS) --output-file $(LOCK) pyproject.toml requirements/tools.in
+	@echo "Lock refreshed: review 'git diff $(LOCK)', then run make test."
+
+# The newest releases pyproject.toml allows, torch aside (it stays the CPU build: a newer one is a CUDA
+# download of several GB). Not part of CI: it tells whether the next `make lock` will pass.
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --upgrade pip
+	echo "torch==2.13.0" > $(LATEST)/torch.txt
+	$(LATEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager -c $(LATEST)/torch.txt -e '.[$(EXTRAS)]'
+	$(LATEST)/bin/python -m pip freeze --exclude-editable > $(LATEST)/versions.txt
+	@echo "Newest releases installed (list: $(LATEST)/versions.txt); differences from the lock:"
+	@$(LATEST)/bin/python requirements/compare.py $(LOCK) $(LATEST)/versions.txt
+	$(LATEST)/bin/ruff check curate tui train_bridge tests bench
+	$(LATEST)/bin/mypy
+	$(LATEST)/bin/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
@@ -49,4 +82,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/checks.py --speed 20000
 
 clean:
-	rm -rf $(VENV) $(DEMO) .curate *.egg-info
+	rm -rf $(VENV) $(LATEST) $(DEMO) .curate *.egg-info

@@ -7,11 +7,15 @@ Every command has a summary for people and `--json` for machines. Library errors
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 from .errors import CurateError
+
+if TYPE_CHECKING:  # the workspace is imported where a command needs it: `curate --help` stays fast
+    from .workspace import QuarantinedRow
 
 JSON_HELP = "Print one JSON document on stdout instead of tables."
 
@@ -188,7 +192,8 @@ def quarantine(ctx, collection, code, export_path, limit, as_json):
         if as_json:
             _dump_json([r.to_dict() for r in rows])
             return
-        shown, total = [], 0
+        shown: list[QuarantinedRow] = []
+        total = 0
         for row in rows:
             total += 1
             if len(shown) < limit:

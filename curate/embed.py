@@ -59,7 +59,7 @@ class Embedder:
         self.model = model or DEFAULT_MODEL
         self.batch_size = batch_size
         self.backend = backend
-        self._encode = None
+        self._encode: Callable[[Sequence[str]], np.ndarray] | None = None
         if backend == "auto":
             self.backend = "onnx-int8" if self._onnx_possible() else "torch"
 
@@ -78,7 +78,7 @@ class Embedder:
         except (ImportError, MissingDependency):
             return False
 
-    def _load(self, cache_dir: Path | None):
+    def _load(self, cache_dir: Path | None) -> Callable[[Sequence[str]], np.ndarray]:
         if self._encode is not None:
             return self._encode
         path = _resolve(self.model)
@@ -110,11 +110,11 @@ class Embedder:
             return np.zeros((0, 0), dtype=np.float32)
         # Length-sorted batches keep padding low; results go back in input order.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        out: np.ndarray | None = None
+        out = np.empty((0, 0), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             idx = order[start:start + self.batch_size]
             vectors = np.asarray(encode([texts[i] for i in idx]), dtype=np.float32)
-            if out is None:
+            if not out.size:  # the width is known from the first batch
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[idx] = vectors
             if progress and (start // self.batch_size) % 16 == 0:

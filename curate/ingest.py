@@ -139,6 +139,8 @@ def _open_writer(ws_dir: str) -> None:
 
 
 def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> list[int]:
+    if _WRITER_WS is None:
+        raise RuntimeError("the writer process was not initialised")  # _open_writer runs first, always
     return _WRITER_WS.write_rows(rows, repeats, bad)
 
 
@@ -283,8 +285,8 @@ def ingest(
     Raises InputFileError / UsageError / WorkspaceError for problems with the call itself;
     bad rows never raise, they are quarantined.
     """
-    paths = [str(p) for p in paths]
-    if not paths:
+    files = [str(p) for p in paths]
+    if not files:
         raise UsageError("no input files given")
     if kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
@@ -292,13 +294,13 @@ def ingest(
         raise UsageError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
     if container is not None and container not in CONTAINERS:
         raise UsageError(f"unknown file type {container!r}; choose from {', '.join(CONTAINERS)}")
-    inputs = [open_input(p, container) for p in paths]  # fail fast, before anything is written
+    inputs = [open_input(p, container) for p in files]  # fail fast, before anything is written
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     try:
-        name = collection or default_collection_name(paths[0])
+        name = collection or default_collection_name(files[0])
         cid = ws.ensure_collection(name, kind)
         options = {"kind": kind, "format": format, "mapping": mapping or {}, "container": container}
-        ingest_id = ws.start_ingest(cid, paths, options)
+        ingest_id = ws.start_ingest(cid, files, options)
         report = IngestReport(name, kind, str(ws.dir))
         big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
         batcher = _Batcher(ws, cid, ingest_id, report, big)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import (
@@ -13,6 +13,7 @@ from rich.progress import (
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -79,7 +80,7 @@ def stage_progress(enabled: bool) -> Iterator:
         return
     progress = Progress(TextColumn("[bold]{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=err, transient=True)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(stage: str, done: int, total: int | None) -> None:
         if stage not in tasks:
@@ -134,8 +135,10 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         return
     latest = latest or {}
     table = titled(f"workspace {workspace}/")
-    for col, justify in (("collection", "left"), ("kind", "left"), ("examples", "right"), ("repeats", "right"),
-                         ("quarantined", "right"), ("dupes", "right"), ("flagged", "right"), ("gaps", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("collection", "left"), ("kind", "left"), ("examples", "right"), ("repeats", "right"),
+        ("quarantined", "right"), ("dupes", "right"), ("flagged", "right"), ("gaps", "right"))
+    for col, justify in columns:
         table.add_column(col, justify=justify)
     for info in collections.values():
         dedup = (latest.get(info.name) or {}).get("dedup")
@@ -269,9 +272,9 @@ def check_summary(report, report_path: str | None) -> None:
     out.print(f"[bold]check '{escape(report.collection)}'[/] (run {report.run_id}): {s['flagged_examples']:,} of "
               f"{s['examples']:,} examples flagged{noted}{sample}")
     table = Table()
-    for col, justify in (("check", "left"), ("examples", "right"), ("error", "right"), ("warning", "right"),
-                         ("info", "right")):
-        table.add_column(col, justify=justify)
+    table.add_column("check", justify="left")
+    for col in ("examples", "error", "warning", "info"):
+        table.add_column(col, justify="right")
     for name, c in sorted(s["by_check"].items(), key=lambda kv: -kv[1]["examples"]):
         table.add_row(name, f"{c['examples']:,}", f"[red]{c['error']:,}[/]" if c["error"] else "0",
                       f"[yellow]{c['warning']:,}[/]" if c["warning"] else "0", f"{c['info']:,}")

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import orjson
 
@@ -205,6 +205,13 @@ def resolve_dir(path: str | os.PathLike | None) -> Path:
     return Path(path or os.environ.get("CURATE_WORKSPACE") or DEFAULT_DIR)
 
 
+def _new_id(cur: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row just inserted (None only if nothing was inserted: a bug, not bad data)."""
+    if cur.lastrowid is None:
+        raise WorkspaceError("internal error: an insert returned no row id")
+    return cur.lastrowid
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
@@ -298,7 +305,7 @@ class Workspace:
         with self.transaction():
             cur = self.conn.execute("INSERT INTO collections(name, kind, created_at) VALUES (?,?,?)",
                                     (name, kind, time.time()))
-        return cur.lastrowid
+        return _new_id(cur)
 
     def collections(self) -> dict[str, CollectionInfo]:
         rows = self.conn.execute(
@@ -315,7 +322,7 @@ class Workspace:
             cur = self.conn.execute(
                 "INSERT INTO ingests(collection_id, started_at, paths, options) VALUES (?,?,?,?)",
                 (collection_id, time.time(), _dumps(paths), _dumps(options)))
-        return cur.lastrowid
+        return _new_id(cur)
 
     def finish_ingest(self, ingest_id: int, counts: dict[str, Any]) -> None:
         with self.transaction():
@@ -356,10 +363,10 @@ class Workspace:
         with self.transaction():
             cur = self.conn.execute("INSERT INTO runs(collection_id, kind, started_at, params) VALUES (?,?,?,?)",
                                     (cid, kind, time.time(), _dumps(params)))
-        return cur.lastrowid
+        return _new_id(cur)
 
     def finish_run(self, run_id: int, summary: dict[str, Any], findings: list[Finding],
-                   groups: list[tuple[int, str, str, list[str]]] = ()) -> None:
+                   groups: Sequence[tuple[int, str, str, list[str]]] = ()) -> None:
         """Store a run's findings and duplicate groups (group_no, method, representative, member ids)
         with its summary, in one transaction: a run is visible complete or not at all."""
         with self.transaction():
@@ -439,7 +446,7 @@ class Workspace:
                 "INSERT INTO decisions(collection_id, example_id, reviewer, verdict, reason, revision, at) "
                 "VALUES (?,?,?,?,?,?,?)", (cid, example_id, reviewer, verdict, reason,
                                            _dumps(revision) if revision is not None else None, time.time()))
-        return cur.lastrowid
+        return _new_id(cur)
 
     def retract_decision(self, decision_id: int, reviewer: str) -> int:
         """Take back one decision (undo); the log keeps both rows."""
@@ -451,7 +458,7 @@ class Workspace:
             cur = self.conn.execute(
                 "INSERT INTO decisions(collection_id, example_id, reviewer, verdict, retracts, at) "
                 "VALUES (?,?,?,?,?,?)", (row[0], row[1], reviewer, "retract", decision_id, time.time()))
-        return cur.lastrowid
+        return _new_id(cur)
 
     def decisions_in_force(self, collection: str, example_id: str | None = None) -> list[Decision]:
         """The latest decision per (example, reviewer) that was not retracted, oldest first."""

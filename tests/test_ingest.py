@@ -191,7 +191,8 @@ def test_every_shared_file_reads_without_crashing(shared_data, ws_dir):
     assert len(files) >= 18
     for i, path in enumerate(files):
         r = reconcile(curate.ingest([path], f"c{i}", workspace=ws_dir))
-        assert r.rows > 0, path
+        # hwu64 ships an empty CSV from its source repository: no rows, and no crash.
+        assert r.rows > 0 if path.stat().st_size else r.rows == 0, path
 
 
 def test_damaged_gzip_keeps_the_rows_before_the_damage_and_says_so(tmp_path, ws_dir):

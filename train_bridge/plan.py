@@ -68,7 +68,7 @@ def memory(arch: Arch, cfg: TrainConfig, seq: int) -> dict[str, Any]:
     parts = {"weights_gb": weights / 1e9, "lora_gb": trainable * 4 / 1e9, "optimizer_gb": trainable * 12 / 1e9,
              "activations_gb": (acts + logits) / 1e9, "overhead_gb": OVERHEAD_GB}
     total = sum(parts.values())
-    out = {k: round(v, 2) for k, v in parts.items()}
+    out: dict[str, Any] = {k: round(v, 2) for k, v in parts.items()}
     out["total_gb"] = round(total, 2)
     out["fits"] = {gpu: total <= mem for gpu, (mem, _) in GPUS.items()}
     return out

@@ -171,7 +171,8 @@ def _exact_match(model_, tok, conversations: list[list[dict]], n: int) -> dict[s
 
     from .data import render
 
-    hits, shown = 0, []
+    hits = 0
+    shown: list[dict[str, Any]] = []
     cases = [c for c in conversations if c and c[-1]["role"] == "assistant"][:n]
     model_.eval()
     for conv in cases:
@@ -244,7 +245,7 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
                          "and truncation): nothing would be learned; check the chat template and max_length")
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.targets, task_type="CAUSAL_LM")
-    model_ = get_peft_model(base, lora)
+    model_: Any = get_peft_model(base, lora)  # Any: PeftModel forwards attributes to the base dynamically
     bf16 = cfg.bf16 == "true" or (cfg.bf16 == "auto" and cuda and torch.cuda.is_bf16_supported())
     has_val = bool(enc["val"].input_ids)
     metrics: list[dict] = []
@@ -286,6 +287,7 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
 
     checkpointing = "activation_checkpointing" if "activation_checkpointing" in \
         inspect.signature(TrainingArguments.__init__).parameters else "gradient_checkpointing"
+    renamed: dict[str, Any] = {checkpointing: cfg.gradient_checkpointing and cuda}
     args = TrainingArguments(
         output_dir=str(out / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
@@ -295,8 +297,10 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
         save_strategy="epoch" if has_val else "no", load_best_model_at_end=has_val,
         metric_for_best_model="eval_loss", greater_is_better=False, save_total_limit=2, bf16=bf16,
         use_cpu=not cuda, report_to=[], seed=cfg.seed, train_sampling_strategy="group_by_length", disable_tqdm=True,
-        remove_unused_columns=False, **{checkpointing: cfg.gradient_checkpointing and cuda})
-    callbacks = [Log()] + ([EarlyStoppingCallback(cfg.early_stopping_patience)] if has_val else [])
+        remove_unused_columns=False, **renamed)
+    callbacks: list[TrainerCallback] = [Log()]
+    if has_val:
+        callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
     trainer = Trainer(model=model_, args=args, train_dataset=_Dataset(enc["train"]),
                       eval_dataset=_Dataset(enc["val"]) if has_val else None, data_collator=_collate(tok.pad_token_id),
                       callbacks=callbacks)
@@ -311,16 +315,17 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
                              "seconds": round(seconds, 2),
                              "stopped_early": bool(cfg.max_steps <= 0 and has_val and
                                                    trainer.state.epoch < cfg.epochs - 1e-6)}
-    if has_val:
+    if has_val and trainer.state.best_metric is not None:  # None when training ended before the first eval
         final["best_eval_loss"] = round(trainer.state.best_metric, 4)
     if enc["test"].input_ids:
         trainer.remove_callback(EarlyStoppingCallback)  # it only knows eval_loss, and would warn about test_loss
-        test = trainer.evaluate(_Dataset(enc["test"]), metric_key_prefix="test")
+        test_set: Any = _Dataset(enc["test"])  # a map-style dataset, as Trainer takes it (duck-typed)
+        test = trainer.evaluate(test_set, metric_key_prefix="test")
         final["test_loss"] = round(test["test_loss"], 4)
         final["test_perplexity"] = round(math.exp(min(test["test_loss"], 50)), 3)
     if cfg.eval_samples and splits["test"]:
         final["generation"] = _exact_match(model_, tok, splits["test"], cfg.eval_samples)
-    model_.save_pretrained(out)
+    model_.save_pretrained(str(out))
     tok.save_pretrained(out)
     if merge:
         merged = model_.merge_and_unload()
@@ -345,7 +350,8 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
         "mix": mixed, "merged": str(out / "merged") if merge else None,
     }
     (out / "training_manifest.json").write_text(json.dumps(record, indent=2) + "\n")
-    os.environ.get("CURATE_KEEP_CHECKPOINTS") or _drop_checkpoints(out / "checkpoints")
+    if not os.environ.get("CURATE_KEEP_CHECKPOINTS"):
+        _drop_checkpoints(out / "checkpoints")
     return record
 
 

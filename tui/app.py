@@ -268,6 +268,7 @@ class ReviewApp(App[None]):
                                border_style=ROLE_STYLE.get(m.role, "white")))
         if s.group:
             no, rep, members, method = s.group
+            grid = None
             if rep == e.id:
                 text = Text(f"representative of {method} group {no} ({len(members)} members)")
             else:
@@ -278,8 +279,8 @@ class ReviewApp(App[None]):
                 grid.add_column(ratio=1)
                 grid.add_column(ratio=1)
                 grid.add_row(Text(conversation_text(other)), _diff(conversation_text(other), conversation_text(e)))
-                text = Group(text, grid)
-            parts.append(Panel(text, title="duplicate group", title_align="left", border_style="yellow"))
+            body = Group(text, grid) if grid is not None else text
+            parts.append(Panel(body, title="duplicate group", title_align="left", border_style="yellow"))
         return Group(*parts)
 
     # -- actions ---------------------------------------------------------------------------------

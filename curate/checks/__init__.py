@@ -67,6 +67,8 @@ def load_custom(paths: list[str]) -> list[str]:
         if not path.is_file():
             raise UsageError(f"--checks {p}: no such file")
         spec = importlib.util.spec_from_file_location(f"curate_user_checks_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"--checks {p}: not a Python module (use a .py file)")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         try:
@@ -233,6 +235,8 @@ def _check_range(bounds: tuple[int, int]):
     """Run every check on one slice of the collection: the ids of its examples (each gets a score), and
     rows (example, source, check, severity, score, message, evidence) for the findings. Only findings
     carry a source: most examples have none, and the rows cross a process boundary."""
+    if _STATE is None:
+        raise RuntimeError("the check workers were not initialised")  # run_checks sets _STATE first, always
     ws_dir, collection, checks, ctx, failed = _STATE
     ids: list[str] = []
     rows: list[tuple] = []

@@ -74,7 +74,7 @@ def code_cut(end: End, prompt: str) -> Cut | None:
     if not (end.looks_like_code or (lead_in and (name or header)) or signature):
         return None
     if last.endswith(",") and unbalanced(QUOTED_BRACKET.sub("", end.body)):
-        stops = None  # a comma inside an open list or call: the bracket rule speaks for it
+        stops = False  # a comma inside an open list or call: the bracket rule speaks for it
     if not stops and name:
         word = re.escape(last.strip())
         code = re.sub(r"(#|//).*", "", end.body[:len(end.body) - len(last)])  # a comment defines nothing

@@ -70,7 +70,7 @@ def list_short_of_request(end: End, prompt: str) -> Cut | None:
         return None
     if item:
         have = int(item.group(1))
-    else:
+    elif bullet:
         have = 0
         for line in reversed(end.lines):  # the bullets of the list the answer ends with
             if not line.lstrip().startswith(bullet.group(1)):
@@ -175,7 +175,7 @@ def list_item_cut(end: End, prompt: str) -> Cut | None:
         return None
     kind = _marker_kind(marker.group(1))  # siblings: "1." items, not the "- Eggs" list above them
     items = [line for line in end.lines[:-1] if (m := LIST_OR_CODE.match(line)) and _marker_kind(m.group(1)) == kind]
-    texts = [line[LIST_OR_CODE.match(line).end():] for line in items[-6:]]  # the last siblings, without markers
+    texts = [line[m.end():] for line in items[-6:] if (m := LIST_OR_CODE.match(line))]  # without their markers
     own = end.last[marker.end():]
     stops = sum(ENDS_SENTENCE.search(line) is not None for line in items)
     prose_item = len(end.words) >= 8 and SENTENCE_END.search(end.last, marker.end()) is not None

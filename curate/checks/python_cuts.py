@@ -90,10 +90,11 @@ def script_only_sets(end: End, prompt: str) -> Cut | None:
         return None
     lines = [line for line in after.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     top = lines[next((k for k, line in enumerate(lines) if not line[:1].isspace()), len(lines)):]  # past the body
-    if not top or any(line[:1].isspace() or not _TOP_STORE.match(line) for line in top):
+    stores = [_TOP_STORE.match(line) for line in top if not line[:1].isspace()]
+    if not top or len(stores) < len(top) or not all(stores):
         return None
-    for k, line in enumerate(top):
-        names = re.findall(r"\w+", _TOP_STORE.match(line).group(1))
+    for k, store in enumerate(stores):
+        names = re.findall(r"\w+", store.group(1) if store else "")
         if any(re.search(rf"\b{n}\b", later) for n in names for later in top[k + 1:]):
             return None
     return Cut("warning", 0.6, f"after its functions the script only sets values and never uses them: the lines "
@@ -142,7 +143,7 @@ def branch_only_return(end: End, prompt: str) -> Cut | None:
         return None
     header = re.match(r"([ \t]*)(if|elif)\b.*:\s*$", end.lines[-2])
     defs = end.python_defs if header else None
-    if not defs:
+    if not defs or not header:
         return None
     function = end.body[defs[-1].end():].splitlines()[1:]
     body_level = next((len(line) - len(line.lstrip()) for line in function if line.strip()), 0)

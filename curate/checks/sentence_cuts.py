@@ -95,7 +95,7 @@ def open_quote(end: End, prompt: str) -> Cut | None:
     on_word = ENDS_CUT.match(end.body[-1]) is not None
     if not end.words or not (on_word or end.body[-1] == '"' or "`" in end.last):
         return None
-    opened = on_word and _OPEN_QUOTE.search(end.last)
+    opened = bool(on_word and _OPEN_QUOTE.search(end.last))
     # Or a quoted passage that never closes, ending on a quoted word ('... A Kind Of "Gravity"').
     if not opened and end.body.endswith('"') and end.body[-2:-1].isalnum():
         paragraph = end.body[end.body.rfind("\n\n") + 1:]
@@ -137,7 +137,7 @@ def mid_sentence(end: End, prompt: str) -> Cut | None:
             CODE_LINE.search(lines[-2]) or ASSIGNMENT.match(lines[-2])) and all(w.isalpha() for w in words[1:]):
         # "In this" under the code: its explanation was cut, unless the line is what the code prints
         # (its words are in the code) or closes a block ("End Function")
-        shown = re.search(r"[\"'>]\s*" + re.escape(end.last.strip()), end.body[:len(end.body) - len(end.last)])
+        shown = bool(re.search(r"[\"'>]\s*" + re.escape(end.last.strip()), end.body[:len(end.body) - len(end.last)]))
         if words[0] != "End" and not shown:
             return Cut("warning", 0.5, f"the explanation after the code stops mid-sentence (\"...{end.quoted}\")",
                        end.tail)

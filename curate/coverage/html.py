@@ -56,18 +56,19 @@ def _pct(x: float | None) -> str:
 
 def _cards(r: CoverageReport) -> str:
     s = r.summary
-    items = [(f"{s['train_examples']:,}", "training examples"), (f"{s['clusters']:,}", "topic clusters")]
+    # (figure, what it counts, shown as an alert when not zero)
+    items = [(f"{s['train_examples']:,}", "training examples", False), (f"{s['clusters']:,}", "topic clusters", False)]
     if r.queries:
         share = s["queries_in_gaps"] / s["queries"] if s["queries"] else 0
-        items[1:1] = [(f"{s['queries']:,}", "production queries")]
+        items[1:1] = [(f"{s['queries']:,}", "production queries", False)]
         items += [(f"{s['gaps']:,}", "gap clusters", True), (_pct(share), "of production in gaps", True),
                   (f"{s['suggested_new_examples']:,}", "examples to collect", True),
-                  (f"{s['uncovered_queries']:,}", "queries with no close training example")]
+                  (f"{s['uncovered_queries']:,}", "queries with no close training example", False)]
     else:
         items += [(f"{s['gaps']:,}", "thin clusters", True),
                   (f"{s['suggested_new_examples']:,}", "examples to balance", True)]
     return '<div class="cards">' + "".join(
-        f'<div class="card{" alert" if len(i) > 2 and i[0] not in ("0", "0%") else ""}"><b>{_e(i[0])}</b>'
+        f'<div class="card{" alert" if i[2] and i[0] not in ("0", "0%") else ""}"><b>{_e(i[0])}</b>'
         f'<span>{_e(i[1])}</span></div>' for i in items) + "</div>"
 
 

@@ -228,12 +228,13 @@ def coverage(train: str, queries: str | None = None, workspace: Workspace | None
     point_map["text"] = [t_side.texts[i][:160] for i in point_map["train"]] + \
         [q_side.texts[i][:160] for i in point_map["query"]]
 
-    flagged = [c for c in clusters if c["gap"]]
+    gap_clusters = [c for c in clusters if c["gap"]]
     summary = {"train_examples": n_t, "queries": n_q, "skipped_without_prompt": t_side.skipped + q_side.skipped,
                "clusters": k_used, "clusters_chosen_by": "given" if k else "silhouette",
                "silhouette": {str(key): round(v, 4) for key, v in clustering.silhouette.items()},
-               "gaps": len(flagged), "suggested_new_examples": int(sum(c["suggested_new_examples"] for c in flagged)),
-               "queries_in_gaps": int(sum(c["n_queries"] for c in flagged)),
+               "gaps": len(gap_clusters),
+               "suggested_new_examples": int(sum(c["suggested_new_examples"] for c in gap_clusters)),
+               "queries_in_gaps": int(sum(c["n_queries"] for c in gap_clusters)),
                "under_covered_queries": int(cov.under_covered.sum()) if n_q else 0,
                "uncovered_queries": len(uncovered), "size": size,
                "cluster_labels": [{"id": c["id"], "label": c["label"], "gap": c["gap"]} for c in clusters]}

@@ -12,10 +12,10 @@ import numpy as np
 
 try:
     import numba
-except ImportError:  # the numpy paths in signatures.py and lsh.py take over
-    numba = None
 
-AVAILABLE = numba is not None
+    AVAILABLE = True
+except ImportError:  # the numpy paths in signatures.py and lsh.py take over
+    AVAILABLE = False
 _EMPTY = 0xFFFFFFFF
 
 if AVAILABLE:

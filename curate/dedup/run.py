@@ -172,9 +172,9 @@ def cross_matches(corpus_prompts: WordIds, other_prompts: WordIds, threshold: fl
     for i, k in enumerate(corpus_prompts.keys().tolist()):
         if corpus_prompts.offsets[i] == corpus_prompts.offsets[i + 1]:
             continue  # an empty prompt matches nothing
-        j = next((j for j in other_exact.get(k, ()) if both.same(i, len(corpus_prompts) + j)), None)
-        if j is not None:
-            found[i] = (j, 1.0, "exact")
+        match = next((j for j in other_exact.get(k, ()) if both.same(i, len(corpus_prompts) + j)), None)
+        if match is not None:
+            found[i] = (match, 1.0, "exact")
     n = len(corpus_prompts)
     sets = shingle_ids(both)
     res = near_duplicates(sets, threshold, num_perm=num_perm)
@@ -309,8 +309,8 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
     class_of, classes = _exact_classes(corpus.words)
     edges: list[Edge] = []
     if "exact" in methods:
-        for members in classes.values():
-            edges += [Edge(members[0], m, 1.0, "exact") for m in members[1:]]
+        for same in classes.values():
+            edges += [Edge(same[0], m, 1.0, "exact") for m in same[1:]]
     timings["exact"] = time.perf_counter() - started - sum(timings.values())
     near_stats: dict[str, Any] = {}
     if "near" in methods:
@@ -350,16 +350,16 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
     stored_groups = []
     for no, g in enumerate(sorted(groups, key=lambda g: g.members[0]), 1):
         rep_id = corpus.ids[g.representative]
-        members = []
+        listed: list[dict[str, Any]] = []
         for i in g.members:
-            members.append({"id": corpus.ids[i], "source": corpus.sources[i].location()})
-            members += [{"id": corpus.ids[i], "source": s.location(), "repeat": True}
-                        for s in repeats.get(corpus.ids[i], [])]
+            listed.append({"id": corpus.ids[i], "source": corpus.sources[i].location()})
+            listed += [{"id": corpus.ids[i], "source": s.location(), "repeat": True}
+                       for s in repeats.get(corpus.ids[i], [])]
         evidence = [{"a": corpus.ids[e.a], "b": corpus.ids[e.b], "score": round(e.score, 4), "method": e.method}
                     for e in g.edges]
         evidence += [{"a": corpus.ids[i], "b": corpus.ids[i], "score": 1.0, "method": "repeat"}
                      for i in g.members for _ in repeats.get(corpus.ids[i], [])]
-        report.groups.append({"id": no, "method": g.method, "representative": rep_id, "members": members,
+        report.groups.append({"id": no, "method": g.method, "representative": rep_id, "members": listed,
                               "evidence": evidence})
         stored_groups.append((no, g.method, rep_id, [corpus.ids[i] for i in g.members]))
         best = _best_link(g)
@@ -379,11 +379,11 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
             report.conflicts.append({"a": corpus.ids[a], "b": corpus.ids[b], "prompt_similarity": round(ps, 4),
                                      "response_similarity": round(rj, 4), "source_a": corpus.sources[a].location(),
                                      "source_b": corpus.sources[b].location()})
-            for me, other in ((a, b), (b, a)):
+            for me, them in ((a, b), (b, a)):
                 findings.append(Finding(corpus.ids[me], "conflict", "warning", 1 - rj,
-                                        f"same prompt as {corpus.ids[other][:12]} but a different answer "
+                                        f"same prompt as {corpus.ids[them][:12]} but a different answer "
                                         f"(answer overlap {rj:.0%})",
-                                        {"other": corpus.ids[other], "prompt_similarity": round(ps, 4),
+                                        {"other": corpus.ids[them], "prompt_similarity": round(ps, 4),
                                          "response_similarity": round(rj, 4)}))
         timings["conflicts"] = time.perf_counter() - started - sum(timings.values())
 
@@ -418,7 +418,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
 
     if preview and "near" in methods:
         report.preview = _preview(corpus.words, class_of, near_threshold, num_perm, corpus.ids, text)
-    if preview and emb is not None:
+    if preview and emb is not None and sem_reps is not None:
         report.preview = dict(report.preview or {}, semantic=_semantic_preview(emb, sem_reps, semantic_threshold, n,
                                                                              corpus.ids, text))
     duplicates = sum(len(g.members) - 1 for g in groups)

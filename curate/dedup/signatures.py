@@ -106,10 +106,10 @@ def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, c
         return sig
     h = splitmix(sets.values, seed)
     empty_val = np.uint32(0xFFFFFFFF)
-    sig = np.full(n * k, empty_val, dtype=np.uint32)
+    flat = np.full(n * k, empty_val, dtype=np.uint32)
     cell = np.repeat(np.arange(n, dtype=np.int64) * k, sets.sizes()) + (h >> shift).astype(np.int64)
-    np.minimum.at(sig, cell, (h & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-    sig = sig.reshape(n, k)
+    np.minimum.at(flat, cell, (h & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    sig = flat.reshape(n, k)
     filled = sig != empty_val
     rows = np.flatnonzero(~filled.all(axis=1) & filled.any(axis=1))
     for lo in range(0, len(rows), 1 << 14):  # dense array work, in slices to bound memory

@@ -66,10 +66,11 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
             elif f.kind == "conflict" and f.evidence and f.example_id < f.evidence["other"]:
                 sel.conflicts.append((f.example_id, f.evidence["other"]))
     representative: list[str | None] = []
-    if sel.runs.get("dedup"):
-        for _, members in sorted(ws.run_groups(sel.runs["dedup"]).items()):
-            sel.groups.append([eid for eid, _, _ in members])
-            representative.append(next((eid for eid, is_rep, _ in members if is_rep), None))
+    dedup_run = sel.runs.get("dedup")
+    if dedup_run:
+        for _, group in sorted(ws.run_groups(dedup_run).items()):
+            sel.groups.append([eid for eid, _, _ in group])
+            representative.append(next((eid for eid, is_rep, _ in group if is_rep), None))
     contaminates = contaminated(examples) if contaminated else {}
 
     survivors: dict[str, Example] = {}
@@ -87,7 +88,7 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
         elif e.id in proposed and not accepted:
             sel.excluded.append(_excluded(e, "proposed_rejection", proposed[e.id]))
         else:
-            if accepted:
+            if accepted and verdict is not None:
                 sel.accepted.add(e.id)
                 if verdict.revision is not None:
                     e = replace(e, messages=tuple(Message.from_dict(m) for m in verdict.revision))

@@ -47,7 +47,7 @@ def convert(record: Mapping[str, Any]) -> list[Converted]:
             continue
         messages = []
         for n in cut:
-            role = _ROLES.get(n.get("role"))
+            role = _ROLES.get(str(n.get("role")))
             if role is None:
                 raise RowRejected("unknown_role", f"message {n.get('message_id')} has role {n.get('role')!r}")
             if not isinstance(n.get("text"), str):

@@ -84,7 +84,7 @@ def convert(record: Mapping[str, Any]) -> list[Converted]:
         extra = {k: v for k, v in turn.items() if k not in _TURN_KEYS}
         if extra:
             extras[str(i)] = extra
-    meta = rest(record, {key, "tools"} | ({"system"} if isinstance(system, str) else set()))
+    meta = rest(record, {key or "", "tools"} | ({"system"} if isinstance(system, str) else set()))
     if extras:
         meta["turn_fields"] = extras
     warnings: list[Issue] = []

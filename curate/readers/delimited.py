@@ -61,8 +61,9 @@ def _unique_header(names: list[str]) -> list[str]:
 def read_delimited(stream: BinaryIO, path: str, delimiter: str,
                    progress: ProgressFn | None = None) -> Iterator[RawRow]:
     lines = _Lines(stream)
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
+    # TSV has no quoting convention: a quote character is text.
+    reader = csv.reader(lines, delimiter=delimiter,
+                        quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
     header: list[str] | None = None
     index = 0
     end_line = 0

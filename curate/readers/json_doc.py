@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Generator, Iterator
 
 from .base import ProgressFn, RawRow
 
@@ -113,7 +113,8 @@ def read_json(stream: BinaryIO, path: str, progress: ProgressFn | None = None,
         return
 
 
-def _array_elements(buf: _Buffer, path: str, index: int) -> Iterator[RawRow]:
+def _array_elements(buf: _Buffer, path: str, index: int) -> Generator[RawRow, None, int]:
+    """Yields the elements of the array open at `buf`; returns the next row index."""
     while True:
         ch = buf.peek()
         if ch == "]" or ch == "":
@@ -228,7 +229,7 @@ def _value_sequence(text: str, pos: int, line: int, path: str) -> Iterator[RawRo
             end = n if nxt < 0 else nxt + 1
             row = RawRow(path, line, index, text[pos:end].rstrip(), None,
                          ("invalid_json", f"{exc.msg} (column {exc.colno})"))
-        problem = row.error is None and _encoding_problem(row.raw)
+        problem = _encoding_problem(text[pos:end]) if row.error is None else None
         if problem:
             row = RawRow(path, line, index, row.raw, None, ("encoding_error", problem))
         yield row
