@@ -68,23 +68,25 @@ def _topic_of(text: str) -> str:
     return "customs"  # the script query
 
 
-def test_missing_topic_is_the_gap(gap_workspace):
-    report = coverage("train", "prod", workspace=gap_workspace)
-    data = report.to_dict()
+def _assert_customs_is_the_gap(data):
+    """What must hold for any sound clustering of the gap fixture, whatever the float noise.
+
+    Margins measured over 6 seeds x embedding noise of norm 0 to 0.15 per vector (ONNX int8 and fp32
+    MiniLM differ by ~0.1): customs queries in gap clusters 0.84-1.0, gap clusters all customs,
+    13-17 of 19 customs queries under-covered, 24-29 examples suggested.
+    """
     lines = {i + 1: _topic_of(q) for i, q in enumerate([q for topic in TOPICS for q in texts(topic)[::2]]
                                                         + ["<script>"])}
     in_gap = {m["line"]: c["gap"] for c in data["clusters"] for m in c["members"]["queries"]}
     assert len(in_gap) == len(lines), "every query sits in exactly one cluster"
     customs = [in_gap[line] for line, t in lines.items() if t == "customs"]
-    # Nearly all: with 12 clusters over 4 topics x 12 places, a few customs queries share a place-name
-    # cluster with covered queries (Athens: 2 training examples, 4 queries, share deficit 0.66 < 2/3).
-    assert np.mean(customs) >= 0.85
-    # A gap cluster may also hold covered queries (k is chosen for the whole set), but mostly it is customs,
-    # and the per-query signal singles out the customs queries themselves.
+    # Most: with ~12 clusters over 4 topics x 12 places, a customs query may share a place-name cluster
+    # with covered queries (Athens: 2 training examples, 4 queries).
+    assert np.mean(customs) >= 0.75
     in_gap_topics = [t for line, t in lines.items() if in_gap[line]]
-    assert in_gap_topics.count("customs") / len(in_gap_topics) >= 0.5
+    assert in_gap_topics.count("customs") / len(in_gap_topics) >= 0.8, "gap clusters hold customs queries"
     under = sum(c["under_covered_queries"] for c in data["clusters"])
-    assert 0.75 * len(customs) <= under <= len(customs) + 2  # 19 queries, 20 neighbours: some see training
+    assert 0.6 * len(customs) <= under <= len(customs) + 2  # 19 queries, 20 neighbours: some see training
     gaps = [c for c in data["clusters"] if c["gap"]]
     assert gaps and data["clusters"][0]["gap"], "gaps come first"
     # Customs is ~26% of production and 0% of training: about 0.26 * 108 examples are missing.
@@ -94,6 +96,30 @@ def test_missing_topic_is_the_gap(gap_workspace):
     # The customs queries have no close training prompt; covered topics do.
     uncovered = {u["source"]["line"] for u in data["uncovered_queries"]}
     assert uncovered and all(lines[line] == "customs" for line in uncovered)
+
+
+def test_missing_topic_is_the_gap(gap_workspace):
+    _assert_customs_is_the_gap(coverage("train", "prod", workspace=gap_workspace).to_dict())
+
+
+@pytest.mark.parametrize("seed,noise", [(3, 0.0), (4, 0.1), (6, 0.1)])
+def test_the_gap_holds_on_another_machine(gap_workspace, monkeypatch, seed, noise):
+    """Another CPU, ONNX Runtime or BLAS moves every embedding a little, and with it k-means' start: the
+    same gap must come out. With a single k-means start, these 3 of 20 draws (seeds 0-9, noise 0 and
+    0.1) failed; with the best of several starts all 20 pass."""
+    import curate.embed
+
+    exact = curate.embed.embed
+    rng = np.random.default_rng(seed)
+
+    def moved(*args, **kwargs):
+        v = exact(*args, **kwargs)
+        step = rng.normal(size=v.shape)
+        v = v + noise * step / np.linalg.norm(step, axis=1, keepdims=True)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    monkeypatch.setattr(curate.embed, "embed", moved)
+    _assert_customs_is_the_gap(coverage("train", "prod", workspace=gap_workspace, seed=seed).to_dict())
 
 
 def test_report_shape_and_storage(gap_workspace):
