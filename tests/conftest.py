@@ -24,6 +24,20 @@ def _model_cache(tmp_path_factory):
         os.environ["CURATE_CACHE"] = old
 
 
+def require(module: str, extra: str):
+    """Import an optional dependency, skipping only when its extra is not installed at all.
+
+    pytest.importorskip would also skip when the package is installed but broken (peft that does not
+    import against this transformers): that is a failure, and it must show as one.
+    """
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"the {extra} extra is not installed ({module})")
+    return importlib.import_module(module)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED.is_dir():

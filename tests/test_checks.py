@@ -10,7 +10,7 @@ from curate.checks import REGISTRY, Context, run_checks
 from curate.checks.pii import iban_ok, luhn
 from curate.record import Example, Issue, Message, Source
 
-from .conftest import write_jsonl
+from .conftest import require, write_jsonl
 
 
 def ex(prompt, answer, system=None, warnings=()):
@@ -343,7 +343,7 @@ def test_a_large_collections_majorities_come_from_an_even_sample(ws_dir, tmp_pat
 def test_token_length_with_a_training_models_tokenizer_directory(tmp_path):
     """`--tokenizer DIR` (a model's tokenizer, here a byte-level BPE like Llama 3's): counts are that
     tokenizer's, and with no cheap bound for it every conversation that could exceed is tokenized."""
-    pytest.importorskip("transformers")
+    require("transformers", "train")
     from curate.checks.token_length import render
     from curate.checks.tokenizer import load
     from train_bridge.tiny import tiny_tokenizer

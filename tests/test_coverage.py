@@ -18,7 +18,9 @@ from curate.coverage.markdown import render as render_md
 from curate.ingest import ingest
 from curate.workspace import Workspace
 
-pytest.importorskip("sklearn")
+from .conftest import require
+
+require("sklearn", "embed")
 
 PLACES = ["Berlin", "Paris", "Madrid", "Rome", "Vienna", "Oslo", "Dublin", "Lisbon", "Prague", "Warsaw", "Athens",
           "Zurich"]

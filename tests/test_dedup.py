@@ -14,7 +14,7 @@ from curate.dedup.shingles import shingle
 from curate.dedup.signatures import signatures
 from curate.dedup.text import normalise
 
-from .conftest import write_jsonl
+from .conftest import require, write_jsonl
 
 LONG = ("Our refund policy allows customers to return any unopened item within thirty days of delivery "
         "for a full refund to the original payment method, and opened items within fourteen days for store credit.")
@@ -208,7 +208,7 @@ def test_representative_prefers_the_better_quality_score_once_checks_ran(ws_dir,
 
 
 def test_compiled_kernels_match_the_numpy_paths_exactly():
-    pytest.importorskip("numba", reason="the fast extra (numba) is not installed")
+    require("numba", "fast")
     from curate.dedup.lsh import _Verifier
     from curate.dedup.signatures import signatures_oph
 
@@ -248,7 +248,7 @@ def test_word_ids_hash_exactly_the_normalised_words(compiled, monkeypatch, share
     from curate.dedup.tokens import word_ids, word_ids_of_lists
 
     if compiled:
-        pytest.importorskip("numba", reason="the fast extra (numba) is not installed")
+        require("numba", "fast")
     else:
         monkeypatch.setattr(kernels, "AVAILABLE", False)
     oasst = (shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl").read_text().splitlines()
@@ -275,7 +275,7 @@ def test_exact_classes_survive_a_key_collision(monkeypatch):
 
 def test_threaded_signatures_and_tokenizing_match_single_threaded():
     """Both split the documents across threads above a few thousand; the split must not show."""
-    pytest.importorskip("numba", reason="the fast extra (numba) is not installed")
+    require("numba", "fast")
     from curate.dedup.signatures import signatures_oph
     from curate.dedup.tokens import word_ids
 

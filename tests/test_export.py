@@ -21,6 +21,8 @@ from curate.export.split import assign, units
 from curate.ingest import ingest
 from curate.workspace import Workspace
 
+from .conftest import require
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 SAMPLE_FILES = [SAMPLE / n for n in ("support_chat.jsonl", "support_faq.json", "tool_calls_sharegpt.json",
@@ -96,7 +98,7 @@ def test_strata_keep_their_share_within_one_example(tmp_path):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_same_seed_same_bytes_and_round_trip(sample_ws, tmp_path, fmt):
     if fmt == "hf":
-        pytest.importorskip("datasets")
+        require("datasets", "hf")
     a = export(tmp_path / "a", "support", sample_ws, fmt=fmt, seed=7, leakage_check="near").manifest
     b = export(tmp_path / "b", "support", sample_ws, fmt=fmt, seed=7, leakage_check="near").manifest
     assert a["files"] == b["files"], "same inputs and seed: identical bytes (sha256 of every file)"
@@ -124,7 +126,7 @@ def test_same_seed_same_bytes_and_round_trip(sample_ws, tmp_path, fmt):
     assert sorted(map(conv, back.values())) == sorted(map(conv, original.values()))
 
     # ... and through `datasets`.
-    datasets = pytest.importorskip("datasets")
+    datasets = require("datasets", "hf")
     if fmt == "hf":
         loaded = datasets.load_from_disk(str(tmp_path / "a"))
     else:
@@ -196,6 +198,7 @@ _SLOW_EXPORT = """
 import sys, time
 from curate.export import writers, export
 from curate.workspace import Workspace
+
 real = writers.write_split
 def slow(*a, **k):
     files = real(*a, **k)

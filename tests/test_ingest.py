@@ -11,7 +11,7 @@ import curate
 from curate import InputFileError, UsageError, Workspace
 from curate.readers import json_doc
 
-from .conftest import write_jsonl
+from .conftest import require, write_jsonl
 
 GOOD = {"instruction": "Add 2 and 2", "input": "", "output": "4", "source": "math"}
 
@@ -148,7 +148,7 @@ def test_parquet_gzip_and_text(tmp_path, ws_dir):
 
 
 def test_hugging_face_dataset_directory(tmp_path, ws_dir):
-    datasets = pytest.importorskip("datasets", reason="the hf extra is not installed")
+    datasets = require("datasets", "hf")
     dd = datasets.DatasetDict({"train": datasets.Dataset.from_list([GOOD]),
                                "test": datasets.Dataset.from_list([{"instruction": "t", "output": "u", "source": "s"}])})
     dd.save_to_disk(str(tmp_path / "hf"))

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("textual")
+from .conftest import require
+
+require("textual", "tui")
 
 from textual.widgets import TextArea  # noqa: E402
 
@@ -179,6 +181,7 @@ import asyncio, sys
 from curate.workspace import Workspace
 from tui.app import ReviewApp
 from tui.data import ReviewData
+
 ws = Workspace(sys.argv[1])
 data = ReviewData(ws, "support", sys.argv[2], order="source")
 app = ReviewApp(data)

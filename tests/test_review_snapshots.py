@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pytest_textual_snapshot")
+from .conftest import require
+
+require("pytest_textual_snapshot", "dev")
 
 from curate.checks import run_checks  # noqa: E402
 from curate.dedup import dedup  # noqa: E402

@@ -9,9 +9,9 @@ from curate.dedup import dedup
 from curate.dedup.semantic import semantic_links
 from curate.embed import Embedder, embed
 
-from .conftest import write_jsonl
+from .conftest import require, write_jsonl
 
-pytest.importorskip("sentence_transformers", reason="the embed extra is not installed")
+require("sentence_transformers", "embed")
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("peft")
-torch = pytest.importorskip("torch")
+from .conftest import require
+
+require("peft", "train")
+torch = require("torch", "train")
 
 from curate.cli import main  # noqa: E402
 from curate.errors import UsageError  # noqa: E402
@@ -209,7 +211,7 @@ def test_config_help_lists_every_setting():
 
 @pytest.mark.parametrize("fmt", ["sharegpt", "parquet", "hf"])
 def test_every_export_format_loads_for_training(tmp_path, fmt):
-    pytest.importorskip("datasets")
+    require("datasets", "hf")
     from train_bridge.data import load_export
 
     rows = repetitive(20)
