@@ -6,13 +6,14 @@ Every command has a summary for people and `--json` for machines. Library errors
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .errors import CurateError
+from .errors import CurateError, UsageError
 
 if TYPE_CHECKING:  # the workspace is imported where a command needs it: `curate --help` stays fast
     from .workspace import QuarantinedRow
@@ -60,6 +61,30 @@ class _Group(click.Group):
             click.echo("interrupted: every batch written before the interrupt is kept; re-run to finish "
                        "(ingest is idempotent)", err=True)
             ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # a bug in curate: one line for the user, the traceback in a file for the report
+            if os.environ.get("CURATE_DEBUG"):
+                raise
+            click.secho(f"internal error: {type(exc).__name__}: {_one_line(exc)}. This is a bug in curate, not in "
+                        f"your data; the details are in {_crash_log()} (CURATE_DEBUG=1 shows them here)",
+                        fg="red", err=True)
+            ctx.exit(3)
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _crash_log() -> str:
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="curate-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"curate {__version__}\n{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+    return path
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -101,9 +126,17 @@ def _workspace(ctx: click.Context, create: bool = False):
 @click.option("--file-type", "container", metavar="TYPE",
               help="Force the file type: jsonl, json, csv, tsv, parquet, text, hf (default: by extension and content).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any row was quarantined.")
+@click.option("--max-record-bytes", "max_record", default="64M", show_default=True, metavar="SIZE",
+              help="Quarantine a record (line, array element, CSV record) longer than this; 512K, 64M, 1G.")
+@click.option("--max-decompressed-bytes", "max_inflated", default="64G", show_default=True, metavar="SIZE",
+              help="Stop reading a compressed file once it has inflated past this.")
+@click.option("--max-decompression-ratio", "max_ratio", default=200.0, show_default=True, type=float,
+              metavar="N", help="Stop reading a compressed file that inflates more than N times its size "
+                                "(checked after 64 MB): a compression bomb.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, as_json):
+def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_record, max_inflated, max_ratio,
+           as_json):
     """Load FILES into a collection, normalising every record into one example type.
 
     Formats are detected per record (Alpaca, Dolly, OpenAI messages, ShareGPT, prompt/completion,
@@ -114,10 +147,15 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, as_jso
     from . import render
     from .formats import parse_mapping
     from .ingest import ingest as run_ingest
+    from .readers.limits import Limits, parse_size
 
+    if max_ratio < 1:
+        raise UsageError("--max-decompression-ratio must be at least 1")
+    limits = Limits(parse_size(max_record, "--max-record-bytes"), parse_size(max_inflated, "--max-decompressed-bytes"),
+                    max_ratio)
     with render.file_progress(not as_json) as progress:
         report = run_ingest(files, collection, kind=kind, format=fmt, mapping=parse_mapping(mapping),
-                            container=container, workspace=ctx.obj["workspace"], progress=progress)
+                            container=container, workspace=ctx.obj["workspace"], progress=progress, limits=limits)
     if as_json:
         _dump_json(report.to_dict())
     else:

@@ -74,6 +74,12 @@ ROW_ERRORS: dict[str, str] = {
     "wrong_column_count": "this row has a different number of columns than the header; quote fields "
     "that contain the delimiter",
     "invalid_transcript": "a transcript must alternate '\\n\\nHuman: ' and '\\n\\nAssistant: ' turns",
+    "invalid_csv": "fix the quoting: a field with a quote, comma or line break is quoted, and a quote inside "
+    "it is doubled (\"\")",
+    "unclosed_quote": "close the quote that opens on this line (or double it if it is text); the lines after it "
+    "were read as rows of their own",
+    "record_too_large": "split the record, or raise the limit with --max-record-bytes if it is real data",
+    "nested_too_deep": "flatten the record: lists and objects nested over 200 levels deep are not training data",
 }
 
 # Accepted-with-warning codes: the example is kept, the fault is recorded on it.
@@ -82,4 +88,7 @@ ROW_WARNINGS: dict[str, str] = {
     "tools_not_json": "the tool definitions are not valid JSON and were kept as text in metadata",
     "tool_call_unanswered": "an assistant tool call has no tool result after it",
     "no_trainable_turn": "every assistant turn has weight 0, so nothing in this example is trained on",
+    "number_as_text": "a number JSON tools cannot hold exactly (over 64 bits, NaN, Infinity, 1e400) was kept "
+    "as the text written; write it as a string in the source to silence this",
+    "duplicate_key": "a key appears twice in one object; delete the copy you do not mean (the last one was used)",
 }

@@ -22,7 +22,7 @@ import orjson
 from .errors import ROW_ERRORS, InputFileError, RowRejected, UsageError
 from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
 from .gcpause import gc_paused
-from .readers import CONTAINERS, InputFile, RawRow, open_input
+from .readers import CONTAINERS, InputFile, Limits, RawRow, open_input
 from .readers.base import ProgressFn
 from .record import Example, Source
 from .workspace import Workspace, encode_example
@@ -61,12 +61,13 @@ class FileReport:
     formats: Counter = field(default_factory=Counter)
     error_codes: Counter = field(default_factory=Counter)
     warning_codes: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)  # what was detected about the file (UTF-16, CR line ends)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "container": self.container, "rows": self.rows, "read": self.read,
                 "accepted": self.accepted, "repeats": self.repeats, "quarantined": self.quarantined,
                 "formats": dict(self.formats), "error_codes": dict(self.error_codes),
-                "warning_codes": dict(self.warning_codes)}
+                "warning_codes": dict(self.warning_codes), "notes": self.notes}
 
 
 @dataclass
@@ -238,6 +239,10 @@ def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str,
         batcher.flush(file)  # keep what was read before the damage
         batcher.drain()
         raise InputFileError(f"{exc} ({file.rows:,} rows were read and kept)") from exc
+    except BaseException:  # a bug, or an interrupt: what was read is still kept, then it propagates
+        batcher.flush(file)
+        batcher.drain()
+        raise
     batcher.flush(file)
     batcher.drain()
 
@@ -253,7 +258,8 @@ def _read_rows(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, f
         try:
             name, converted = convert_record(record, kind, fmt)
             source = Source(row.path, row.line, row.index, name)
-            examples = [Example.create(c.messages, source, c.metadata, c.tools, c.warnings) for c in converted]
+            examples = [Example.create(c.messages, source, c.metadata, c.tools, [*c.warnings, *row.notes])
+                        for c in converted]
             encoded = [encode_example(batcher.cid, batcher.ingest_id, e) for e in examples]
         except RowRejected as rej:
             batcher.add_bad(row, rej.code, rej.message, file)
@@ -277,11 +283,13 @@ def ingest(
     container: str | None = None,
     workspace: Workspace | str | os.PathLike | None = None,
     progress: Callable[[InputFile], ProgressFn | None] | None = None,
+    limits: Limits | None = None,
 ) -> IngestReport:
     """Ingest files into a collection; returns the counts and the first errors.
 
     `format` forces one input format (else each record is detected); `mapping` renames
-    source fields first (``{"question": "instruction"}``); `container` forces the file type.
+    source fields first (``{"question": "instruction"}``); `container` forces the file type; `limits`
+    bounds what one record or one compressed file may take (see readers/limits.py).
     Raises InputFileError / UsageError / WorkspaceError for problems with the call itself;
     bad rows never raise, they are quarantined.
     """
@@ -294,7 +302,7 @@ def ingest(
         raise UsageError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
     if container is not None and container not in CONTAINERS:
         raise UsageError(f"unknown file type {container!r}; choose from {', '.join(CONTAINERS)}")
-    inputs = [open_input(p, container) for p in files]  # fail fast, before anything is written
+    inputs = [open_input(p, container, limits) for p in files]  # fail fast, before anything is written
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     try:
         name = collection or default_collection_name(files[0])
@@ -308,7 +316,7 @@ def ingest(
         with gc_paused():
             try:
                 for inp in inputs:
-                    file = FileReport(inp.display, inp.container)
+                    file = FileReport(inp.display, inp.container, notes=list(inp.notes))
                     report.files.append(file)
                     _ingest_file(inp, batcher, file, kind, format, mapping or {},
                                  progress(inp) if progress else None)

@@ -108,6 +108,9 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
         table.add_row("[bold]total", "", f"{report.rows:,}", f"{report.accepted:,}", f"{report.repeats:,}",
                       f"{report.quarantined:,}")
     out.print(table)
+    for f in report.files:
+        for note in f.notes:
+            out.print(f"[yellow]note:[/] {escape(f.path)}: {escape(note)}")
     if report.error_codes:
         codes = titled("quarantined rows by reason")
         for col in ("code", "rows", "first at", "how to fix"):

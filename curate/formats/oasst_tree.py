@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from ..errors import RowRejected
 from ..record import Message
 from .base import Converted, rest
+from .turns import role_of
 
 NAME = "oasst_tree"
 _ROLES = {"prompter": "user", "assistant": "assistant"}
@@ -47,7 +48,7 @@ def convert(record: Mapping[str, Any]) -> list[Converted]:
             continue
         messages = []
         for n in cut:
-            role = _ROLES.get(str(n.get("role")))
+            role, _ = role_of(n.get("role"), _ROLES)
             if role is None:
                 raise RowRejected("unknown_role", f"message {n.get('message_id')} has role {n.get('role')!r}")
             if not isinstance(n.get("text"), str):

@@ -9,10 +9,11 @@ import orjson
 from ..errors import RowRejected
 from ..record import Message
 from .base import Converted, rest
-from .turns import content_text, tool_call
+from .turns import content_text, role_of, tool_call
 
 NAME = "openai"
-_ROLE_ALIASES = {"developer": "system", "function": "tool"}
+_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool", "developer": "system",
+          "function": "tool"}
 _TURN_KEYS = frozenset({"role", "content", "name", "tool_calls", "function_call", "tool_call_id", "weight"})
 
 
@@ -26,10 +27,11 @@ def _turn(raw: Any, i: int) -> tuple[Message, dict]:
     where = f"messages[{i}]"
     if not isinstance(raw, dict):
         raise RowRejected("not_a_turn", f"{where} is {type(raw).__name__}, not an object")
-    role = raw.get("role")
-    if not isinstance(role, str):
+    if not isinstance(raw.get("role"), str):
         raise RowRejected("unknown_role", f"{where} has no role")
-    role = _ROLE_ALIASES.get(role, role)
+    role, written = role_of(raw["role"], _ROLES)
+    if role is None:
+        raise RowRejected("unknown_role", f"{where} has role {raw['role']!r}")
     calls = raw.get("tool_calls") or ([raw["function_call"]] if raw.get("function_call") else [])
     if not isinstance(calls, list):
         raise RowRejected("invalid_tool_call", f"{where}.tool_calls is not a list")
@@ -42,6 +44,8 @@ def _turn(raw: Any, i: int) -> tuple[Message, dict]:
     msg = Message(role, content, name if isinstance(name, str) else None, tool_calls,
                   call_id if isinstance(call_id, str) else None, weight)
     extras = {k: v for k, v in raw.items() if k not in _TURN_KEYS}
+    if written is not None:
+        extras["role"] = written  # "User", "ASSISTANT": read as the role, kept as written
     return msg, extras
 
 

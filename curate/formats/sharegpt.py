@@ -13,7 +13,7 @@ import orjson
 from ..errors import RowRejected
 from ..record import Issue, Message
 from .base import Converted, rest
-from .turns import tool_call
+from .turns import role_of, tool_call
 
 NAME = "sharegpt"
 ROLE_ALIASES = {
@@ -75,13 +75,15 @@ def convert(record: Mapping[str, Any]) -> list[Converted]:
             raise RowRejected("not_a_turn", f"{where} is {type(turn).__name__}, not an object")
         speaker = turn.get("from", turn.get("role"))
         value = turn.get("value", turn.get("content"))
-        role = ROLE_ALIASES.get(speaker.lower()) if isinstance(speaker, str) else None
+        role, written = role_of(speaker, ROLE_ALIASES)
         if role is None:
             raise RowRejected("unknown_role", f"{where} has unknown speaker {speaker!r}")
         if not isinstance(value, str):
             raise RowRejected("non_string_content", f"{where} value is {type(value).__name__}, not text")
         messages.append(_function_call(value, where) if role == "function_call" else Message(role, value))
         extra = {k: v for k, v in turn.items() if k not in _TURN_KEYS}
+        if written is not None and written.strip().lower() not in ("human", "gpt"):  # ShareGPT's own spellings
+            extra["from"] = written
         if extra:
             extras[str(i)] = extra
     meta = rest(record, {key or "", "tools"} | ({"system"} if isinstance(system, str) else set()))

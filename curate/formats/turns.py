@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 
@@ -50,3 +50,18 @@ def tool_call(raw: Any, where: str) -> ToolCall:
     call_id = raw.get("id")
     return ToolCall(fn["name"], arguments_text(fn.get("arguments"), where),
                     call_id if isinstance(call_id, str) else None)
+
+
+def role_of(name: Any, aliases: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(the role a speaker name stands for, or None; the name as written when its case or spacing differs
+    from the format's own spelling, so metadata can keep it).
+
+    >>> aliases = {"user": "user", "human": "user"}
+    >>> role_of("User", aliases), role_of("human", aliases), role_of(" HUMAN ", aliases), role_of("bot", aliases)
+    (('user', 'User'), ('user', None), ('user', ' HUMAN '), (None, None))
+    """
+    if not isinstance(name, str):
+        return None, None
+    key = name.strip().lower()
+    role = aliases.get(key)
+    return role, (name if role is not None and name != key else None)

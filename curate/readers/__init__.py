@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -21,9 +21,11 @@ from .columnar import count_hf_rows, count_parquet_rows, read_hf_dataset, read_p
 from .delimited import read_delimited
 from .json_doc import read_json
 from .jsonl import read_jsonl
+from .limits import Limits
+from .stream import Inflating, Recoding, cr_only, sniff_encoding
 from .text import read_text_lines
 
-__all__ = ["InputFile", "RawRow", "open_input", "CONTAINERS"]
+__all__ = ["InputFile", "RawRow", "open_input", "CONTAINERS", "Limits"]
 
 CONTAINERS = ("jsonl", "json", "csv", "tsv", "parquet", "text", "hf")
 _BY_SUFFIX = {
@@ -42,6 +44,10 @@ class InputFile:
     gzipped: bool
     total: int  # bytes on disk, or rows for parquet / hf
     unit: str
+    limits: Limits = field(default_factory=Limits)
+    codec: str | None = None  # read as this and converted to UTF-8 (UTF-16/32); None: UTF-8
+    cr: bool = False  # lines end in CR alone, read as LF
+    notes: list[str] = field(default_factory=list)  # what was detected about the file, for the report
 
     def rows(self, progress: ProgressFn | None = None,
              is_record: Callable[[dict], bool] | None = None) -> Iterator[RawRow]:
@@ -58,19 +64,20 @@ class InputFile:
                                  "damage were read, the rest could not be: re-create or re-download it") from exc
 
     def _text_rows(self, progress, is_record) -> Iterator[RawRow]:
+        limit = self.limits.record_bytes
         with self._open() as (stream, tell):
             if self.container == "jsonl":
-                yield from read_jsonl(stream, self.display, progress, tell)
+                yield from read_jsonl(stream, self.display, limit, progress, tell)
             elif self.container == "json":
-                yield from read_json(stream, self.display, _wrap(progress, tell), is_record)
+                yield from read_json(stream, self.display, limit, _wrap(progress, tell), is_record)
             elif self.container in ("csv", "tsv"):
                 delimiter = "\t" if self.container == "tsv" else ","
-                yield from read_delimited(stream, self.display, delimiter, _wrap(progress, tell))
+                yield from read_delimited(stream, self.display, delimiter, limit, _wrap(progress, tell))
             else:
-                yield from read_text_lines(stream, self.display, _wrap(progress, tell))
+                yield from read_text_lines(stream, self.display, limit, _wrap(progress, tell))
 
     def _open(self):
-        return _Opened(self.path, self.gzipped)
+        return _Opened(self)
 
 
 def _wrap(progress: ProgressFn | None, tell):
@@ -80,21 +87,29 @@ def _wrap(progress: ProgressFn | None, tell):
 
 
 class _Opened:
-    """Opens plain or gzip files; `tell` reports compressed bytes read, which is what the bar counts."""
+    """Opens plain or gzip files, converted to UTF-8 with LF line ends where they are not; `tell` reports
+    the bytes read from disk (compressed ones for gzip), which is what the bar counts."""
 
-    def __init__(self, path: Path, gzipped: bool):
-        self._path, self._gzipped = path, gzipped
+    def __init__(self, inp: InputFile):
+        self._inp = inp
 
     def __enter__(self) -> tuple[BinaryIO, Callable[[], int] | None]:
+        inp = self._inp
         try:
-            self._raw = open(self._path, "rb", buffering=1 << 20)
+            self._raw = open(inp.path, "rb", buffering=1 << 20)
         except OSError as exc:
-            raise InputFileError(f"{self._path}: cannot open ({exc.strerror})") from exc
-        if not self._gzipped:
-            return self._raw, None
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")
-        # A small buffer, so the rows before a damaged stretch of the file still get through.
-        return io.BufferedReader(self._gz, buffer_size=1 << 16), self._raw.tell
+            raise InputFileError(f"{inp.display}: cannot open ({exc.strerror})") from exc
+        stream: BinaryIO = self._raw
+        tell = None
+        if inp.gzipped:
+            inflating = Inflating(gzip.GzipFile(fileobj=self._raw, mode="rb"), self._raw.tell, inp.limits,
+                                  inp.display)
+            # A small buffer, so the rows before a damaged stretch of the file still get through.
+            stream, tell = io.BufferedReader(inflating, buffer_size=1 << 16), self._raw.tell
+        if inp.codec or inp.cr:
+            stream = io.BufferedReader(Recoding(stream, inp.codec, inp.cr), buffer_size=1 << 16)
+            tell = tell or self._raw.tell
+        return stream, tell
 
     def __exit__(self, *exc) -> None:
         self._raw.close()
@@ -124,8 +139,9 @@ def _sniff(head: bytes) -> str | None:
     return "jsonl" if whole * 2 >= len(lines) else "json"
 
 
-def open_input(path_str: str, container: str | None = None) -> InputFile:
+def open_input(path_str: str, container: str | None = None, limits: Limits | None = None) -> InputFile:
     """Resolve a path the user gave into an `InputFile`; raises InputFileError with what to do."""
+    limits = limits or Limits()
     path = Path(path_str)
     if not path.exists():
         raise InputFileError(f"{path_str}: no such file or directory")
@@ -134,13 +150,13 @@ def open_input(path_str: str, container: str | None = None) -> InputFile:
             raise InputFileError(
                 f"{path_str}: is a directory but not a Hugging Face dataset "
                 "(no dataset_dict.json / state.json / data files); pass the files inside it instead")
-        return InputFile(path, path_str, "hf", False, count_hf_rows(path), "rows")
+        return InputFile(path, path_str, "hf", False, count_hf_rows(path), "rows", limits)
     suffixes = [s.lower() for s in path.suffixes]
     gzipped = bool(suffixes) and suffixes[-1] in (".gz", ".gzip")
     inner = suffixes[-2] if gzipped and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
     kind = container or _BY_SUFFIX.get(inner)
     if kind == "parquet":
-        return InputFile(path, path_str, "parquet", False, count_parquet_rows(path), "rows")
+        return InputFile(path, path_str, "parquet", False, count_parquet_rows(path, path_str), "rows", limits)
     try:
         with open(path, "rb") as raw:
             # Unbuffered gzip for the sniff: it decompresses only the 64 KB asked for, so damage further
@@ -148,6 +164,14 @@ def open_input(path_str: str, container: str | None = None) -> InputFile:
             head = (gzip.GzipFile(fileobj=raw) if gzipped else raw).read(1 << 16)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputFileError(f"{path_str}: cannot read ({exc})") from exc
+    codec, encoding_note = sniff_encoding(head)
+    if codec:
+        head = head.decode(codec, errors="ignore").encode("utf-8")
+    cr = cr_only(head)
+    if cr:
+        head = head.replace(b"\r", b"\n")
+    notes = [f"read as {encoding_note}"] if encoding_note else []
+    notes += ["lines end in CR alone (classic Mac OS): read as line breaks"] if cr else []
     if container is None and kind in (None, "json", "jsonl"):
         sniffed = _sniff(head)
         # Trust a .jsonl name unless the content is plainly an array; sniff .json and unknown names.
@@ -157,4 +181,4 @@ def open_input(path_str: str, container: str | None = None) -> InputFile:
         raise InputFileError(
             f"{path_str}: unknown file type '{inner or '(no extension)'}'; supported: "
             ".jsonl .json .csv .tsv .parquet .txt (optionally .gz) and dataset directories")
-    return InputFile(path, path_str, kind, gzipped, path.stat().st_size, "bytes")
+    return InputFile(path, path_str, kind, gzipped, path.stat().st_size, "bytes", limits, codec, cr, notes)

@@ -15,21 +15,31 @@ def _raw(row: dict[str, Any]) -> str:
     return orjson.dumps(row, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-def count_parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
-
-
-def read_parquet(path: Path, display: str, progress: ProgressFn | None = None) -> Iterator[RawRow]:
+def _parquet(path: Path, display: str):
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise InputFileError(f"{display}: not a readable Parquet file ({exc})") from exc
+        raise InputFileError(f"{display}: not a readable Parquet file ({exc}); if it was cut short in a copy or "
+                             "download, copy it again") from exc
+
+
+def count_parquet_rows(path: Path, display: str) -> int:
+    return _parquet(path, display).metadata.num_rows
+
+
+def read_parquet(path: Path, display: str, progress: ProgressFn | None = None) -> Iterator[RawRow]:
+    pf = _parquet(path, display)
     index = 0
-    for batch in pf.iter_batches(batch_size=8192):
+    batches = pf.iter_batches(batch_size=8192)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as exc:  # a damaged row group: pyarrow's OSError, ArrowInvalid, ...
+            raise InputFileError(f"{display}: damaged after row {index:,} ({exc}); copy the file again") from exc
+        if batch is None:
+            return
         for row in batch.to_pylist():
             yield RawRow(display, index + 1, index, _raw(row), row)
             index += 1

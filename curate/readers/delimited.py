@@ -1,47 +1,83 @@
-"""CSV and TSV with a header row. TSV follows the IANA definition: no quoting, so quotes are text."""
+"""CSV and TSV with a header row. TSV follows the IANA definition: no quoting, so quotes are text.
+
+CSV is parsed strictly: a stray quote inside a quoted field is a bad row, not a silently changed one. A
+quote that never closes would swallow every line after it into one field; when the record reaches the end
+of the file or the size limit, the line it started on is quarantined and the lines it swallowed are read
+again as rows of their own.
+"""
 
 from __future__ import annotations
 
 import csv
 import sys
+from collections import deque
 from typing import BinaryIO, Iterator
 
-from .base import ProgressFn, RawRow
+from ..errors import InputFileError
+from .base import ProgressFn, RawRow, too_large
+from .limits import human
+from .stream import read_lines
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # records are bounded by the reader's own limit instead
+
+
+class _RecordTooLong(Exception):
+    pass
 
 
 class _Lines:
-    """Decoded physical lines for csv.reader, remembering the raw text of the record being read."""
+    """Physical lines for csv.reader: decoded, numbered, and kept until the record they belong to is done."""
 
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self.pending: list[str] = []
+    def __init__(self, stream: BinaryIO, limit: int):
+        self._source = read_lines(stream, limit)
+        self.limit = limit
+        self.replay: deque[tuple[int, bytes, int]] = deque()
+        self.pending: list[tuple[int, str]] = []  # (line number, text) of the record being read
+        self.pending_bytes = 0
         self.bad_lines: list[int] = []
-        self.lineno = 0
         self.consumed = 0
+        self.huge: tuple[int, bytes, int] | None = None  # a physical line over the limit
 
     def __iter__(self):
         return self
 
     def __next__(self) -> str:
-        raw = next(self._stream)
-        self.lineno += 1
-        self.consumed += len(raw)
-        if self.lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        if self.replay:
+            lineno, raw, size = self.replay.popleft()
+        else:
+            lineno, raw, size = next(self._source)
+            self.consumed += size
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+        if size > self.limit:
+            self.huge = (lineno, raw, size)
+            raise _RecordTooLong
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
             line = raw.decode("utf-8", errors="surrogateescape")  # keeps the bytes for the quarantine
-            self.bad_lines.append(self.lineno)
-        self.pending.append(line)
+            self.bad_lines.append(lineno)
+        self.pending.append((lineno, line))
+        self.pending_bytes += size
+        if self.pending_bytes > self.limit:
+            raise _RecordTooLong
         return line
 
-    def take(self) -> str:
-        text = "".join(self.pending)
-        self.pending.clear()
-        return text.rstrip("\r\n")
+    def take(self) -> tuple[int, str, list[int]]:
+        """The record just read: its first line number, its text, and its lines that were not UTF-8."""
+        first = self.pending[0][0] if self.pending else 0
+        text = "".join(t for _, t in self.pending).rstrip("\r\n")
+        bad = [n for n in self.bad_lines if n >= first]
+        self.pending, self.pending_bytes, self.bad_lines = [], 0, []
+        return first, text, bad
+
+    def swallowed(self) -> tuple[int, str, int]:
+        """After a quote that never closed: the line it opened on, and the lines after it queued to read again."""
+        (first, text), rest = self.pending[0], self.pending[1:]
+        self.replay.extendleft(reversed([(n, t.encode("utf-8", "surrogateescape"), len(t)) for n, t in rest]))
+        last = rest[-1][0] if rest else first
+        self.pending, self.pending_bytes, self.bad_lines = [], 0, []
+        return first, text.rstrip("\r\n"), last
 
 
 def _unique_header(names: list[str]) -> list[str]:
@@ -58,34 +94,65 @@ def _unique_header(names: list[str]) -> list[str]:
     return out
 
 
-def read_delimited(stream: BinaryIO, path: str, delimiter: str,
+def read_delimited(stream: BinaryIO, path: str, delimiter: str, limit: int,
                    progress: ProgressFn | None = None) -> Iterator[RawRow]:
-    lines = _Lines(stream)
-    # TSV has no quoting convention: a quote character is text.
-    reader = csv.reader(lines, delimiter=delimiter,
-                        quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+    lines = _Lines(stream, limit)
     header: list[str] | None = None
     index = 0
-    end_line = 0
-    for row in reader:
-        start_line, end_line = end_line + 1, reader.line_num
-        raw = lines.take()
-        bad = [n for n in lines.bad_lines if start_line <= n <= end_line]
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if header is None:
-            header = _unique_header(row)
-            continue
-        if bad:
-            error = ("encoding_error", f"invalid UTF-8 on line {bad[0]}")
-            yield RawRow(path, start_line, index, raw, None, error)
-        elif len(row) != len(header):
-            error = ("wrong_column_count", f"{len(row)} columns, the header has {len(header)}")
-            yield RawRow(path, start_line, index, raw, None, error)
-        else:
-            yield RawRow(path, start_line, index, raw, dict(zip(header, row)))
+    while True:
+        # TSV has no quoting convention: a quote character is text.
+        reader = csv.reader(lines, delimiter=delimiter, strict=delimiter != "\t",
+                            quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+        try:
+            for row in reader:
+                first, raw, bad = lines.take()
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if header is None:
+                    header = _unique_header(row)
+                    continue
+                yield _row(path, first, index, raw, row, header, bad)
+                index += 1
+                if progress is not None and index % 4096 == 0:
+                    progress(lines.consumed)
+            break
+        except csv.Error as exc:
+            bad_row = _broken(lines, path, index, str(exc), header is None, limit)
+        except _RecordTooLong:
+            bad_row = _broken(lines, path, index, None, header is None, limit)
+        yield bad_row
         index += 1
-        if progress is not None and index % 4096 == 0:
-            progress(lines.consumed)
     if progress is not None:
         progress(lines.consumed)
+
+
+def _row(path: str, line: int, index: int, raw: str, row: list[str], header: list[str], bad: list[int]) -> RawRow:
+    if bad:
+        return RawRow(path, line, index, raw, None, ("encoding_error", f"invalid UTF-8 on line {bad[0]}"))
+    if len(row) != len(header):
+        return RawRow(path, line, index, raw, None,
+                      ("wrong_column_count", f"{len(row)} columns, the header has {len(header)}"))
+    return RawRow(path, line, index, raw, dict(zip(header, row)))
+
+
+def _broken(lines: _Lines, path: str, index: int, error: str | None, in_header: bool, limit: int) -> RawRow:
+    """The row for a record csv could not read; the lines a never-closed quote swallowed are queued again."""
+    if lines.huge is not None:  # one physical line over the limit (with the lines of its record before it)
+        line, head, size = lines.huge
+        lines.huge = None
+        first, before, _ = lines.take()
+        if before:
+            line, head = first, before.encode("utf-8", "surrogateescape") + b"\n" + head
+        return too_large(path, line, index, head, size, limit)
+    if in_header:
+        raise InputFileError(f"{path}: the header row is not valid CSV ({error or 'a quote never closes'}); "
+                             "fix it, or pass --file-type tsv if the file is tab-separated")
+    if error is not None and "unexpected end of data" not in error:
+        first, raw, _ = lines.take()
+        return RawRow(path, first, index, raw, None, ("invalid_csv", f"{error}; a quote inside a quoted field "
+                                                                    "is written twice (\"\")"))
+    first, raw, last = lines.swallowed()
+    reached = "the end of the file" if error is not None else f"the record size limit ({human(limit)})"
+    swallowed = f", swallowing lines {first + 1}-{last}, which are read again as rows" if last > first else ""
+    return RawRow(path, first, index, raw, None,
+                  ("unclosed_quote", f"a quote opened on line {first} never closes: it ran to {reached}{swallowed}"))

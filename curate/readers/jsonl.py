@@ -3,46 +3,46 @@
 from __future__ import annotations
 
 import json
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
-import orjson
-
-from .base import ProgressFn, RawRow
+from ..errors import RowRejected
+from ..record import Issue
+from .base import ProgressFn, RawRow, too_large
+from .jsonvalue import loads
+from .stream import read_lines
 
 _REPORT_EVERY = 4096
 
 
-def _parse_error(line: bytes) -> tuple[str, str] | None:
-    """Classify a line orjson refused; None when the lenient stdlib parser accepts it (NaN, Infinity)."""
+def parse_line(line: bytes) -> tuple[Any, tuple[str, str] | None, tuple[Issue, ...]]:
+    """(value, error, notes) for one line: an error is (code, message) and never an exception."""
     try:
-        text = line.decode("utf-8")
+        value, notes = loads(line)
+        return value, None, notes
+    except RowRejected as rej:
+        return None, (rej.code, rej.message), ()
     except UnicodeDecodeError as exc:
-        return "encoding_error", f"invalid UTF-8 byte 0x{line[exc.start]:02x} at column {exc.start + 1}"
-    try:
-        json.loads(text)
-        return None
+        return None, ("encoding_error", f"invalid UTF-8 byte 0x{line[exc.start]:02x} at column {exc.start + 1}"), ()
     except json.JSONDecodeError as exc:
-        return "invalid_json", f"{exc.msg} (column {exc.colno})"
+        return None, ("invalid_json", f"{exc.msg} (column {exc.colno})"), ()
 
 
-def read_jsonl(stream: BinaryIO, path: str, progress: ProgressFn | None = None,
+def read_jsonl(stream: BinaryIO, path: str, limit: int, progress: ProgressFn | None = None,
                tell=None) -> Iterator[RawRow]:
     index = 0
     consumed = 0
-    for lineno, line in enumerate(stream, 1):
-        consumed += len(line)
+    for lineno, line, size in read_lines(stream, limit):
+        consumed += size
         if line.startswith(b"\xef\xbb\xbf"):  # on any line: concatenated files carry their BOMs along
             line = line[3:]
-        stripped = line.strip()
-        if not stripped:
-            continue
-        try:
-            value = orjson.loads(stripped)
-            error = None
-        except orjson.JSONDecodeError:
-            error = _parse_error(stripped)
-            value = json.loads(stripped.decode("utf-8")) if error is None else None
-        yield RawRow(path, lineno, index, stripped, value, error)
+        if size > limit:
+            yield too_large(path, lineno, index, line, size, limit)
+        else:
+            stripped = line.strip()
+            if not stripped:
+                continue
+            value, error, notes = parse_line(stripped)
+            yield RawRow(path, lineno, index, stripped, value, error, notes)
         index += 1
         if progress is not None and index % _REPORT_EVERY == 0:
             progress(tell() if tell else consumed)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
-from .base import ProgressFn, RawRow
+from .base import ProgressFn, RawRow, too_large
+from .stream import read_lines
 
 
-def read_text_lines(stream: BinaryIO, path: str, progress: ProgressFn | None = None) -> Iterator[RawRow]:
+def read_text_lines(stream: BinaryIO, path: str, limit: int, progress: ProgressFn | None = None) -> Iterator[RawRow]:
     index = 0
     consumed = 0
-    for lineno, raw in enumerate(stream, 1):
-        consumed += len(raw)
+    for lineno, raw, size in read_lines(stream, limit):
+        consumed += size
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
+        if size > limit:
+            yield too_large(path, lineno, index, raw, size, limit)
+            index += 1
+            continue
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue

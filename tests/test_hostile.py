@@ -1,0 +1,264 @@
+"""Hostile input: every row of the table in the issue, built here, through the CLI.
+
+Each test asserts the exit code, the message a user sees, and that read = accepted + repeats + quarantined
+(nothing lost), with good rows on both sides of the bad one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from curate import Workspace
+from curate.cli import main
+from curate.readers import limits
+
+GOOD = [{"instruction": f"Question {i}?", "output": f"Answer {i}."} for i in range(6)]
+
+
+def run(ws, *args):
+    result = CliRunner().invoke(main, ["-w", str(ws), "ingest", "--json", *map(str, args)])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def report_of(result) -> dict:
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["read"] == data["accepted"] + data["repeats"] + data["quarantined"]
+    return data
+
+
+def lines(*rows) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+
+
+def examples(ws, collection="c"):
+    with Workspace(ws) as w:
+        return {e.source.line: e for e in w.iter_examples(collection)}
+
+
+def deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "json_array", "json_object_of_lists"])
+def test_deep_nesting_is_one_quarantined_row(tmp_path, shape):
+    bad = '{"instruction": "deep", "output": "x", "meta": ' + deep(3000) + "}"
+    if shape == "jsonl":
+        path = tmp_path / "d.jsonl"
+        path.write_text(lines(*GOOD[:3], bad, *GOOD[3:]))
+    else:
+        body = ",\n".join([json.dumps(g) for g in GOOD[:3]] + [bad] + [json.dumps(g) for g in GOOD[3:]])
+        path = tmp_path / "d.json"
+        path.write_text(f"[\n{body}\n]" if shape == "json_array" else '{"train": [\n' + body + "\n]}")
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["quarantined"]) == (6, 1)
+    assert data["error_codes"] == {"nested_too_deep": 1}
+    assert "nested" in data["errors"][0]["message"]
+
+
+def test_moderate_nesting_under_the_limit_is_kept_and_over_it_is_not(tmp_path):
+    ok = {"instruction": "a", "output": "b", "meta": json.loads(deep(150))}
+    too = '{"instruction": "c", "output": "d", "meta": ' + deep(limits_depth() + 5) + "}"
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines(ok, too))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["error_codes"]) == (1, {"nested_too_deep": 1})
+
+
+def limits_depth() -> int:
+    from curate.readers.jsonvalue import MAX_DEPTH
+
+    return MAX_DEPTH
+
+
+def test_integer_of_5000_digits_is_kept_as_text(tmp_path):
+    big = "9" * 5000
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines(*GOOD[:2], '{"instruction": "big", "output": "x", "n": ' + big + "}", *GOOD[2:]))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["quarantined"], data["warning_codes"]) == (7, 0, {"number_as_text": 1})
+    kept = examples(tmp_path / "ws")[3]
+    assert kept.metadata["n"] == big and kept.warnings[0].code == "number_as_text"
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_metadata_is_kept_as_written(tmp_path, suffix):
+    row = ('{"instruction": "meta", "output": "x", "a": 1e400, "b": NaN, "c": -Infinity, '
+           '"d": 1180591620717411303424, "e": 18446744073709551615, "f": 1.5, "g": 1, "g": 2}')
+    path = tmp_path / f"d.{suffix}"
+    path.write_text(lines(GOOD[0], row) if suffix == "jsonl" else f"[{json.dumps(GOOD[0])},\n{row}]")
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert data["accepted"] == 2
+    kept = next(e for e in examples(tmp_path / "ws").values() if e.metadata)
+    m = kept.metadata
+    assert (m["a"], m["b"], m["c"], m["d"]) == ("1e400", "NaN", "-Infinity", "1180591620717411303424")
+    assert (m["e"], m["f"], m["g"]) == (18446744073709551615, 1.5, 2), "what JSON holds stays a number"
+    assert m["curate:source_row"].endswith('"g": 1, "g": 2}'), "the row as written, for the lost value"
+    codes = [w.code for w in kept.warnings]
+    assert codes.count("number_as_text") == 4 and "duplicate_key" in codes
+
+
+def test_truncated_parquet_is_one_clear_error(tmp_path):
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.Table.from_pylist(GOOD * 50), path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    result = run(tmp_path / "ws", path, "--as", "c")
+    assert result.exit_code == 2
+    assert "not a readable Parquet file" in result.output and "copy it again" in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def small_grace(monkeypatch):
+    monkeypatch.setattr(limits, "RATIO_GRACE", 1 << 20)  # bombs of a few MB trip the ratio check
+
+
+def test_gzip_bomb_without_newlines_stops_with_a_clear_error(tmp_path, small_grace):
+    path = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(lines(*GOOD).encode())
+        fh.write(b'{"instruction": "' + b"A" * (20 << 20))  # 20 MB without a newline
+    result = run(tmp_path / "ws", path, "--as", "c")
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert "compression bomb" in message and "--max-decompression-ratio" in message
+    assert "6 rows were read and kept" in message
+    assert len(examples(tmp_path / "ws")) == 6
+
+
+def test_json_gzip_bomb_stops_with_a_clear_error(tmp_path, small_grace):
+    path = tmp_path / "bomb.json.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(b'{"data": "' + b" " * (20 << 20) + b'"}')
+    result = run(tmp_path / "ws", path, "--as", "c")
+    assert result.exit_code == 2 and "compression bomb" in result.stderr
+
+
+def test_decompressed_total_has_its_own_limit(tmp_path):
+    path = tmp_path / "d.jsonl.gz"
+    with gzip.open(path, "wb") as fh:
+        fh.write(lines(*(GOOD * 2000)).encode())
+    result = run(tmp_path / "ws", path, "--as", "c", "--max-decompressed-bytes", "64K")
+    assert result.exit_code == 2 and "--max-decompressed-bytes" in result.stderr
+    assert run(tmp_path / "ws2", path, "--as", "c").exit_code == 0
+
+
+def test_record_over_the_limit_is_quarantined_with_its_head(tmp_path):
+    long_row = json.dumps({"instruction": "long", "output": "x" * 5000})
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines(GOOD[0], long_row, GOOD[1]))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c", "--max-record-bytes", "2K"))
+    assert (data["accepted"], data["error_codes"]) == (2, {"record_too_large": 1})
+    assert "--max-record-bytes" in data["errors"][0]["hint"]
+    with Workspace(tmp_path / "ws") as w:
+        row = next(w.iter_quarantine("c"))
+    assert row.line == 2 and len(row.raw) == 2048
+
+
+def test_json_array_element_over_the_limit_is_quarantined_and_the_rest_read(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(GOOD[:3] + [{"instruction": "long", "output": "x" * 50_000}] + GOOD[3:]))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c", "--max-record-bytes", "8K"))
+    assert (data["accepted"], data["error_codes"]) == (6, {"record_too_large": 1})
+
+
+def test_unfinished_json_value_over_the_limit_is_one_clear_error(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(GOOD[:3] + [{"instruction": "long", "output": "x" * 50_000}])[:40_000])
+    result = run(tmp_path / "ws", path, "--as", "c", "--max-record-bytes", "8K")
+    assert result.exit_code == 2 and "--max-record-bytes" in result.stderr and "3 rows were read" in result.stderr
+    with Workspace(tmp_path / "ws") as w:
+        assert w.count_examples("c") == 3
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv", "txt"])
+def test_cr_only_line_endings_are_line_breaks(tmp_path, suffix):
+    if suffix == "jsonl":
+        body = "\r".join(json.dumps(g) for g in GOOD) + "\r"
+    elif suffix == "csv":
+        body = "instruction,output\r" + "\r".join(f"{g['instruction']},{g['output']}" for g in GOOD) + "\r"
+    else:
+        body = "\r".join(g["instruction"] for g in GOOD) + "\r"
+    path = tmp_path / f"d.{suffix}"
+    path.write_bytes(body.encode())
+    kind = ["--kind", "queries"] if suffix == "txt" else []
+    data = report_of(run(tmp_path / "ws", path, "--as", "c", *kind))
+    assert (data["accepted"], data["quarantined"]) == (6, 0)
+    assert any("CR alone" in n for n in data["files"][0]["notes"])
+    assert sorted(examples(tmp_path / "ws")) == list(range(2 if suffix == "csv" else 1, 7 + (suffix == "csv")))
+
+
+def test_csv_unclosed_quote_quarantines_its_line_and_reads_the_rest(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('instruction,output\nQ1,A1\nQ2,"A2 never closed\nQ3,A3\nQ4,A4\n')
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["quarantined"]) == (3, 1)
+    error = data["errors"][0]
+    assert (error["code"], error["line"]) == ("unclosed_quote", 3)
+    assert "swallowing lines 4-5, which are read again" in error["message"]
+    assert sorted(examples(tmp_path / "ws")) == [2, 4, 5]
+
+
+def test_csv_stray_quote_is_a_bad_row_not_a_changed_one(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('instruction,output\nQ1,A1\nQ2,"A2" extra\nQ3,"multi\nline"\n')
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["error_codes"]) == (2, {"invalid_csv": 1})
+    assert examples(tmp_path / "ws")[4].messages[1].content == "multi\nline"
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-16", True), ("utf-16-le", False), ("utf-16-be", False),
+                                          ("utf-32", True)])
+def test_utf16_and_utf32_files_are_read_and_named(tmp_path, encoding, bom):
+    path = tmp_path / "d.csv"
+    text = "instruction,output\n" + "".join(f"{g['instruction']},café {g['output']}\n" for g in GOOD)
+    path.write_bytes(text.encode(encoding))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["quarantined"]) == (6, 0)
+    note = data["files"][0]["notes"][0]
+    assert encoding[:6].upper() in note.upper() and ("(byte-order mark)" in note) == bom
+    assert examples(tmp_path / "ws")[2].messages[1].content == "café Answer 0."
+
+
+def test_utf16_jsonl_reads_too(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(lines(*GOOD).encode("utf-16"))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert data["accepted"] == 6
+
+
+def test_object_of_lists_with_one_broken_element_loses_only_that_element(tmp_path):
+    elements = [json.dumps(g, indent=2) for g in GOOD]
+    elements[2] = elements[2].replace('"output"', '"output" oops')
+    path = tmp_path / "d.json"
+    path.write_text('{"version": 2, "train": [\n' + ",\n".join(elements) + "\n], \"test\": [" +
+                    json.dumps({"instruction": "T?", "output": "T."}) + "]}")
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert (data["accepted"], data["quarantined"]) == (6, 1)
+    assert data["errors"][0]["path"].endswith("#train")
+
+
+@pytest.mark.parametrize("user,assistant", [("User", "ASSISTANT"), (" user", "Assistant ")])
+def test_openai_roles_match_whatever_their_case(tmp_path, user, assistant):
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines({"messages": [{"role": user, "content": "Hi"}, {"role": assistant, "content": "Hello"}]}))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert data["accepted"] == 1
+    e = examples(tmp_path / "ws")[1]
+    assert [m.role for m in e.messages] == ["user", "assistant"]
+    assert e.metadata["turn_fields"] == {"0": {"role": user}, "1": {"role": assistant}}
+
+
+def test_sharegpt_speaker_names_match_whatever_their_case(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines({"conversations": [{"from": "USER", "value": "Hi"}, {"from": "GPT", "value": "Hey"}]}))
+    data = report_of(run(tmp_path / "ws", path, "--as", "c"))
+    assert data["accepted"] == 1
+    assert examples(tmp_path / "ws")[1].metadata["turn_fields"] == {"0": {"from": "USER"}}
