@@ -160,8 +160,8 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
         _dump_json(report.to_dict())
     else:
         render.ingest_summary(report)
-    if strict and report.quarantined:
-        click.secho(f"strict: {report.quarantined:,} row(s) quarantined", fg="red", err=True)
+    if strict and report.bad_rows:
+        click.secho(f"strict: {report.bad_rows:,} row(s) quarantined", fg="red", err=True)
         ctx.exit(1)
 
 
@@ -252,9 +252,9 @@ def show(ctx, example_id, as_json):
     with _workspace(ctx) as ws:
         path, sep, line = example_id.rpartition(":")
         if sep and line.isdigit():
-            matches = ws.find_by_source(path, int(line))
+            matches = ws.find_by_source(_stored_path(ws, path), int(line))
             if not matches:
-                raise UsageError(f"no example was read from {path} line {line} (give the path as ingest was given it)")
+                raise UsageError(f"no example was read from {path} line {line}")
         else:
             matches = ws.find_examples(example_id)
         if not matches:
@@ -272,6 +272,16 @@ def show(ctx, example_id, as_json):
             return
         for collection, example in matches:
             render.show_example(collection, example, ws.repeats_of(collection, example.id), findings[example.id])
+
+
+def _stored_path(ws, path: str) -> str:
+    """A file as the workspace names it (see readers.source_path), with any '#list' or '[split]' part kept."""
+    import re
+
+    from .readers import source_path
+
+    file, part = re.match(r"(.*?)((?:#[^/]*|\[[^/\]]*\])?)$", path).groups()  # type: ignore[union-attr]
+    return source_path(file, ws.dir.absolute().parent) + part
 
 
 def _default_collection(ws, collection: str | None, kind: str | None = "examples") -> str:

@@ -1,8 +1,10 @@
 """Ingest: stream files into a collection, every row ending as an example, a repeat or a quarantined row.
 
-The counts always reconcile: read = accepted + repeats + quarantined, where `read` counts
-records (a row that expands into several conversations, such as an OASST tree, counts once
-per conversation) and `rows` counts the rows of the files.
+The counts always reconcile: read = accepted + repeats + quarantined + unchanged, where `read`
+counts records (a row that expands into several conversations, such as an OASST tree, counts once
+per conversation) and `rows` counts the rows of the files. Each count is what the database gained:
+`unchanged` are records it already held at the same place (a re-ingest, or an interrupted ingest
+run again), so re-ingesting a file by any spelling of its path adds nothing and says so.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .gcpause import gc_paused
 from .readers import CONTAINERS, InputFile, Limits, RawRow, open_input
 from .readers.base import ProgressFn
 from .record import Example, Source
-from .workspace import Workspace, encode_example
+from .workspace import Workspace, encode_example, resolve_dir
 
 BATCH = 5000
 BIG_INPUT_BYTES = 32 << 20  # above this, a second process writes to SQLite while this one parses
@@ -58,6 +60,7 @@ class FileReport:
     accepted: int = 0
     repeats: int = 0
     quarantined: int = 0
+    unchanged: int = 0  # read before at the same place: a re-ingest, or an interrupted ingest run again
     formats: Counter = field(default_factory=Counter)
     error_codes: Counter = field(default_factory=Counter)
     warning_codes: Counter = field(default_factory=Counter)
@@ -66,7 +69,7 @@ class FileReport:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "container": self.container, "rows": self.rows, "read": self.read,
                 "accepted": self.accepted, "repeats": self.repeats, "quarantined": self.quarantined,
-                "formats": dict(self.formats), "error_codes": dict(self.error_codes),
+                "unchanged": self.unchanged, "formats": dict(self.formats), "error_codes": dict(self.error_codes),
                 "warning_codes": dict(self.warning_codes), "notes": self.notes}
 
 
@@ -87,10 +90,16 @@ class IngestReport:
     accepted = property(lambda self: self._sum("accepted"))
     repeats = property(lambda self: self._sum("repeats"))
     quarantined = property(lambda self: self._sum("quarantined"))
+    unchanged = property(lambda self: self._sum("unchanged"))
 
     @property
     def error_codes(self) -> Counter:
         return sum((f.error_codes for f in self.files), Counter())
+
+    @property
+    def bad_rows(self) -> int:
+        """Rows read this time that are quarantined (new to the quarantine or already in it)."""
+        return sum(self.error_codes.values())
 
     @property
     def warning_codes(self) -> Counter:
@@ -100,8 +109,8 @@ class IngestReport:
         return {
             "collection": self.collection, "kind": self.kind, "workspace": self.workspace,
             "rows": self.rows, "read": self.read, "accepted": self.accepted, "quarantined": self.quarantined,
-            "repeats": self.repeats, "errors": [e.to_dict() for e in self.errors],
-            "errors_truncated": max(0, self.quarantined - len(self.errors)),
+            "repeats": self.repeats, "unchanged": self.unchanged, "errors": [e.to_dict() for e in self.errors],
+            "errors_truncated": max(0, self.bad_rows - len(self.errors)),
             "error_codes": dict(self.error_codes), "warning_codes": dict(self.warning_codes),
             "files": [f.to_dict() for f in self.files], "seconds": round(self.seconds, 3),
         }
@@ -139,7 +148,7 @@ def _open_writer(ws_dir: str) -> None:
     _WRITER_WS = Workspace(ws_dir)
 
 
-def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> list[int]:
+def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> tuple[int, int, int]:
     if _WRITER_WS is None:
         raise RuntimeError("the writer process was not initialised")  # _open_writer runs first, always
     return _WRITER_WS.write_rows(rows, repeats, bad)
@@ -183,7 +192,6 @@ class _Batcher:
         message = message.encode("utf-8", "replace").decode()  # field names may hold lone surrogates
         self.bad.append((self.cid, row.path, row.line, row.index, code, message, raw, digest, self.ingest_id))
         file.read += 1
-        file.quarantined += 1
         file.error_codes[code] += 1
         if len(self.report.errors) < MAX_ERRORS_KEPT:
             self.report.errors.append(RowError(row.path, row.line, row.index, code, message))
@@ -209,16 +217,19 @@ class _Batcher:
             else:
                 seen.add(row[1])
                 rows.append(row)
-        self._in_flight.append((self._writer.submit(rows, in_batch, self.bad), file, len(rows), len(in_batch)))
+        sent = len(rows) + len(in_batch) + len(self.bad)
+        self._in_flight.append((self._writer.submit(rows, in_batch, self.bad), file, sent))
         self.rows, self.bad = [], []
         while len(self._in_flight) > 3:
             self._settle()
 
     def _settle(self) -> None:
-        future, file, n_distinct, n_in_batch = self._in_flight.popleft()
-        stored = future.result()
-        file.accepted += n_distinct - len(stored)
-        file.repeats += len(stored) + n_in_batch
+        future, file, sent = self._in_flight.popleft()
+        examples, repeats, quarantined = future.result()
+        file.accepted += examples
+        file.repeats += repeats
+        file.quarantined += quarantined
+        file.unchanged += sent - examples - repeats - quarantined
 
     def drain(self) -> None:
         while self._in_flight:
@@ -302,13 +313,15 @@ def ingest(
         raise UsageError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
     if container is not None and container not in CONTAINERS:
         raise UsageError(f"unknown file type {container!r}; choose from {', '.join(CONTAINERS)}")
-    inputs = [open_input(p, container, limits) for p in files]  # fail fast, before anything is written
+    ws_dir = workspace.dir if isinstance(workspace, Workspace) else resolve_dir(workspace)
+    # Fail fast, before anything is written; files are named relative to the folder holding the workspace.
+    inputs = [open_input(p, container, limits, ws_dir.absolute().parent) for p in files]
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     try:
         name = collection or default_collection_name(files[0])
         cid = ws.ensure_collection(name, kind)
         options = {"kind": kind, "format": format, "mapping": mapping or {}, "container": container}
-        ingest_id = ws.start_ingest(cid, files, options)
+        ingest_id = ws.start_ingest(cid, [i.display for i in inputs], options)
         report = IngestReport(name, kind, str(ws.dir))
         big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
         batcher = _Batcher(ws, cid, ingest_id, report, big)

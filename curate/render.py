@@ -122,14 +122,16 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
         out.print(codes)
         for e in report.errors[:shown_errors]:
             out.print(f"  [dim]{escape(e.path)}:{e.line}[/] [red]{e.code}[/] {escape(e.message)}")
-        if report.quarantined > shown_errors:
-            out.print(f"  … {report.quarantined - shown_errors:,} more: "
+        if report.bad_rows > shown_errors:
+            out.print(f"  … {report.bad_rows - shown_errors:,} more: "
                       f"curate quarantine --collection {report.collection}")
     if report.warning_codes:
         warned = ", ".join(f"{c} ({n})" for c, n in report.warning_codes.most_common())
         out.print(f"[yellow]accepted with warnings:[/] {warned}")
+    unchanged = f" + already held {report.unchanged:,}" if report.unchanged else ""
     out.print(f"read {report.read:,} = accepted {report.accepted:,} + repeats {report.repeats:,} "
-              f"+ quarantined {report.quarantined:,}  [dim]({report.seconds:.1f}s, workspace {report.workspace})")
+              f"+ quarantined {report.quarantined:,}{unchanged}  [dim]({report.seconds:.1f}s, workspace "
+              f"{report.workspace})")
 
 
 def status_table(collections: dict[str, CollectionInfo], workspace: str, latest: dict | None = None) -> None:

@@ -330,12 +330,14 @@ class Workspace:
                               (time.time(), _dumps(counts), ingest_id))
 
     def write_rows(self, example_rows: list[tuple], repeat_rows: list[tuple],
-                   quarantine_rows: list[tuple]) -> list[int]:
-        """Commit one batch of encoded ingest rows atomically (see `encode_example`); returns the
-        positions in `example_rows` whose id was already stored, which are recorded as repeats.
+                   quarantine_rows: list[tuple]) -> tuple[int, int, int]:
+        """Commit one batch of encoded ingest rows atomically (see `encode_example`); returns what the
+        database gained: (examples, repeat places, quarantined rows). The rest of the batch was there
+        already: read before at the same place (a re-ingest, or an interrupted ingest run again).
 
-        `example_rows` hold distinct ids; `repeat_rows` are known repeats of them; `quarantine_rows`
-        are (collection_id, path, line, index, code, message, raw, raw_hash, ingest_id)."""
+        `example_rows` hold distinct ids (one whose id is stored becomes a repeat); `repeat_rows` are
+        known repeats of them; `quarantine_rows` are (collection_id, path, line, index, code, message,
+        raw, raw_hash, ingest_id)."""
         with self.transaction():
             before = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM examples").fetchone()[0]
             cur = self.conn.executemany(
@@ -347,14 +349,14 @@ class Workspace:
                 inserted = {r[0] for r in self.conn.execute("SELECT id FROM examples WHERE seq > ?", (before,))}
                 stored = [i for i, row in enumerate(example_rows) if row[1] not in inserted]
             # A repeat that is the stored example's own first occurrence (a re-ingest) is not a new place.
-            self.conn.executemany(
+            repeats = self.conn.executemany(
                 "INSERT OR IGNORE INTO repeats SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM examples"
                 " WHERE id=? AND collection_id=? AND path=? AND line=? AND idx=?)",
-                [_repeat_row(example_rows[i]) for i in stored] + [_repeat_row(r) for r in repeat_rows])
-            self.conn.executemany(
+                [_repeat_row(example_rows[i]) for i in stored] + [_repeat_row(r) for r in repeat_rows]).rowcount
+            quarantined = self.conn.executemany(
                 "INSERT OR IGNORE INTO quarantine(collection_id, path, line, idx, code, message, raw, raw_hash,"
-                " ingest_id) VALUES (?,?,?,?,?,?,?,?,?)", quarantine_rows)
-        return stored
+                " ingest_id) VALUES (?,?,?,?,?,?,?,?,?)", quarantine_rows).rowcount
+        return len(example_rows) - len(stored), max(0, repeats), max(0, quarantined)
 
 
     # -- analysis runs ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_ingest_json_status_json_and_reconciliation(run, data):
     assert {k: out[k] for k in ("collection", "read", "accepted", "quarantined", "repeats")} == {
         "collection": "support", "read": 4, "accepted": 1, "quarantined": 2, "repeats": 1}
     assert [(e["path"], e["line"], e["code"]) for e in out["errors"]] == [
-        (str(data), 3, "invalid_json"), (str(data), 4, "no_assistant_turn")]
+        (data.name, 3, "invalid_json"), (data.name, 4, "no_assistant_turn")]
     assert all(e["message"] for e in out["errors"])
     status = json.loads(run("status", "--json").output)
     assert status["collections"] == {"support": {"kind": "examples", "examples": 1, "quarantined": 2, "repeats": 1,

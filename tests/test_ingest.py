@@ -17,7 +17,7 @@ GOOD = {"instruction": "Add 2 and 2", "input": "", "output": "4", "source": "mat
 
 
 def reconcile(report):
-    assert report.read == report.accepted + report.repeats + report.quarantined
+    assert report.read == report.accepted + report.repeats + report.quarantined + report.unchanged
     return report
 
 
@@ -57,7 +57,8 @@ def test_reingest_is_idempotent_and_repeats_are_recorded(tmp_path, ws_dir):
     first = reconcile(curate.ingest([path], "d", workspace=ws_dir))
     assert (first.accepted, first.repeats, first.quarantined) == (2, 1, 1)
     second = reconcile(curate.ingest([path], "d", workspace=ws_dir))
-    assert (second.accepted, second.repeats, second.quarantined) == (0, 3, 1)
+    assert (second.accepted, second.repeats, second.quarantined, second.unchanged) == (0, 0, 0, 4)
+    assert second.bad_rows == 1, "the bad row is still reported as bad"
     with Workspace(ws_dir) as ws:
         info = ws.collections()["d"]
         assert (info.examples, info.repeats, info.quarantined) == (2, 1, 1)
@@ -72,7 +73,25 @@ def test_metadata_round_trips_verbatim(tmp_path, ws_dir):
     with Workspace(ws_dir) as ws:
         [ex] = list(ws.iter_examples("d"))
     assert ex.metadata == meta
-    assert ex.source.to_dict() == {"path": str(path), "line": 1, "index": 0, "format": "alpaca"}
+    assert ex.source.to_dict() == {"path": "d.jsonl", "line": 1, "index": 0, "format": "alpaca"}
+
+
+def test_any_spelling_of_a_path_is_the_same_file(tmp_path, monkeypatch):
+    """Files are named relative to the folder that holds the workspace (absolute outside it), so
+    re-ingesting by a relative, absolute or '..' path adds nothing (it once added 385,000 phantom repeats)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    path = write_jsonl(tmp_path / "data" / "d.jsonl", [GOOD, {"instruction": "b", "output": "c"}, GOOD])
+    first = reconcile(curate.ingest(["data/d.jsonl"], "d"))
+    assert (first.accepted, first.repeats) == (2, 1)
+    for spelling in (str(path), "./data/../data/d.jsonl", "data//d.jsonl"):
+        again = reconcile(curate.ingest([spelling], "d"))
+        assert (again.accepted, again.repeats, again.unchanged) == (0, 0, 3), spelling
+    outside = write_jsonl(tmp_path.parent / f"{tmp_path.name}-outside.jsonl", [GOOD])
+    reconcile(curate.ingest([str(outside)], "d"))
+    with Workspace() as ws:
+        assert ws.collections()["d"].repeats == 2
+        assert {s.path for s in ws.repeats_of("d", next(ws.iter_examples("d")).id)} == {"data/d.jsonl", str(outside)}
 
 
 def test_json_array_streams_with_line_numbers_and_resyncs_after_a_broken_element(tmp_path, ws_dir, monkeypatch):
@@ -101,7 +120,7 @@ def test_json_object_holding_lists_and_json_lines_named_json(tmp_path, ws_dir):
     assert [f.container for f in r.files] == ["json", "jsonl"]
     with Workspace(ws_dir) as ws:
         paths = sorted({e.source.path for e in ws.iter_examples("d")})
-    assert paths == [f"{a}#test", f"{a}#train", str(b)]
+    assert paths == ["a.json#test", "a.json#train", "b.json"]
 
 
 def test_json_edge_shapes_lose_nothing(tmp_path, ws_dir):
@@ -112,7 +131,7 @@ def test_json_edge_shapes_lose_nothing(tmp_path, ws_dir):
     (tmp_path / "c.json").write_text('[{"prompt": "p", "completion": "c"}]\n[{"prompt": "r", "completion": "s"}]\noops')
     r = reconcile(curate.ingest([tmp_path / n for n in ("a.json", "b.json", "c.json")], "d", workspace=ws_dir))
     assert [(f.rows, f.accepted, f.quarantined) for f in r.files] == [(3, 2, 1), (2, 2, 0), (3, 1, 1)]
-    assert [(e.path.rsplit("/", 1)[1], e.line, e.code) for e in r.errors] == [
+    assert [(e.path, e.line, e.code) for e in r.errors] == [
         ("a.json", 1, "invalid_json"), ("c.json", 3, "invalid_json")]
     assert r.repeats == 1  # c.json's first record repeats b.json's first
 
@@ -155,8 +174,7 @@ def test_hugging_face_dataset_directory(tmp_path, ws_dir):
     r = reconcile(curate.ingest([tmp_path / "hf"], "d", workspace=ws_dir))
     assert r.accepted == 2
     with Workspace(ws_dir) as ws:
-        assert sorted(e.source.path for e in ws.iter_examples("d")) == [f"{tmp_path / 'hf'}[test]",
-                                                                        f"{tmp_path / 'hf'}[train]"]
+        assert sorted(e.source.path for e in ws.iter_examples("d")) == ["hf[test]", "hf[train]"]
 
 
 def test_call_errors_are_named_and_write_nothing(tmp_path, ws_dir):

@@ -55,7 +55,7 @@ def test_every_jsonl_row_is_an_example_a_repeat_or_quarantined(lines, kind):
     report, info = _ingest(lines, ".jsonl", kind)
     non_blank = sum(1 for ln in lines if ln.strip() and ln.strip() != b"\xef\xbb\xbf")
     assert report.rows <= non_blank
-    assert report.read == report.accepted + report.repeats + report.quarantined
+    assert report.read == report.accepted + report.repeats + report.quarantined + report.unchanged
     assert info.examples == report.accepted and info.quarantined <= report.quarantined
     assert len(report.errors) == report.quarantined
 
@@ -72,7 +72,7 @@ def test_corrupted_json_arrays_never_crash_and_reconcile(recs, cut, junk):
         path = tmp / "d.json"
         path.write_bytes(corrupted)
         report = curate.ingest([path], "c", container="json", workspace=tmp / "ws")
-        assert report.read == report.accepted + report.repeats + report.quarantined
+        assert report.read == report.accepted + report.repeats + report.quarantined + report.unchanged
         if corrupted == text:
             assert report.rows == len(recs)
     finally:

@@ -25,12 +25,17 @@ FILES = ["sample_data/support_chat.jsonl", "sample_data/support_faq.json", "samp
 
 @pytest.fixture(scope="module")
 def snap_ws(tmp_path_factory):
-    """Relative source paths, so that the screens are the same in any checkout."""
+    """The files beside the workspace, so that their names (relative to its folder) are the same in any
+    checkout."""
     import os
+    import shutil
 
     d = tmp_path_factory.mktemp("snap")
+    (d / "sample_data").mkdir()
+    for name in FILES:
+        shutil.copy(ROOT / name, d / name)
     cwd = os.getcwd()
-    os.chdir(ROOT)
+    os.chdir(d)
     try:
         with Workspace(d / "ws") as ws:
             ingest(FILES, "support", workspace=ws)

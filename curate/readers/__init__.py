@@ -139,12 +139,29 @@ def _sniff(head: bytes) -> str | None:
     return "jsonl" if whole * 2 >= len(lines) else "json"
 
 
-def open_input(path_str: str, container: str | None = None, limits: Limits | None = None) -> InputFile:
-    """Resolve a path the user gave into an `InputFile`; raises InputFileError with what to do."""
+def source_path(path: str, base: Path | None) -> str:
+    """How an input file is named in the workspace and its reports: relative to `base` (the folder that holds
+    the workspace) when it lies inside it, else absolute, with symlinks and '..' resolved. So './d.jsonl',
+    'd.jsonl' and its absolute path are one file, and re-ingesting it by any spelling is idempotent.
+    """
+    if base is None:
+        return path
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def open_input(path_str: str, container: str | None = None, limits: Limits | None = None,
+               base: Path | None = None) -> InputFile:
+    """Resolve a path the user gave into an `InputFile`; raises InputFileError with what to do. With `base`,
+    the file is named relative to it (see `source_path`)."""
     limits = limits or Limits()
     path = Path(path_str)
     if not path.exists():
         raise InputFileError(f"{path_str}: no such file or directory")
+    path_str = source_path(path_str, base)
     if path.is_dir():
         if container not in (None, "hf") or not _looks_like_hf(path):
             raise InputFileError(

@@ -29,7 +29,10 @@ from ..record import Issue
 MAX_DEPTH = 200
 SOURCE_ROW_KEY = "curate:source_row"
 
-_LONG_INT = re.compile(rb"\d{20}")  # 20 digits may exceed 64 bits; 19 never do
+# 20 digits in a row may exceed 64 bits (19 never do). Found by mapping every digit to "0" and looking for
+# twenty of them: 0.5 us for a 350-byte row, where the regex \d{20} took 3.4 us.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_TWENTY_DIGITS = b"0" * 20
 _KEY_END = re.compile(rb'"\s*:')  # every key ends so; so do some strings, which only costs a slow parse
 _LONG_INT_TEXT = re.compile(r"\d{20}")
 _KEY_END_TEXT = re.compile(r'"\s*:')
@@ -50,7 +53,7 @@ def loads(data: bytes) -> tuple[Any, tuple[Issue, ...]]:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return exact_loads(data)
-    if _LONG_INT.search(data) or data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+    if _TWENTY_DIGITS in data.translate(_DIGITS_AS_ZERO) or data.count(b"[") + data.count(b"{") > MAX_DEPTH:
         return exact_loads(data)
     if isinstance(value, (dict, list)) and len(_KEY_END.findall(data)) != _written_keys(value):
         return exact_loads(data)  # a key written twice, or only a string that looks like a key's end
