@@ -473,7 +473,10 @@ def review(ctx, collection, reviewer, filter_expr, order, sample, seed):
         from .errors import MissingDependency
 
         raise MissingDependency("textual", "tui", "The review app") from exc
-    with _workspace(ctx) as ws:
+    from .workspace import Workspace
+
+    # A short wait for the write lock: the app says when it is busy and retries, rather than freezing.
+    with Workspace(ctx.obj["workspace"], create=False, wait=2.0) as ws:
         name = _default_collection(ws, collection, "examples")
         data = ReviewData(ws, name, reviewer, order, filter_expr, sample, seed)
         ReviewApp(data).run()

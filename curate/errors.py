@@ -20,6 +20,10 @@ class WorkspaceError(CurateError):
     """The workspace is missing, locked, from a newer version, or asked for something it lacks."""
 
 
+class WorkspaceBusy(WorkspaceError):
+    """Another process held the workspace's write lock for longer than this one would wait."""
+
+
 class UsageError(CurateError):
     """Arguments that contradict each other or name things that do not exist."""
 

@@ -145,7 +145,27 @@ _WRITER_WS: Workspace | None = None
 
 def _open_writer(ws_dir: str) -> None:
     global _WRITER_WS
+    _die_with_parent()
     _WRITER_WS = Workspace(ws_dir)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to end this process when its parent dies, even by kill -9 (which the pool cannot see):
+    a writer left behind would hold the workspace open forever. Elsewhere, nothing to do."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static, TextArea
 
-from curate.errors import CurateError
+from curate.errors import CurateError, WorkspaceBusy
 from curate.render import SEVERITY_RANK
 
 from .data import COMMON_REASONS, ReviewData, Shown
@@ -181,6 +181,7 @@ class ReviewApp(App[None]):
         self.data = data
         self.index = data.first_unreviewed()
         self.message = ""
+        self._unsaved: tuple[str, str, str | None, list[dict] | None] | None = None  # waiting for the lock
 
     def compose(self) -> ComposeResult:
         yield Static(id="top")
@@ -291,10 +292,34 @@ class ReviewApp(App[None]):
         eid = self.current
         if eid is None:
             return
-        self.data.decide(eid, verdict, reason, revision)  # committed before the cursor moves
+        if self._unsaved is not None:
+            self._say("[yellow]still saving the last decision: the workspace is busy[/]")
+            self.refresh_view()
+            return
+        self._unsaved = (eid, verdict, reason, revision)
+        self._save()
+
+    def _save(self) -> None:
+        """Commit the decision waiting in `_unsaved`; the cursor moves only once it is committed. While
+        another process holds the write lock, say so and try again each second."""
+        if self._unsaved is None:
+            return
+        eid, verdict, reason, revision = self._unsaved
+        try:
+            self.data.decide(eid, verdict, reason, revision)
+        except WorkspaceBusy:
+            self._say("[yellow]the workspace is busy (another curate command is writing): this decision is not "
+                      "saved yet; retrying every second…[/]")
+            self.refresh_view()
+            self.set_timer(1.0, self._save)
+            return
+        self._unsaved = None
         self._say(f"{verdict}ed {eid[:12]}" + (f" ({reason})" if reason else "")
                   + (" with an edit" if revision else ""))
-        self._advance()
+        if self.current == eid:
+            self._advance()
+        else:
+            self.refresh_view()
 
     def _advance(self) -> None:
         if self.index < len(self.data.ids) - 1:
@@ -342,7 +367,13 @@ class ReviewApp(App[None]):
         self._advance()
 
     def action_undo(self) -> None:
-        eid = self.data.undo()
+        try:
+            eid = self.data.undo()
+        except WorkspaceBusy:
+            self._say("[yellow]the workspace is busy (another curate command is writing): press u again in a "
+                      "moment[/]")
+            self.refresh_view()
+            return
         if eid is None:
             self._say("nothing to undo in this session")
         else:

@@ -178,8 +178,9 @@ class ReviewData:
         """Retract this session's last decision; returns its example id (the verdict before it comes back)."""
         if not self.undo_stack:
             return None
-        did, eid = self.undo_stack.pop()
-        self.ws.retract_decision(did, self.reviewer)
+        did, eid = self.undo_stack[-1]
+        self.ws.retract_decision(did, self.reviewer)  # may raise WorkspaceBusy: then nothing has changed
+        self.undo_stack.pop()
         self.verdict.pop(eid, None)
         for d in self.ws.decisions_in_force(self.collection, example_id=eid):
             if d.reviewer == self.reviewer:
