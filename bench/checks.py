@@ -39,7 +39,13 @@ REFUSALS = ["I'm sorry, but I can't help with that.", "As an AI language model, 
 PLACEHOLDERS = ["{customer_name}", "<insert date here>", "[Your Name]", "TODO", "Lorem ipsum dolor sit amet",
                 "{{company}}"]
 PII = ["jane.doe@example-mail.com", "+44 20 7946 0958", "4111 1111 1111 1111", "sk-proj-Ab3dEfGh1jKlMn0pQrStUvWx",
-       "AKIAIOSFODNN7EXAMPLE", "GB82 WEST 1234 5698 7654 32"]
+       "AKIAIOSFODNN7EXAMPLE", "GB82 WEST 1234 5698 7654 32",
+       # added with the secrets work: the kinds and formats the hostile-input review found missed
+       "hf_QpZkXbTrVwYmNc4sLdHg8JfRa2eKuWiOtE", "sk-ant-api03-Zr7Kq2Lm9Xv4Bn1Wc8Hd5Tg3Yp6Fs0Ja",
+       "glpat-x7Kq2Lm9Xv4Bn1Wc8Hd5", "+1 (415) 867-5309", "(415) 867-5309", "06 12 34 56 78",
+       'api_key = "Zx8Kq2Lm9Xv4Bn1Wc8Hd5Tg3"', "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey="
+       "q9Zr7Kq2Lm9Xv4Bn1Wc8Hd5Tg3Yp6Fs0Ja4Ue2Oi1Pl8Mk7Nj6Hb5Gv4Fc3Dx2Sz1Aw==",
+       "github_pat_11ABCDEFG0123456789abcdefghijklmnopqrstuvwxyz"]
 FOREIGN = ["Das ist eine sehr gute Frage, und ich werde versuchen, sie so klar wie möglich zu beantworten.",
            "C'est une très bonne question, et je vais essayer d'y répondre aussi clairement que possible.",
            "Es una muy buena pregunta, y voy a intentar responderla de la forma más clara posible.",
@@ -150,6 +156,7 @@ def main() -> None:
     ap.add_argument("--per-check", type=int, default=200)
     ap.add_argument("--speed", type=int, default=0)
     ap.add_argument("--show-flags", metavar="CHECK", help="print the untouched examples CHECK flags, to read them")
+    ap.add_argument("--only", metavar="CHECK", help="measure this check only")
     args = ap.parse_args()
     base = base_examples()
     _, count = load(None)
@@ -160,6 +167,8 @@ def main() -> None:
     print(f"\n{'check':<17}{'recall':>8}{'flagged (untouched)':>21}{'real faults':>13}{'false flags':>13}"
           f"   target: recall >= 0.95, false flags <= 1%")
     for name, plant in PLANT.items():
+        if args.only and name != args.only:
+            continue
         pool = [e for e in base if len(e.response.split()) >= 20] if name in NEEDS_LONG else base
         chosen, planted = [], []
         for r in range(ROUNDS.get(name, 1)):

@@ -220,7 +220,7 @@ def quarantine(ctx, collection, code, export_path, limit, as_json):
             n = 0
             with open(export_path, "wb") as fh:
                 for row in rows:
-                    fh.write(orjson.dumps(row.to_dict()) + b"\n")
+                    fh.write(orjson.dumps(row.to_dict(masked=False)) + b"\n")
                     n += 1
             if as_json:
                 _dump_json({"exported": n, "path": export_path})
@@ -265,7 +265,9 @@ def show(ctx, example_id, as_json):
             raise UsageError(f"{example_id!r} matches {len(ids)} examples ({listing}...); give more digits")
         findings = {e.id: ws.findings_for(e.id) for _, e in matches}
         if as_json:
-            _dump_json([{"collection": c, **e.to_dict(),
+            from .secrets import redact_value
+
+            _dump_json([{"collection": c, **redact_value(e.to_dict()),
                          "repeats": [s.to_dict() for s in ws.repeats_of(c, e.id)],
                          "findings": [dict(f.to_dict(), run=kind) for kind, f in findings[e.id]]}
                         for c, e in matches])

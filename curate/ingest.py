@@ -27,6 +27,7 @@ from .gcpause import gc_paused
 from .readers import CONTAINERS, InputFile, Limits, RawRow, open_input
 from .readers.base import ProgressFn
 from .record import Example, Source
+from .secrets import redact
 from .workspace import Workspace, encode_example, resolve_dir
 
 BATCH = 5000
@@ -48,7 +49,7 @@ class RowError:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "line": self.line, "index": self.index, "code": self.code,
-                "message": self.message, "hint": self.hint}
+                "message": redact(self.message), "hint": self.hint}
 
 
 @dataclass

@@ -25,6 +25,7 @@ from .errors import ROW_ERRORS, ROW_WARNINGS
 from .ingest import IngestReport
 from .readers import InputFile
 from .record import Example, Source
+from .secrets import shown
 from .workspace import CollectionInfo, QuarantinedRow
 
 out = Console(highlight=False, soft_wrap=False)
@@ -42,6 +43,11 @@ class _Titled(Table):
     def __rich_console__(self, console, options):
         yield Text.from_markup(self.heading, style="table.title")
         yield from super().__rich_console__(console, options)
+
+
+def safe(text: str) -> str:
+    """Data on a terminal: secrets masked, control characters visible, Rich markup inert."""
+    return escape(shown(text))
 
 
 def titled(title: str, **kw) -> Table:
@@ -102,7 +108,7 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
         table.add_column(col, justify="right", no_wrap=True)
     for f in report.files:
         formats = ", ".join(f"{k} ({v})" if len(f.formats) > 1 else k for k, v in f.formats.most_common()) or "-"
-        table.add_row(escape(f.path), formats, f"{f.rows:,}", f"{f.accepted:,}", f"{f.repeats:,}",
+        table.add_row(safe(f.path), formats, f"{f.rows:,}", f"{f.accepted:,}", f"{f.repeats:,}",
                       f"[red]{f.quarantined:,}[/]" if f.quarantined else "0")
     if len(report.files) > 1:
         table.add_row("[bold]total", "", f"{report.rows:,}", f"{report.accepted:,}", f"{report.repeats:,}",
@@ -110,7 +116,7 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
     out.print(table)
     for f in report.files:
         for note in f.notes:
-            out.print(f"[yellow]note:[/] {escape(f.path)}: {escape(note)}")
+            out.print(f"[yellow]note:[/] {safe(f.path)}: {safe(note)}")
     if report.error_codes:
         codes = titled("quarantined rows by reason")
         for col in ("code", "rows", "first at", "how to fix"):
@@ -118,10 +124,10 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
         for code, n in report.error_codes.most_common():
             first = next((e for e in report.errors if e.code == code), None)
             where = f"{first.path}:{first.line}" if first else ""
-            codes.add_row(f"[red]{code}", f"{n:,}", escape(where), ROW_ERRORS.get(code, ""))
+            codes.add_row(f"[red]{code}", f"{n:,}", safe(where), ROW_ERRORS.get(code, ""))
         out.print(codes)
         for e in report.errors[:shown_errors]:
-            out.print(f"  [dim]{escape(e.path)}:{e.line}[/] [red]{e.code}[/] {escape(e.message)}")
+            out.print(f"  [dim]{safe(e.path)}:{e.line}[/] [red]{e.code}[/] {safe(e.message)}")
         if report.bad_rows > shown_errors:
             out.print(f"  … {report.bad_rows - shown_errors:,} more: "
                       f"curate quarantine --collection {report.collection}")
@@ -149,7 +155,7 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         dedup = (latest.get(info.name) or {}).get("dedup")
         check = (latest.get(info.name) or {}).get("check")
         cov = (latest.get(info.name) or {}).get("coverage")
-        table.add_row(escape(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
+        table.add_row(safe(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
                       f"[red]{info.quarantined:,}[/]" if info.quarantined else "0",
                       f"{dedup['duplicates']:,}" if dedup else "[dim]–[/]",
                       f"{check['flagged']:,}" if check else "[dim]–[/]",
@@ -165,8 +171,9 @@ def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
     for col in ("where", "code", "message", "raw"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        raw = r.raw if len(r.raw) <= 80 else r.raw[:77] + "..."
-        table.add_row(escape(f"{r.path}:{r.line}"), f"[red]{r.code}", escape(r.message), escape(raw))
+        raw = shown(r.raw)  # masked before it is cut, so no part of a secret is left whole
+        raw = raw if len(raw) <= 80 else raw[:77] + "..."
+        table.add_row(safe(f"{r.path}:{r.line}"), f"[red]{r.code}", safe(r.message), escape(raw))
     out.print(table)
 
 
@@ -176,35 +183,36 @@ SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 def show_example(collection: str, example: Example, repeats: list[Source], findings=()) -> None:
     src = example.source
-    out.print(f"[bold]{example.id}[/]  collection [bold]{escape(collection)}[/]  "
-              f"from {escape(str(src))} (record {src.index}, {src.format})")
+    out.print(f"[bold]{example.id}[/]  collection [bold]{safe(collection)}[/]  "
+              f"from {safe(str(src))} (record {src.index}, {src.format})")
     for i, m in enumerate(example.messages, 1):
         style = ROLE_STYLE.get(m.role, "white")
-        body = escape(m.content) if m.content else "[dim](no text)[/]"
+        body = safe(m.content) if m.content else "[dim](no text)[/]"
         for call in m.tool_calls:
-            body += f"\n[yellow]→ call {escape(call.name)}({escape(call.arguments)})[/]"
+            body += f"\n[yellow]→ call {safe(call.name)}({safe(call.arguments)})[/]"
         extra = f" weight={m.weight}" if m.weight is not None else ""
         extra += f" name={m.name}" if m.name else ""
         out.print(Panel(body, title=f"{i} {m.role}{extra}", title_align="left", border_style=style))
     if example.tools:
-        out.print(f"[bold]tools:[/] {len(example.tools)} defined: " + escape(", ".join(
+        out.print(f"[bold]tools:[/] {len(example.tools)} defined: " + safe(", ".join(
             str(t.get("name") or t.get("function", {}).get("name", "?")) if isinstance(t, dict) else "?"
             for t in example.tools)))
     if example.warnings:
         for w in example.warnings:
-            out.print(f"[yellow]warning {w.code}:[/] {escape(w.message)} — {ROW_WARNINGS.get(w.code, '')}")
+            out.print(f"[yellow]warning {w.code}:[/] {safe(w.message)} — {ROW_WARNINGS.get(w.code, '')}")
     if example.metadata:
         import orjson
 
         out.print("[bold]metadata:[/]")
         text = orjson.dumps(example.metadata, option=orjson.OPT_INDENT_2, default=str).decode()
+        text = shown(text)
         out.print(escape(text if len(text) < 4000 else text[:4000] + "\n…"))
     for run_kind, f in findings:
         style = SEVERITY_STYLE.get(f.severity, "white")
-        out.print(f"[{style}]{f.severity} {f.kind}[/] ({run_kind}, score {f.score:.2f}): {escape(f.message)}")
+        out.print(f"[{style}]{f.severity} {f.kind}[/] ({run_kind}, score {f.score:.2f}): {safe(f.message)}")
     if repeats:
         out.print(f"[bold]also at[/] ({len(repeats)} exact repeat{'s' if len(repeats) > 1 else ''}): "
-                  + ", ".join(escape(str(s)) for s in repeats[:20]))
+                  + ", ".join(safe(str(s)) for s in repeats[:20]))
 
 
 
@@ -235,7 +243,7 @@ def dedup_summary(report, report_path: str | None) -> None:
         for g in biggest:
             first = g["members"][0]["source"]
             groups.add_row(str(g["id"]), g["method"], str(len(g["members"])), g["representative"][:12],
-                           escape(f"{first['path']}:{first['line']}"))
+                           safe(f"{first['path']}:{first['line']}"))
         out.print(groups)
     for method, prev in (report.preview or {}).items():
         table = titled(f"threshold preview ({method}, {prev['sampled_documents']:,} documents)")
@@ -247,7 +255,7 @@ def dedup_summary(report, report_path: str | None) -> None:
         out.print(table)
         for smp in prev["samples_near_threshold"][:4]:
             a, b = (smp[k].replace("\n", " ⏎ ")[:100] for k in ("text_a", "text_b"))
-            out.print(f"[dim]{smp['score']:.2f}[/]  {escape(a)}\n      {escape(b)}")
+            out.print(f"[dim]{smp['score']:.2f}[/]  {safe(a)}\n      {safe(b)}")
     if report.conflicts:
         c = report.conflicts[0]
         out.print(f"[yellow]conflicts:[/] {len(report.conflicts):,} pairs with the same prompt and different answers, "
@@ -264,7 +272,7 @@ def check_list(rows: list[dict]) -> None:
     table.add_column("name")
     table.add_column("flags", overflow="fold")
     for r in rows:
-        table.add_row(r["name"], escape(r["description"]))
+        table.add_row(r["name"], safe(r["description"]))
     out.print(table)
 
 
@@ -274,7 +282,7 @@ def check_summary(report, report_path: str | None) -> None:
     sample = (f"; the set's majorities from an even sample of {s['set_statistics_from']:,}"
               if s.get("set_statistics_from") else "")
     # The headline on its own line: as the table's title it wrapped to the table's narrow width.
-    out.print(f"[bold]check '{escape(report.collection)}'[/] (run {report.run_id}): {s['flagged_examples']:,} of "
+    out.print(f"[bold]check '{safe(report.collection)}'[/] (run {report.run_id}): {s['flagged_examples']:,} of "
               f"{s['examples']:,} examples flagged{noted}{sample}")
     table = Table()
     table.add_column("check", justify="left")
@@ -290,9 +298,9 @@ def check_summary(report, report_path: str | None) -> None:
     for f in list(first_of.values())[:8]:
         where = f"{f['source']['path']}:{f['source']['line']}" if f.get("source") else f["example_id"][:12]
         style = SEVERITY_STYLE.get(f["severity"], "white")
-        out.print(f"  [dim]{escape(where)}[/] [{style}]{f['check']}[/] {escape(f['message'][:110])}")
+        out.print(f"  [dim]{safe(where)}[/] [{style}]{f['check']}[/] {safe(f['message'][:110])}")
     for name, why in s["failed_checks"].items():
-        out.print(f"[red]check {name} failed[/] and was skipped: {escape(why.strip().splitlines()[-1])}")
+        out.print(f"[red]check {name} failed[/] and was skipped: {safe(why.strip().splitlines()[-1])}")
     q = s["quality"]
     out.print(f"quality: mean {q['mean']}, 10th percentile {q['p10']}"
               + (f"; {s['proposed_rejections']:,} rejections proposed (findings 'prune_proposal', a reviewer can "
@@ -315,9 +323,9 @@ def coverage_summary(report, outputs: list[str]) -> None:
     else:
         for col in ("training", "share", "to balance"):
             table.add_column(col, justify="right", no_wrap=True)
-    shown = [c for c in report.clusters if c["gap"]][:15] or report.clusters[:5]
-    for c in shown:
-        name = ("[red]" if c["gap"] else "") + escape(c["label"]) + ("[/]" if c["gap"] else "")
+    listed = [c for c in report.clusters if c["gap"]][:15] or report.clusters[:5]
+    for c in listed:
+        name = ("[red]" if c["gap"] else "") + safe(c["label"]) + ("[/]" if c["gap"] else "")
         if report.queries:
             table.add_row(str(c["id"]), name, f"{c['query_share']:.1%} ({c['n_queries']:,})",
                           f"{c['train_share']:.1%} ({c['n_train']:,})", f"{c['gap_score']:.2f}",
@@ -355,7 +363,7 @@ def export_summary(report) -> None:
         reasons.add_column("reason")
         reasons.add_column("examples", justify="right")
         for reason, n in sorted(m["excluded_by_reason"].items(), key=lambda kv: -kv[1]):
-            reasons.add_row(escape(reason), f"{n:,}")
+            reasons.add_row(safe(reason), f"{n:,}")
         out.print(reasons)
     out.print(f"{c['examples']:,} examples = {c['exported']:,} exported + {c['excluded']:,} excluded")
     leak = m["leakage"]
@@ -378,8 +386,8 @@ def decisions_table(collection: str, rows: list[dict]) -> None:
         table.add_column(col, overflow="fold")
     for r in rows[-50:]:
         colour = "green" if r["verdict"] == "accept" else "red"
-        table.add_row(r["example_id"][:12], escape(f"{r['source']['path']}:{r['source']['line']}"),
-                      escape(r["reviewer"]), f"[{colour}]{r['verdict']}[/]", escape(r["reason"] or ""),
+        table.add_row(r["example_id"][:12], safe(f"{r['source']['path']}:{r['source']['line']}"),
+                      safe(r["reviewer"]), f"[{colour}]{r['verdict']}[/]", safe(r["reason"] or ""),
                       "yes" if r["edited"] else "")
     out.print(table)
     if len(rows) > 50:
@@ -395,7 +403,7 @@ def agreement_summary(collection: str, result: dict) -> None:
     for col in ("reviewers", "overlap", "agreement", "Cohen's kappa"):
         table.add_column(col, justify="right" if col != "reviewers" else "left")
     for p in result["pairs"]:
-        table.add_row(escape(" / ".join(p["reviewers"])), f"{p['overlap']:,}",
+        table.add_row(safe(" / ".join(p["reviewers"])), f"{p['overlap']:,}",
                       "–" if p["agreement"] is None else f"{p['agreement']:.1%}",
                       "–" if p["cohen_kappa"] is None else f"{p['cohen_kappa']:.3f}")
     out.print(table)
@@ -425,7 +433,7 @@ def plan_summary(p: dict) -> None:
                       f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min", f"{p['cost_usd'][gpu]:.2f}")
     out.print(table)
     for w in p["warnings"]:
-        out.print(f"[yellow]warning:[/] {escape(w)}")
+        out.print(f"[yellow]warning:[/] {safe(w)}")
 
 
 def train_summary(r: dict, path: str) -> None:
@@ -446,7 +454,7 @@ def train_summary(r: dict, path: str) -> None:
                   f"{d['trained']:,} ({d['truncated']:,}, {d['empty_mask']:,})")
     out.print(table)
     for w in r["warnings"]:
-        out.print(f"[yellow]warning:[/] {escape(w)}")
-    out.print(f"adapter, tokenizer, metrics.jsonl, loss_curve.svg and training_manifest.json in {escape(path)}")
+        out.print(f"[yellow]warning:[/] {safe(w)}")
+    out.print(f"adapter, tokenizer, metrics.jsonl, loss_curve.svg and training_manifest.json in {safe(path)}")
     if r["model"] == "tiny":
         out.print("[dim]--model tiny is a smoke run: a random 2-layer model proves the pipeline, not the data[/]")

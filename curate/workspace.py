@@ -192,12 +192,16 @@ class QuarantinedRow:
         data = self.raw_data
         return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, masked: bool = True) -> dict[str, Any]:
+        """The row as JSON. `masked` (for listings and reports): secrets in the row and message masked and
+        no exact bytes; unmasked only for the file `quarantine --export` writes, the user's own rows to fix."""
         from .errors import ROW_ERRORS
+        from .secrets import redact
 
         d = {"collection": self.collection, "path": self.path, "line": self.line, "index": self.index,
-             "code": self.code, "message": self.message, "hint": ROW_ERRORS.get(self.code, ""), "raw": self.raw}
-        if isinstance(self.raw_data, bytes):
+             "code": self.code, "message": redact(self.message) if masked else self.message,
+             "hint": ROW_ERRORS.get(self.code, ""), "raw": redact(self.raw) if masked else self.raw}
+        if isinstance(self.raw_data, bytes) and not masked:
             d["raw_base64"] = base64.b64encode(self.raw_data).decode()
         return d
 

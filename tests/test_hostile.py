@@ -262,3 +262,65 @@ def test_sharegpt_speaker_names_match_whatever_their_case(tmp_path):
     data = report_of(run(tmp_path / "ws", path, "--as", "c"))
     assert data["accepted"] == 1
     assert examples(tmp_path / "ws")[1].metadata["turn_fields"] == {"0": {"from": "USER"}}
+
+
+SECRETS = ["hf_QpZkXbTrVwYmNc4sLdHg8JfRa2eKuWiOtE", "sk-ant-api03-Zr7Kq2Lm9Xv4Bn1Wc8Hd5Tg3Yp6Fs0Ja",
+           "glpat-x7Kq2Lm9Xv4Bn1Wc8Hd5", "+1 (415) 867-5309"]
+
+
+def test_secrets_never_leave_the_example(tmp_path):
+    """Findings, JSON reports, HTML, Markdown, the dedup preview, show, quarantine and excluded.jsonl all mask;
+    the pii check flags every one, so export leaves the examples out."""
+    ws = tmp_path / "ws"
+    train = [{"instruction": f"How do I log in to service {i}?", "output": f"Export HF_TOKEN={SECRETS[0]} and then"}
+             for i in range(3)]
+    train += [{"instruction": "Which key goes in the header?", "output": f"Send x-api-key: {SECRETS[1]} with"},
+              {"instruction": "Who do I call?", "output": f"Call us on {SECRETS[3]} any day of the week."}]
+    train += [{"instruction": f"What is {i} plus {i}?", "output": f"It is {2 * i}."} for i in range(20)]
+    (tmp_path / "t.jsonl").write_text(lines(*train) + '{"instruction": "' + SECRETS[2] + '", "output": \n')
+    (tmp_path / "q.jsonl").write_text(lines(*[{"query": f"my token {SECRETS[0]} fails, call {SECRETS[3]}"}] * 3,
+                                            *[{"query": f"What is {i} plus one?"} for i in range(10)]))
+    runner = CliRunner()
+
+    def out(*args) -> str:
+        result = runner.invoke(main, ["-w", str(ws), *map(str, args)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    texts = [out("ingest", tmp_path / "t.jsonl", "--as", "t"), out("ingest", tmp_path / "t.jsonl", "--as", "t", "--json"),
+             out("ingest", tmp_path / "q.jsonl", "--as", "q", "--kind", "queries")]
+    texts += [out("check", "-c", "t", "--json"), out("check", "-c", "t", "--report", tmp_path / "c.json")]
+    texts += [out("dedup", "-c", "t", "--preview", "--json"), out("dedup", "-c", "t", "--preview")]
+    texts += [out("coverage", "--train", "t", "--queries", "q", "--html", tmp_path / "c.html", "--markdown",
+                  tmp_path / "c.md", "--json", tmp_path / "cov.json")]
+    texts += [out("quarantine"), out("quarantine", "--json")]
+    with Workspace(ws) as w:
+        ids = [e.id for e in w.iter_examples("t") if any(s in e.response for s in SECRETS)]
+    assert len(ids) == 5
+    texts += [out("show", i) for i in ids] + [out("show", i, "--json") for i in ids]
+    texts += [out("export", tmp_path / "exp", "-c", "t", "--split", "80/10/10")]
+    texts += [(tmp_path / name).read_text() for name in ("c.json", "c.html", "c.md", "cov.json")]
+    texts += [(tmp_path / "exp" / "excluded.jsonl").read_text()]
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text, (secret, text[:2000])
+    exported = "".join((tmp_path / "exp" / f"{s}.jsonl").read_text() for s in ("train", "val", "test"))
+    # Keys and tokens are errors, which keep their examples out of the export; a phone number is a warning
+    # (a business's own support line is common in training data), so a reviewer decides.
+    assert not any(s in exported for s in SECRETS[:3]) and SECRETS[3] in exported
+    assert runner.invoke(main, ["-w", str(ws), "quarantine", "--export", str(tmp_path / "fix.jsonl")]).exit_code == 0
+    assert SECRETS[2] in (tmp_path / "fix.jsonl").read_text(), "the rows to fix are the user's own, verbatim"
+
+
+def test_control_sequences_reach_no_terminal(tmp_path):
+    evil = "\x1b]0;pwned\x07\x1b[31mred\x1b[0m \u202eevil"
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines({"instruction": "Hi", "output": f"Hello {evil}"}, '{"instruction": "' + evil + '", '))
+    result = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "ingest", str(path), "--as", "c"])
+    assert result.exit_code == 0
+    with Workspace(tmp_path / "ws") as w:
+        eid = next(w.iter_examples("c")).id
+    for args in (["show", eid], ["quarantine"]):
+        shown = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), *args]).output
+        assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
+        assert "<U+001B>" in shown

@@ -39,7 +39,7 @@ def test_jsonl_bad_rows_are_quarantined_with_file_and_line(tmp_path, ws_dir):
         assert rows[0].raw == '{"instruction": "c", "output":'
         assert rows[2].raw_data == b'{"instruction": "caf\xe9", "output": "x"}'  # the exact bytes
         assert rows[2].to_dict()["raw"] == '{"instruction": "caf\ufffd", "output": "x"}'
-        assert "raw_base64" in rows[2].to_dict() and "raw_base64" not in rows[0].to_dict()
+        assert "raw_base64" in rows[2].to_dict(masked=False) and "raw_base64" not in rows[0].to_dict(masked=False)
 
 
 def test_lone_surrogates_and_concatenated_boms(tmp_path, ws_dir):

@@ -202,6 +202,20 @@ def test_emit_configs_for_other_trainers(tmp_path, target):
             assert info["curate_train"]["file_name"] == str((exp / "train.jsonl").resolve())
 
 
+@pytest.mark.parametrize("value", ["1); import os; os.system('touch pwned')  #", True, [1], {"a": 1}])
+def test_config_values_are_checked_and_never_become_code(tmp_path, value):
+    """A crafted seed once became a module-level call in the emitted TRL script."""
+    exp = make_export(tmp_path, repetitive(20))
+    config = tmp_path / "evil.json"
+    config.write_text(json.dumps({"seed": value}))
+    result = CliRunner().invoke(main, ["train", str(exp), "--model", "m", "--emit", "trl", "--config", str(config),
+                                       "--output", str(tmp_path / "cfg")])
+    assert result.exit_code == 2 and "seed must be int" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "cfg" / "train_trl.py").exists()
+    missing = CliRunner().invoke(main, ["train", str(exp), "--model", "m", "--config", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
 def test_config_help_lists_every_setting():
     result = CliRunner().invoke(main, ["plan", "--config-help"])
     assert result.exit_code == 0

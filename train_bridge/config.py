@@ -21,6 +21,9 @@ TARGETS = {"q_proj,v_proj": ["q_proj", "v_proj"], "all-linear": ["q_proj", "k_pr
 PRICES = {"L4 24GB": 0.80, "RTX 4090 24GB": 0.70, "A100 40GB": 1.30, "A100 80GB": 1.80, "H100 80GB": 2.80}
 
 
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict}
+
+
 def _f(default: Any, help: str, **kw) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
@@ -50,8 +53,26 @@ class TrainConfig:
     logging_steps: int = _f(1, "log the training loss every this many steps")
     prices: dict = _f({}, "GPU name -> $/hour, overriding the built-in price table")
 
-    def validate(self) -> "TrainConfig":
+    def _check_types(self) -> list[str]:
+        """Each value of the declared type (an int is a float too; a bool is never a number), so that what
+        a config file says reaches the trainer and generated scripts as data, never as code."""
         problems = []
+        for f in fields(self):
+            value, want = getattr(self, f.name), _TYPES[str(f.type)]
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, f.name, float(value))
+            elif isinstance(value, bool) != (want is bool) or not isinstance(value, want):
+                problems.append(f"{f.name} must be {want.__name__}, not {type(value).__name__} {value!r:.40}")
+        if isinstance(self.prices, dict) and not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                for k, v in self.prices.items()):
+            problems.append("prices must map GPU names to $/hour numbers")
+        return problems
+
+    def validate(self) -> "TrainConfig":
+        problems = self._check_types()
+        if problems:
+            raise UsageError("training config: " + "; ".join(problems))
         if self.method not in METHODS:
             problems.append(f"method must be one of {', '.join(METHODS)}")
         if self.target_modules not in TARGETS:
@@ -85,7 +106,10 @@ class TrainConfig:
         """Defaults, then a JSON (or YAML, with PyYAML) file, then command-line overrides; validated."""
         values: dict[str, Any] = {}
         if path:
-            text = Path(path).read_text(encoding="utf-8")
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"--config {path}: cannot read it ({exc})") from None
             try:
                 values = json.loads(text)
             except json.JSONDecodeError:

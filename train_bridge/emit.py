@@ -67,6 +67,8 @@ def llamafactory(model: str, cfg: TrainConfig, paths: dict[str, str], out: Path)
 
 
 def trl(model: str, cfg: TrainConfig, paths: dict[str, str], out: Path) -> str:
+    """A Python script: every value is written with repr (and TrainConfig checks its types), so no value
+    from a config file or the command line can become code."""
     quant = ""
     if cfg.method == "qlora":
         quant = ("from transformers import BitsAndBytesConfig\n"
@@ -86,14 +88,15 @@ data = load_dataset("json", data_files={{"train": {paths["train"]!r}, "validatio
 model_kwargs = {{}}
 {quant}
 config = SFTConfig(
-    output_dir={str(out / "trl-out")!r}, num_train_epochs={cfg.epochs}, per_device_train_batch_size={cfg.batch_size},
-    gradient_accumulation_steps={cfg.grad_accum}, learning_rate={cfg.learning_rate}, lr_scheduler_type="cosine",
-    warmup_ratio={cfg.warmup_ratio}, weight_decay={cfg.weight_decay}, max_length={cfg.max_length},
+    output_dir={str(out / "trl-out")!r}, num_train_epochs={cfg.epochs!r},
+    per_device_train_batch_size={cfg.batch_size!r}, gradient_accumulation_steps={cfg.grad_accum!r},
+    learning_rate={cfg.learning_rate!r}, lr_scheduler_type="cosine",
+    warmup_ratio={cfg.warmup_ratio!r}, weight_decay={cfg.weight_decay!r}, max_length={cfg.max_length!r},
     assistant_only_loss=True, eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
-    metric_for_best_model="eval_loss", gradient_checkpointing={cfg.gradient_checkpointing}, seed={cfg.seed},
+    metric_for_best_model="eval_loss", gradient_checkpointing={cfg.gradient_checkpointing!r}, seed={cfg.seed!r},
     bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(), model_init_kwargs=model_kwargs or None,
 )
-peft_config = LoraConfig(r={cfg.lora_r}, lora_alpha={cfg.lora_alpha}, lora_dropout={cfg.lora_dropout},
+peft_config = LoraConfig(r={cfg.lora_r!r}, lora_alpha={cfg.lora_alpha!r}, lora_dropout={cfg.lora_dropout!r},
                          target_modules={cfg.targets!r}, task_type="CAUSAL_LM")
 trainer = SFTTrainer(model={model!r}, args=config, train_dataset=data["train"], eval_dataset=data["validation"],
                      peft_config=peft_config)

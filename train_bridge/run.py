@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import MissingDependency, UsageError
+from curate.secrets import redact
 
 from .config import TrainConfig
 from .data import encode, load_export, messages_of
@@ -186,7 +187,8 @@ def _exact_match(model_, tok, conversations: list[list[dict]], n: int) -> dict[s
         hit = " ".join(answer.split()).lower() == " ".join(conv[-1]["content"].split()).lower()
         hits += hit
         if len(shown) < 3:
-            shown.append({"prompt": conv[-2]["content"][:200], "answer": answer[:200], "exact": hit})
+            # The training manifest is shared like a report: masked before it is cut.
+            shown.append({"prompt": redact(conv[-2]["content"])[:200], "answer": redact(answer)[:200], "exact": hit})
     return {"samples": len(cases), "exact_match": round(hits / len(cases), 4) if cases else None, "examples": shown}
 
 

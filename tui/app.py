@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, OptionList, Static, TextArea
 
 from curate.errors import CurateError, WorkspaceBusy
 from curate.render import SEVERITY_RANK
+from curate.secrets import printable
 
 from .data import COMMON_REASONS, ReviewData, Shown
 
@@ -151,7 +152,7 @@ def _diff(a: str, b: str) -> Text:
 
 
 def conversation_text(e) -> str:
-    return "\n".join(f"{m.role}: {m.content}" for m in e.messages if m.role != "system")
+    return printable("\n".join(f"{m.role}: {m.content}" for m in e.messages if m.role != "system"))
 
 
 class ReviewApp(App[None]):
@@ -261,7 +262,10 @@ class ReviewApp(App[None]):
             parts.append(Panel(findings, title="findings (suggestions: your decision overrides them)",
                                title_align="left", border_style="red"))
         for i, m in enumerate(e.messages, 1):
-            body: RenderableType = Markdown(m.content) if m.content.strip() else Text("(empty)", style="dim italic")
+            # The real text (the review screen is where secrets may be seen), but no escape sequence reaches
+            # the terminal.
+            body: RenderableType = (Markdown(printable(m.content)) if m.content.strip()
+                                    else Text("(empty)", style="dim italic"))
             if m.tool_calls:
                 calls = Text("\n".join(f"→ {c.name}({c.arguments})" for c in m.tool_calls), style="yellow")
                 body = Group(body, calls)

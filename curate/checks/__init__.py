@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ..errors import UsageError
 from ..gcpause import gc_paused
+from ..secrets import redact, redact_value
 from ..workspace import Finding, Workspace
 from . import (  # noqa: F401  (importing registers them)
     empty_answer,
@@ -160,6 +161,8 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
             failed.setdefault(name, why)
         report.scores.update(dict.fromkeys(ids, 1.0))
         for eid, source, name, severity, score, message, evidence in rows:
+            # A finding quotes the example ("...stops at 'sk-proj-...'"): it is shown outside the review screen.
+            message, evidence = redact(message), redact_value(evidence)
             flag = Flag(severity, score, message, evidence)
             flags_of.setdefault(eid, []).append(flag)
             findings.append(Finding(eid, name, severity, score, message, evidence))

@@ -24,6 +24,7 @@ import numpy as np
 from ..dedup.text import normalise
 from ..errors import UsageError
 from ..record import Source
+from ..secrets import redact_value
 from ..workspace import Workspace
 from .cluster import cluster
 from .density import UNDER_COVERED, query_coverage
@@ -241,4 +242,7 @@ def coverage(train: str, queries: str | None = None, workspace: Workspace | None
     ws.store_clusters(run_id, [(t_side.ids[i], "train", int(lt[i])) for i in range(n_t)] +
                       [(q_side.ids[i], "query", int(lq[i])) for i in range(n_q)])
     ws.finish_run(run_id, summary, [])
-    return CoverageReport(train, queries, run_id, params, clusters, uncovered, summary, point_map)
+    # Everything the report shows of the data (labels, example queries and prompts, the map's hover text)
+    # is rendered into HTML, Markdown and JSON meant to be shared: with its secrets masked.
+    return CoverageReport(train, queries, run_id, params, redact_value(clusters), redact_value(uncovered),
+                          redact_value(summary), redact_value(point_map))

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import UsageError
 from ..gcpause import gc_paused
 from ..record import Source
+from ..secrets import redact
 from ..workspace import Finding, Workspace
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
@@ -237,8 +238,8 @@ def _count_at(edges: list[Edge], n: int, thresholds) -> list[dict[str, Any]]:
 def _samples(edges: list[Edge], threshold: float, ids: list[str], text: Callable[[str], str]) -> list[dict]:
     near_thr = sorted((e for e in edges if abs(e.score - threshold) <= 0.05), key=lambda e: e.score)
     step = max(1, len(near_thr) // 8)
-    return [{"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3), "text_a": text(ids[e.a])[:300],
-             "text_b": text(ids[e.b])[:300]} for e in near_thr[::step][:8]]
+    return [{"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3), "text_a": redact(text(ids[e.a]))[:300],
+             "text_b": redact(text(ids[e.b]))[:300]} for e in near_thr[::step][:8]]
 
 
 def _semantic_preview(emb: np.ndarray, reps: np.ndarray, threshold: float, n: int, ids: list[str],
