@@ -210,8 +210,9 @@ WRITE_WAIT = 30.0  # seconds a write waits for the lock
 CHUNK_ROWS = 10_000  # rows per transaction in bulk writes: 50-70 ms of SQLite's time
 # Fair turns at the write lock. SQLite's own busy handler sleeps up to 100 ms between tries, so a writer
 # committing chunk after chunk takes the lock again before a waiting one wakes (a reviewer waited 2.2 s
-# behind 70 ms chunks). So a waiting writer tries every millisecond or so, and a bulk writer leaves a
-# few milliseconds between its transactions.
+# behind 70 ms chunks). So a waiting writer tries every millisecond or so, and a connection that just held
+# the lock for a while (a 70 ms chunk, an ingest batch) leaves up to LOCK_GAP before it takes it again;
+# after a short transaction the gap is as short (a twentieth of the hold), so small writes cost nothing.
 _POLL = 0.001
 LOCK_GAP = 0.003
 
@@ -248,6 +249,8 @@ class Workspace:
             except OSError as exc:
                 raise WorkspaceError(f"cannot create workspace {self.dir}/: {exc.strerror}") from exc
         self.wait = wait
+        self._committed = self._held = 0.0  # when this connection last ended a write transaction, and how
+        # long that one held the lock (see LOCK_GAP)
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -319,8 +322,6 @@ class Workspace:
         most; the rows are serialised before any lock is taken. Returns the rows inserted."""
         inserted = 0
         for start in range(0, len(rows), CHUNK_ROWS):
-            if start:
-                time.sleep(LOCK_GAP)  # a turn for anyone waiting
             with self.transaction():
                 inserted += max(0, self.conn.executemany(sql, rows[start:start + CHUNK_ROWS]).rowcount)
         return inserted
@@ -405,7 +406,6 @@ class Workspace:
             quarantined = self.conn.executemany(
                 "INSERT OR IGNORE INTO quarantine(collection_id, path, line, idx, code, message, raw, raw_hash,"
                 " ingest_id) VALUES (?,?,?,?,?,?,?,?,?)", quarantine_rows).rowcount
-        time.sleep(LOCK_GAP)  # ingest writes batch after batch: a turn for anyone waiting
         return len(example_rows) - len(stored), max(0, repeats), max(0, quarantined)
 
 
@@ -704,12 +704,17 @@ class _Transaction:
         self.ws = ws
 
     def __enter__(self):
-        conn, deadline = self.ws.conn, time.monotonic() + self.ws.wait
+        ws = self.ws
+        gap = min(LOCK_GAP, ws._held / 20) - (time.monotonic() - ws._committed)
+        if gap > 0:  # back to back after a long hold: leave a turn for anyone waiting
+            time.sleep(gap)
+        conn, deadline = ws.conn, time.monotonic() + ws.wait
         conn.execute("PRAGMA busy_timeout=0")  # this loop waits instead of SQLite's coarse handler
         try:
             while True:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
+                    self._began = time.monotonic()
                     return conn
                 except sqlite3.OperationalError as exc:
                     if not _is_busy(exc):
@@ -722,6 +727,8 @@ class _Transaction:
 
     def __exit__(self, exc_type, *_):
         self.ws.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        self.ws._committed = time.monotonic()
+        self.ws._held = self.ws._committed - self._began
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

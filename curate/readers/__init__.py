@@ -107,7 +107,7 @@ class _Opened:
             # A small buffer, so the rows before a damaged stretch of the file still get through.
             stream, tell = io.BufferedReader(inflating, buffer_size=1 << 16), self._raw.tell
         if inp.codec or inp.cr:
-            stream = io.BufferedReader(Recoding(stream, inp.codec, inp.cr), buffer_size=1 << 16)
+            stream = io.BufferedReader(Recoding(stream, inp.codec, inp.cr, inp.display), buffer_size=1 << 16)
             tell = tell or self._raw.tell
         return stream, tell
 

@@ -98,15 +98,20 @@ class Inflating(io.RawIOBase):
 
 
 class Recoding(io.RawIOBase):
-    """UTF-16/32 to UTF-8, and CR line ends to LF, as a byte stream."""
+    """UTF-16/32 to UTF-8, and CR line ends to LF, as a byte stream.
 
-    def __init__(self, inner: BinaryIO, codec: str | None, cr: bool):
+    UTF-8 keeps bytes that are not UTF-8 (the readers quarantine their rows); UTF-16/32 that does not
+    decode stops the file with one clear error (its rows before are kept), since no row can be told apart.
+    """
+
+    def __init__(self, inner: BinaryIO, codec: str | None, cr: bool, display: str = ""):
         super().__init__()
-        self._inner = inner
-        self._decoder = codecs.getincrementaldecoder(codec or "utf-8")(errors="surrogateescape")
+        self._inner, self._codec, self._display = inner, codec, display
+        self._decoder = codecs.getincrementaldecoder(codec or "utf-8")(errors="strict" if codec else "surrogateescape")
         self._cr = cr
         self._out = b""
         self._eof = False
+        self._read = 0
 
     def readable(self) -> bool:
         return True
@@ -115,7 +120,13 @@ class Recoding(io.RawIOBase):
         while not self._out and not self._eof:
             chunk = self._inner.read(1 << 16)
             self._eof = not chunk
-            text = self._decoder.decode(chunk, final=self._eof)
+            try:
+                text = self._decoder.decode(chunk, final=self._eof)
+            except UnicodeDecodeError as exc:
+                raise InputFileError(f"{self._display}: read as {self._codec} from its first bytes, but it is not "
+                                     f"valid {self._codec} near byte {self._read + exc.start:,} ({exc.reason}); "
+                                     "re-save it as UTF-8") from None
+            self._read += len(chunk)
             if self._cr:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
             self._out = text.encode("utf-8", "surrogateescape")
