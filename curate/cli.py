@@ -176,13 +176,15 @@ def status(ctx, as_json):
         collections = ws.collections()
         latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in ("dedup", "check", "coverage")}
                   for name in collections}
+        unfinished = {name: ws.unfinished_ingests(name) for name in collections}
         if as_json:
             _dump_json({"workspace": str(ws.dir), "schema_version": ws.schema_version, "collections": {
                 name: {"kind": c.kind, "examples": c.examples, "quarantined": c.quarantined, "repeats": c.repeats,
-                       "latest": latest[name]}
+                       "latest": latest[name],
+                       "unfinished_ingests": [{"started_at": t, "paths": p} for t, p in unfinished[name]]}
                 for name, c in collections.items()}})
         else:
-            render.status_table(collections, str(ws.dir), latest)
+            render.status_table(collections, str(ws.dir), latest, unfinished)
 
 
 def _run_digest(run) -> dict | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -140,7 +141,8 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
               f"{report.workspace})")
 
 
-def status_table(collections: dict[str, CollectionInfo], workspace: str, latest: dict | None = None) -> None:
+def status_table(collections: dict[str, CollectionInfo], workspace: str, latest: dict | None = None,
+                 unfinished: dict[str, list[tuple[float, list[str]]]] | None = None) -> None:
     if not collections:
         out.print(f"workspace {workspace}/ has no collections yet: curate ingest FILE --as NAME")
         return
@@ -161,6 +163,12 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
                       f"{check['flagged']:,}" if check else "[dim]–[/]",
                       f"{cov['gaps']:,}/{cov['clusters']:,}" if cov else "[dim]–[/]")
     out.print(table)
+    for name, runs in (unfinished or {}).items():
+        for started, paths in runs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
+            out.print(f"[yellow]'{safe(name)}': the ingest of {safe(', '.join(paths))} started {when} has not "
+                      "finished[/] (still running, or it was stopped): what it wrote is kept; run it again to "
+                      "finish (ingest is idempotent)")
 
 
 def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:

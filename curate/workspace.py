@@ -366,6 +366,13 @@ class Workspace:
                FROM collections c ORDER BY c.id""").fetchall()
         return {r[0]: CollectionInfo(*r) for r in rows}
 
+    def unfinished_ingests(self, collection: str) -> list[tuple[float, list[str]]]:
+        """(started_at, paths) of each ingest into `collection` that has not finished: running now, or killed
+        (what it wrote is kept; running it again finishes it)."""
+        return [(r[0], orjson.loads(r[1])) for r in self.conn.execute(
+            "SELECT started_at, paths FROM ingests WHERE collection_id=? AND finished_at IS NULL ORDER BY id",
+            (self.collection_id(collection),))]
+
     # -- ingest ----------------------------------------------------------------------------------
     def start_ingest(self, collection_id: int, paths: list[str], options: dict[str, Any]) -> int:
         with self.transaction():
@@ -375,9 +382,15 @@ class Workspace:
         return _new_id(cur)
 
     def finish_ingest(self, ingest_id: int, counts: dict[str, Any]) -> None:
+        """Mark an ingest finished, and with it any earlier, interrupted ingest of the same files into the
+        same collection: running it again is how one finishes (ingest is idempotent)."""
+        now = time.time()
         with self.transaction():
-            self.conn.execute("UPDATE ingests SET finished_at=?, counts=? WHERE id=?",
-                              (time.time(), _dumps(counts), ingest_id))
+            self.conn.execute("UPDATE ingests SET finished_at=?, counts=? WHERE id=?", (now, _dumps(counts), ingest_id))
+            self.conn.execute(
+                "UPDATE ingests SET finished_at=?, counts=? WHERE finished_at IS NULL AND id < ? AND paths = "
+                "(SELECT paths FROM ingests WHERE id=?) AND collection_id = (SELECT collection_id FROM ingests "
+                "WHERE id=?)", (now, _dumps({"finished_by_ingest": ingest_id}), ingest_id, ingest_id, ingest_id))
 
     def write_rows(self, example_rows: list[tuple], repeat_rows: list[tuple],
                    quarantine_rows: list[tuple]) -> tuple[int, int, int]:

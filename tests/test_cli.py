@@ -44,7 +44,8 @@ def test_ingest_json_status_json_and_reconciliation(run, data):
     assert all(e["message"] for e in out["errors"])
     status = json.loads(run("status", "--json").output)
     assert status["collections"] == {"support": {"kind": "examples", "examples": 1, "quarantined": 2, "repeats": 1,
-                                                 "latest": {"dedup": None, "check": None, "coverage": None}}}
+                                                 "latest": {"dedup": None, "check": None, "coverage": None},
+                                                 "unfinished_ingests": []}}
     run("dedup", "-c", "support")
     run("check", "-c", "support")
     latest = json.loads(run("status", "--json").output)["collections"]["support"]["latest"]

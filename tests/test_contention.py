@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -11,8 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import curate
+from curate.cli import main
 from curate.errors import WorkspaceBusy
 from curate.workspace import Finding, Workspace
 
@@ -156,3 +159,10 @@ def test_the_writer_process_dies_with_its_parent(tmp_path):
             proc.kill()
     with Workspace(tmp_path / "ws") as ws:
         assert ws.collections()["b"].examples > 0, "the batches written before the kill are kept"
+    status = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "status"])
+    assert "has not finished" in status.output and "run it again" in status.output
+    again = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "ingest", str(big), "--as", "b", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["accepted"] > 0
+    with Workspace(tmp_path / "ws") as ws:
+        assert ws.collections()["b"].examples == 400_000
+        assert ws.unfinished_ingests("b") == [], "running it again finished the one that was killed"
