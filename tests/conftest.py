@@ -38,6 +38,18 @@ def require(module: str, extra: str):
     return importlib.import_module(module)
 
 
+@pytest.fixture(autouse=True)
+def _console_width():
+    """Human output is asserted on by substring, so it is drawn 80 columns wide whatever COLUMNS the shell
+    exports (rich reads it once, when curate.render is imported; at 60 the status table cuts 'support')."""
+    from curate import render
+
+    widths = render.out.width, render.err.width
+    render.out.width = render.err.width = 80
+    yield
+    render.out.width, render.err.width = widths
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED.is_dir():

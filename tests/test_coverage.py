@@ -173,8 +173,11 @@ def test_html_escapes_dataset_text_and_needs_no_network(gap_workspace):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "no network request"
     assert "<link" not in page and "@import" not in page
     assert page.count("<svg") == 2  # the share chart and the map
+    # Markdown shows dataset text only in gap rows, and only each gap's most central query, so the script query
+    # above never reaches it: put it, with a pipe, in a gap row so that the escaping itself is what is tested.
+    report.clusters[0].update(gap=True, label="<b>label</b>", example_queries=["<script>alert('x')</script> a|b"])
     md = render_md(report)
-    assert "<script>" not in md and "|" in md
+    assert "<script>" not in md and "<b>" not in md and "&lt;script&gt;" in md and "a\\|b" in md
 
 
 def test_restricted_neighbour_search_matches_exact(monkeypatch):

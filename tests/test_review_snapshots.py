@@ -46,8 +46,17 @@ def snap_ws(tmp_path_factory):
     return d / "ws"
 
 
+@pytest.fixture(autouse=True)
+def _default_look(monkeypatch):
+    """The screens as drawn with colour and the default dark theme, whatever the terminal asks for:
+    NO_COLOR (read when an app starts) and TEXTUAL_THEME (read when textual is imported) change every cell."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 def _app(ws_dir, **kw):
-    return ReviewApp(ReviewData(Workspace(ws_dir), "support", "snap", **kw))
+    app = ReviewApp(ReviewData(Workspace(ws_dir), "support", "snap", **kw))
+    app.theme = "textual-dark"
+    return app
 
 
 def test_main_screen(snap_compare, snap_ws):

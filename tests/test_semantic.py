@@ -20,12 +20,23 @@ def embedder():
 
 
 def test_onnx_int8_backend_agrees_with_the_reference_model(embedder):
-    texts = ["How do I reset my password?", "Parcel PX123 is stuck in customs in Germany.",
-             "Write a Python function that reverses a list.", "ok"]
+    require("onnxruntime", "embed")
+    sentences = ["How do I reset my password?", "What's the way to change my password if I forgot it?",
+                 "Parcel PX123 is stuck in customs in Germany.", "My package is held at customs, what do I do?",
+                 "Write a Python function that reverses a list.", "Which countries do you ship parcels to?"]
+    texts = sentences + ["ok"]
     assert embedder.backend == "onnx-int8" and embedder.name.endswith("#onnx-int8")
     reference = Embedder(backend="torch")
-    cos = (embedder.encode(texts) * reference.encode(texts)).sum(axis=1)
-    assert cos.min() > 0.95 and cos.mean() > 0.98  # int8 error is largest on tiny texts ('ok': 0.96)
+    q, ref = embedder.encode(texts), reference.encode(texts)
+    cos = (q * ref).sum(axis=1)
+    # Measured against fp32: sentences 0.993-0.997 whatever else shares their batch (int8 activations are scaled
+    # per batch) and with reduce_range or uint8 weights; per-tensor weights fall to 0.964, pooling over padding
+    # to 0.887. A two-letter text is the worst case, 0.956-0.973 by batch alone, so it gets its own floor.
+    assert cos[:-1].min() > 0.98 and cos[:-1].mean() > 0.985
+    assert cos[-1] > 0.9
+    # What dedup and coverage read: pairwise similarities move by at most 0.033 here (per-tensor: 0.073;
+    # pooling over padding: 0.23).
+    assert np.abs(q @ q.T - ref @ ref.T).max() < 0.05
 
 
 def chat(q, a):
