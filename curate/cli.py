@@ -13,12 +13,19 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import CurateError, UsageError
+from .errors import CurateError, StaleInputs, UsageError
 
 if TYPE_CHECKING:  # the workspace is imported where a command needs it: `curate --help` stays fast
     from .workspace import QuarantinedRow
 
 JSON_HELP = "Print one JSON document on stdout instead of tables."
+STRICT_INPUTS_HELP = "Exit with status 1, writing nothing, if a run this step uses is stale or missing."
+
+
+def _warn(lines: list[str]) -> None:
+    """Warnings on stderr, one line each, whatever stdout carries (tables or JSON)."""
+    for line in lines:
+        click.secho(f"warning: {line}", fg="yellow", err=True)
 
 
 def _dump_json(value) -> None:
@@ -54,6 +61,9 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except StaleInputs as exc:  # a --strict refusal, not a usage error
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(1)
         except CurateError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             ctx.exit(2)
@@ -169,22 +179,26 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def status(ctx, as_json):
-    """Show the collections in the workspace with their example, repeat and quarantine counts."""
+    """Show the collections in the workspace: their examples, repeats and quarantined rows, each analysis
+    as fresh, stale (and why) or never run, and the next command to run."""
     from . import render
+    from .provenance import STEPS, freshness, next_command
 
     with _workspace(ctx) as ws:
         collections = ws.collections()
-        latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in ("dedup", "check", "coverage")}
-                  for name in collections}
+        latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in STEPS} for name in collections}
+        steps = {name: {kind: freshness(ws, name, kind) for kind in STEPS} for name in collections}
+        upcoming = {name: next_command(name, c.kind, steps[name]) for name, c in collections.items()}
         unfinished = {name: ws.unfinished_ingests(name) for name in collections}
         if as_json:
             _dump_json({"workspace": str(ws.dir), "schema_version": ws.schema_version, "collections": {
                 name: {"kind": c.kind, "examples": c.examples, "quarantined": c.quarantined, "repeats": c.repeats,
-                       "latest": latest[name],
+                       "latest": latest[name], "steps": {k: f.to_dict() for k, f in steps[name].items()},
+                       "next": upcoming[name],
                        "unfinished_ingests": [{"started_at": t, "paths": p} for t, p in unfinished[name]]}
                 for name, c in collections.items()}})
         else:
-            render.status_table(collections, str(ws.dir), latest, unfinished)
+            render.status_table(collections, str(ws.dir), latest, unfinished, steps, upcoming)
 
 
 def _run_digest(run) -> dict | None:
@@ -360,8 +374,10 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
               help="Write a Markdown summary for a pull-request comment.")
 @click.option("--json", "json_path", metavar="FILE", help="Write the full report as JSON to FILE ('-': stdout, "
               "instead of tables).")
+@click.option("--strict", is_flag=True, help=STRICT_INPUTS_HELP)
 @click.pass_context
-def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, html_path, md_path, json_path):
+def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, html_path, md_path, json_path,
+             strict):
     """Which production topics does the training set miss, and how many examples to collect for each.
 
     Embeds training prompts and production queries (cached), clusters them together, and compares each
@@ -372,12 +388,16 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
     from . import render
     from .coverage import DEFAULT_UNCOVERED_SIMILARITY
     from .coverage import coverage as run_coverage
+    from .provenance import check_inputs
 
     as_json = json_path == "-"
     with _workspace(ctx) as ws:
         name = _default_collection(ws, train, "examples")
         if queries:
             _default_collection(ws, queries, None)
+        # Duplicates count once per copy in a cluster's training share: dedup first, and fresh.
+        _warn(check_inputs(ws, name, ("dedup",), strict,
+                           {"dedup": "duplicate training examples count once per copy in the shares"})[1])
         with render.stage_progress(not as_json) as progress:
             report = run_coverage(name, queries, workspace=ws, k=k, target_size=target_size,
                                   uncovered_similarity=uncovered_below if uncovered_below is not None
@@ -427,10 +447,11 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
               show_default=True, help="Check val/test against train after splitting: near (word 3-grams) and, "
               "with auto, semantic where embeddings are affordable.")
 @click.option("--force", is_flag=True, help="Replace OUT_DIR if it holds an earlier curate export.")
+@click.option("--strict", is_flag=True, help=STRICT_INPUTS_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, verdict_policy, fmt, exclude_near,
-           leakage_check, force, as_json):
+           leakage_check, force, strict, as_json):
     """Write clean train/val/test splits to OUT_DIR with manifest.json, README.md and excluded.jsonl.
 
     One representative per duplicate group; duplicate groups and conflicting pairs never straddle splits;
@@ -445,7 +466,8 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
         with render.stage_progress(not as_json) as progress:
             report = run_export(out_dir, name, ws, split=split, seed=seed, stratify=stratify, policy=policy,
                                 verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
-                                leakage_check=leakage_check, group_by=group_by, progress=progress)
+                                leakage_check=leakage_check, group_by=group_by, strict=strict, progress=progress)
+    _warn(report.warnings)
     if as_json:
         _dump_json(report.to_dict())
     else:
@@ -462,8 +484,10 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
               help="flagged: worst findings first; random; source: ingest order.")
 @click.option("--sample", type=int, metavar="N", help="Review a random sample of N examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --order random and --sample.")
+@click.option("--strict", is_flag=True, help="Exit with status 1, opening nothing, if the dedup or check run the "
+              "app shows is stale or missing.")
 @click.pass_context
-def review(ctx, collection, reviewer, filter_expr, order, sample, seed):
+def review(ctx, collection, reviewer, filter_expr, order, sample, seed, strict):
     """Open the terminal review app: a accept, x reject, X reject with reason, e edit, space skip, u undo,
     j/k move, / search, f filter, g apply to the duplicate group, ? help, q quit.
 
@@ -477,11 +501,14 @@ def review(ctx, collection, reviewer, filter_expr, order, sample, seed):
         from .errors import MissingDependency
 
         raise MissingDependency("textual", "tui", "The review app") from exc
+    from .provenance import check_inputs
     from .workspace import Workspace
 
     # A short wait for the write lock: the app says when it is busy and retries, rather than freezing.
     with Workspace(ctx.obj["workspace"], create=False, wait=2.0) as ws:
         name = _default_collection(ws, collection, "examples")
+        _warn(check_inputs(ws, name, ("dedup", "check"), strict,
+                           {"dedup": "its duplicate groups are not shown", "check": "its findings are not shown"})[1])
         data = ReviewData(ws, name, reviewer, order, filter_expr, sample, seed)
         ReviewApp(data).run()
         reviewed, accepted, rejected = data.counts()

@@ -24,6 +24,10 @@ class WorkspaceBusy(WorkspaceError):
     """Another process held the workspace's write lock for longer than this one would wait."""
 
 
+class StaleInputs(CurateError):
+    """A step asked to be strict (--strict) found a run it uses stale or missing; the CLI exits 1."""
+
+
 class UsageError(CurateError):
     """Arguments that contradict each other or name things that do not exist."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from rich.console import Console, JustifyMethod
 from rich.markup import escape
@@ -142,7 +142,8 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
 
 
 def status_table(collections: dict[str, CollectionInfo], workspace: str, latest: dict | None = None,
-                 unfinished: dict[str, list[tuple[float, list[str]]]] | None = None) -> None:
+                 unfinished: dict[str, list[tuple[float, list[str]]]] | None = None,
+                 steps: dict[str, dict[str, Any]] | None = None, upcoming: dict[str, str] | None = None) -> None:
     if not collections:
         out.print(f"workspace {workspace}/ has no collections yet: curate ingest FILE --as NAME")
         return
@@ -157,12 +158,25 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         dedup = (latest.get(info.name) or {}).get("dedup")
         check = (latest.get(info.name) or {}).get("check")
         cov = (latest.get(info.name) or {}).get("coverage")
+        state = (steps or {}).get(info.name, {})
+
+        def cell(kind: str, text: str | None) -> str:
+            if text is None:
+                return "[dim]–[/]"
+            return text + (" [yellow](stale)[/]" if getattr(state.get(kind), "status", "fresh") == "stale" else "")
+
         table.add_row(safe(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
                       f"[red]{info.quarantined:,}[/]" if info.quarantined else "0",
-                      f"{dedup['duplicates']:,}" if dedup else "[dim]–[/]",
-                      f"{check['flagged']:,}" if check else "[dim]–[/]",
-                      f"{cov['gaps']:,}/{cov['clusters']:,}" if cov else "[dim]–[/]")
+                      cell("dedup", f"{dedup['duplicates']:,}" if dedup else None),
+                      cell("check", f"{check['flagged']:,}" if check else None),
+                      cell("coverage", f"{cov['gaps']:,}/{cov['clusters']:,}" if cov else None))
     out.print(table)
+    for name, kinds in (steps or {}).items():
+        for kind, f in kinds.items():
+            if f.status == "stale":
+                out.print(f"[yellow]'{safe(name)}': {kind} is stale[/] ({safe('; '.join(f.reasons))})")
+        if upcoming and name in upcoming:
+            out.print(f"'{safe(name)}': next: [bold]{safe(upcoming[name])}[/]")
     for name, runs in (unfinished or {}).items():
         for started, paths in runs:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))

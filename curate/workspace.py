@@ -152,6 +152,13 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX decisions_by_example ON decisions(collection_id, example_id, reviewer, id);
     CREATE INDEX decisions_by_retracted ON decisions(retracts) WHERE retracts IS NOT NULL;
     """,
+    # 6: provenance: the state of each collection a run read (so later steps can tell a stale result), and
+    # quarantined rows a later ingest of the fixed row resolved
+    """
+    ALTER TABLE runs ADD COLUMN state TEXT;
+    ALTER TABLE quarantine ADD COLUMN resolved_by INTEGER REFERENCES ingests(id);
+    CREATE INDEX examples_by_collection ON examples(collection_id, seq);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -423,11 +430,25 @@ class Workspace:
 
 
     # -- analysis runs ---------------------------------------------------------------------------
-    def start_run(self, collection: str, kind: str, params: dict[str, Any]) -> int:
+    def collection_state(self, name: str) -> dict[str, int]:
+        """What a run reads of a collection, to tell later whether its result is stale: the collection's id
+        (a dropped and re-made collection gets a new one), its examples, the last one's sequence number (any
+        ingest that adds raises it) and the reviewers' edits (answers no check has read)."""
+        cid = self.collection_id(name)
+        examples, last = self.conn.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM examples "
+                                           "WHERE collection_id=?", (cid,)).fetchone()
+        edits = self.conn.execute("SELECT COUNT(*) FROM decisions WHERE collection_id=? AND revision IS NOT NULL",
+                                  (cid,)).fetchone()[0]
+        return {"collection_id": cid, "examples": examples, "last_seq": last, "edits": edits}
+
+    def start_run(self, collection: str, kind: str, params: dict[str, Any], reads: Sequence[str] = ()) -> int:
+        """A new run of `kind` on `collection`, recording the state of it and of the other collections it
+        `reads` (dedup --against, coverage --queries) as they are when the run starts."""
         cid = self.collection_id(collection)
+        state = {name: self.collection_state(name) for name in dict.fromkeys([collection, *reads])}
         with self.transaction():
-            cur = self.conn.execute("INSERT INTO runs(collection_id, kind, started_at, params) VALUES (?,?,?,?)",
-                                    (cid, kind, time.time(), _dumps(params)))
+            cur = self.conn.execute("INSERT INTO runs(collection_id, kind, started_at, params, state) "
+                                    "VALUES (?,?,?,?,?)", (cid, kind, time.time(), _dumps(params), _dumps(state)))
         return _new_id(cur)
 
     def finish_run(self, run_id: int, summary: dict[str, Any], findings: list[Finding],
@@ -451,12 +472,12 @@ class Workspace:
     def latest_run(self, collection: str, kind: str) -> RunInfo | None:
         cid = self.collection_id(collection)
         row = self.conn.execute(
-            "SELECT id, kind, started_at, finished_at, params, summary FROM runs WHERE collection_id=? AND kind=? "
-            "AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", (cid, kind)).fetchone()
+            "SELECT id, kind, started_at, finished_at, params, summary, state FROM runs WHERE collection_id=? "
+            "AND kind=? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", (cid, kind)).fetchone()
         if row is None:
             return None
         return RunInfo(row[0], collection, row[1], row[2], row[3], orjson.loads(row[4]),
-                       orjson.loads(row[5]) if row[5] else None)
+                       orjson.loads(row[5]) if row[5] else None, orjson.loads(row[6]) if row[6] else None)
 
     def run_findings(self, run_id: int) -> list[Finding]:
         return [Finding(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]) if r[5] else None)
@@ -707,6 +728,7 @@ class RunInfo:
     finished_at: float | None
     params: dict[str, Any]
     summary: dict[str, Any] | None
+    state: dict[str, dict[str, int]] | None = None  # collection -> collection_state() when the run started
 
 
 class _Transaction:

@@ -43,13 +43,17 @@ def test_ingest_json_status_json_and_reconciliation(run, data):
         (data.name, 3, "invalid_json"), (data.name, 4, "no_assistant_turn")]
     assert all(e["message"] for e in out["errors"])
     status = json.loads(run("status", "--json").output)
+    never = {"run": None, "status": "never", "reasons": []}
     assert status["collections"] == {"support": {"kind": "examples", "examples": 1, "quarantined": 2, "repeats": 1,
                                                  "latest": {"dedup": None, "check": None, "coverage": None},
-                                                 "unfinished_ingests": []}}
+                                                 "steps": {"dedup": never, "check": never, "coverage": never},
+                                                 "next": "curate dedup -c support", "unfinished_ingests": []}}
     run("dedup", "-c", "support")
     run("check", "-c", "support")
-    latest = json.loads(run("status", "--json").output)["collections"]["support"]["latest"]
-    assert latest["dedup"]["duplicates"] == 0 and latest["check"]["flagged"] == 0
+    support = json.loads(run("status", "--json").output)["collections"]["support"]
+    assert support["latest"]["dedup"]["duplicates"] == 0 and support["latest"]["check"]["flagged"] == 0
+    assert support["steps"]["dedup"]["status"] == support["steps"]["check"]["status"] == "fresh"
+    assert support["next"].startswith("curate review -c support")
 
 
 def test_human_output_has_a_summary_table(run, data):

@@ -145,7 +145,7 @@ def coverage(train: str, queries: str | None = None, workspace: Workspace | None
     q_side = _load(ws, queries, progress, "load queries") if queries else _Side()
     if queries and not q_side.texts:
         raise UsageError(f"collection {queries!r} has no query text")
-    run_id = ws.start_run(train, "coverage", params)
+    run_id = ws.start_run(train, "coverage", params, reads=[queries] if queries else [])
 
     texts = t_side.texts + q_side.texts
     vectors = embed(texts, ws, embedder, (lambda d, t: progress("embed", d, t)) if progress else None)

@@ -303,7 +303,7 @@ def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_
     kind = ws.collection_kind(collection)
     if against is not None:
         ws.collection_id(against)
-    run_id = ws.start_run(collection, "dedup", params)
+    run_id = ws.start_run(collection, "dedup", params, reads=[against] if against else [])
     corpus = _load(ws, collection, key, kind == "examples" or against is not None, "semantic" in methods, progress)
     timings: dict[str, float] = {"load": time.perf_counter() - started}
     n = len(corpus)

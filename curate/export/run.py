@@ -21,6 +21,7 @@ import orjson
 
 from .. import __version__
 from ..errors import UsageError
+from ..provenance import check_inputs
 from ..record import Example
 from ..workspace import Workspace
 from . import writers
@@ -38,10 +39,11 @@ class ExportReport:
     out_dir: str
     manifest: dict[str, Any]
     excluded: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # stale or missing runs the export used
 
     def to_dict(self) -> dict[str, Any]:
         m = {k: v for k, v in self.manifest.items() if k != "splits"}
-        return {"out_dir": self.out_dir, **m}
+        return {"out_dir": self.out_dir, **m, "warnings": self.warnings}
 
 
 def _check_target(out: Path, ws: Workspace, force: bool) -> None:
@@ -156,7 +158,10 @@ def _shared_origin(group_by: str, kept: list[Example]) -> tuple[str, list[tuple[
 def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *, split: str = "80/10/10",
            seed: int = 0, stratify: str = "auto", policy: str = "not-rejected", verdict_policy: str | None = None,
            fmt: str = "openai", exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto",
-           group_by: str = "auto", progress: Progress | None = None) -> ExportReport:
+           group_by: str = "auto", strict: bool = False, progress: Progress | None = None) -> ExportReport:
+    """Write the clean set; see the module doc. The dedup and check runs it uses (and coverage, for
+    stratified splits) are judged fresh or stale first: a warning each, or with `strict` StaleInputs and
+    nothing written."""
     ws = workspace
     ratios = parse_ratios(split)
     if policy not in POLICIES:
@@ -169,6 +174,9 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
     _check_target(out, ws, force)
     if exclude_near:
         ws.collection_id(exclude_near)
+    uses_clusters = stratify == "cluster" or (stratify == "auto" and ws.latest_run(collection, "coverage"))
+    inputs, stale = check_inputs(ws, collection, ("dedup", "check") + (("coverage",) if uses_clusters else ()),
+                                 strict)
     started = time.perf_counter()
 
     if verdict_policy is None:  # the policy `curate agreement --policy` set, else the latest decision counts
@@ -244,6 +252,7 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
             "strata": dict(sorted(strata_counts.items())),
             "leakage": check,
             "workspace_fingerprint": _fingerprint(ws, collection, runs), "runs": runs,
+            "inputs": {kind: f.to_dict() for kind, f in inputs.items()},
         }
         (tmp / "README.md").write_text(dataset_card(manifest, splits, sel.excluded), encoding="utf-8")
         files.append(tmp / "README.md")
@@ -255,7 +264,7 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     manifest["seconds"] = round(time.perf_counter() - started, 2)
-    return ExportReport(str(out), manifest, sel.excluded)
+    return ExportReport(str(out), manifest, sel.excluded, stale)
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

@@ -1,0 +1,96 @@
+"""Every step knows what the steps before it did: runs record what they read, later steps say when it is stale."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from curate.cli import main
+from curate.workspace import Workspace
+
+from .conftest import write_jsonl
+
+FIRST = [{"instruction": f"How do I reset password number {i}?", "output": f"Open settings and choose reset {i}."}
+         for i in range(30)]
+MORE = [{"instruction": "Eat a banana!", "output": "Eat a banana! " * 200}] + \
+       [{"instruction": f"Where is parcel {i}?", "output": f"Parcel {i} is on its way."} for i in range(11)]
+
+
+def cli(ws, *args):
+    return CliRunner().invoke(main, ["-w", str(ws), *map(str, args)])
+
+
+def test_ingest_dedup_check_ingest_more_export_names_the_stale_runs(tmp_path):
+    ws = tmp_path / "ws"
+    assert cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST), "--as", "s").exit_code == 0
+    assert cli(ws, "dedup", "-c", "s").exit_code == 0 and cli(ws, "check", "-c", "s").exit_code == 0
+    status = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]
+    assert {k: v["status"] for k, v in status["steps"].items()} == {"dedup": "fresh", "check": "fresh",
+                                                                   "coverage": "never"}
+    assert cli(ws, "ingest", write_jsonl(tmp_path / "b.jsonl", MORE), "--as", "s").exit_code == 0
+
+    status = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]
+    assert status["steps"]["dedup"] == {"run": 1, "status": "stale", "reasons": ["12 examples ingested into 's' since"]}
+    assert status["steps"]["check"]["status"] == "stale" and status["next"] == "curate dedup -c s"
+    human = cli(ws, "status").output
+    assert "(stale)" in human and "dedup is stale (12 examples ingested into 's' since)" in human
+    assert "next: curate dedup -c s" in human
+
+    strict = cli(ws, "export", tmp_path / "out", "-c", "s", "--strict")
+    assert strict.exit_code == 1 and not (tmp_path / "out").exists()
+    assert "the dedup run 1 on 's' is stale: 12 examples ingested" in strict.stderr
+    assert "the check run 2 on 's' is stale" in strict.stderr and "curate check -c s" in strict.stderr
+
+    loose = cli(ws, "export", tmp_path / "out", "-c", "s")
+    assert loose.exit_code == 0 and loose.stderr.count("warning: the") == 2
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["inputs"]["dedup"]["status"] == "stale" and manifest["inputs"]["check"]["run"] == 2
+
+    assert cli(ws, "dedup", "-c", "s").exit_code == 0 and cli(ws, "check", "-c", "s").exit_code == 0
+    fresh = cli(ws, "export", tmp_path / "out2", "-c", "s", "--strict")
+    assert fresh.exit_code == 0 and "warning" not in fresh.stderr
+    manifest = json.loads((tmp_path / "out2" / "manifest.json").read_text())
+    assert {k: v["status"] for k, v in manifest["inputs"].items()} == {"dedup": "fresh", "check": "fresh"}
+    assert "Eat a banana" not in (tmp_path / "out2" / "val.jsonl").read_text() + \
+        (tmp_path / "out2" / "test.jsonl").read_text(), "the fresh check's error keeps the 8,000-token answer out"
+
+
+def test_a_reviewers_edit_makes_the_check_stale_not_the_dedup(tmp_path):
+    ws = tmp_path / "ws"
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST), "--as", "s")
+    cli(ws, "dedup", "-c", "s")
+    cli(ws, "check", "-c", "s")
+    with Workspace(ws) as w:
+        e = next(w.iter_examples("s"))
+        revision = [m.to_dict() for m in e.messages]
+        revision[-1]["content"] = "Edited."
+        w.record_decision("s", e.id, "ann", "accept", "edited", revision)
+        w.record_decision("s", e.id, "bob", "reject")
+    steps = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["steps"]
+    assert steps["dedup"]["status"] == "fresh"
+    assert steps["check"]["reasons"] == ["1 reviewer edit since, which no check has read"]
+
+
+def test_review_and_coverage_refuse_stale_inputs_when_strict(tmp_path):
+    ws = tmp_path / "ws"
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST), "--as", "s")
+    cli(ws, "ingest", write_jsonl(tmp_path / "q.jsonl", [{"query": f"reset password {i}"} for i in range(5)]),
+        "--as", "q", "--kind", "queries")
+    review = cli(ws, "review", "-c", "s", "--strict")
+    assert review.exit_code == 1 and "no dedup run on 's'" in review.stderr and "no check run" in review.stderr
+    coverage = cli(ws, "coverage", "--train", "s", "--queries", "q", "--strict")
+    assert coverage.exit_code == 1 and "duplicate training examples count once per copy" in coverage.stderr
+    loose = cli(ws, "coverage", "--train", "s", "--queries", "q", "--json", "-")
+    assert loose.exit_code == 0 and "warning: no dedup run on 's'" in loose.stderr
+    json.loads(loose.stdout)  # the warning is on stderr: stdout stays one JSON document
+
+
+def test_dedup_against_a_collection_goes_stale_when_that_one_grows(tmp_path):
+    ws = tmp_path / "ws"
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST), "--as", "s")
+    cli(ws, "ingest", write_jsonl(tmp_path / "e.jsonl", FIRST[:3]), "--as", "evalset")
+    cli(ws, "dedup", "-c", "s", "--against", "evalset")
+    cli(ws, "ingest", write_jsonl(tmp_path / "e2.jsonl", MORE[:2]), "--as", "evalset")
+    steps = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["steps"]
+    assert steps["dedup"]["reasons"] == ["2 examples ingested into 'evalset' since"]
