@@ -6,6 +6,7 @@ Every command has a summary for people and `--json` for machines. Library errors
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -267,7 +268,8 @@ def show(ctx, example_id, as_json):
 
     with _workspace(ctx) as ws:
         path, sep, line = example_id.rpartition(":")
-        if sep and line.isdigit():
+        by_place = bool(sep and line.isdigit())
+        if by_place:
             matches = ws.find_by_source(_stored_path(ws, path), int(line))
             if not matches:
                 raise UsageError(f"no example was read from {path} line {line}")
@@ -275,21 +277,26 @@ def show(ctx, example_id, as_json):
             matches = ws.find_examples(example_id)
         if not matches:
             raise UsageError(f"no example with id {example_id!r}")
-        ids = {e.id for _, e in matches}
-        if len(ids) > 1:
-            listing = ", ".join(sorted(ids)[:5])
-            raise UsageError(f"{example_id!r} matches {len(ids)} examples ({listing}...); give more digits")
-        findings = {e.id: ws.findings_for(e.id) for _, e in matches}
+        if len({e.id for _, e in matches}) > 1:
+            if as_json:
+                _dump_json([{"collection": c, "id": e.id, "source": e.source.to_dict()} for c, e in matches])
+                return
+            # One line of a file can hold several examples (an OASST tree, an `instances` list): say which.
+            render.show_choices(example_id, matches, by_place)
+            ctx.exit(2 if not by_place else 0)
+        shown = [(c, e, ws.findings_for(e.id), ws.decisions_in_force(c, example_id=e.id), ws.repeats_of(c, e.id))
+                 for c, e in matches]
         if as_json:
             from .secrets import redact_value
 
             _dump_json([{"collection": c, **redact_value(e.to_dict()),
-                         "repeats": [s.to_dict() for s in ws.repeats_of(c, e.id)],
-                         "findings": [dict(f.to_dict(), run=kind) for kind, f in findings[e.id]]}
-                        for c, e in matches])
+                         "findings": [dict(f.to_dict(), run=kind) for kind, f in findings],
+                         "decisions": [redact_value(dataclasses.asdict(d)) for d in decisions],
+                         "repeats": [s.to_dict() for s in repeats]}
+                        for c, e, findings, decisions, repeats in shown])
             return
-        for collection, example in matches:
-            render.show_example(collection, example, ws.repeats_of(collection, example.id), findings[example.id])
+        for collection, example, findings, decisions, repeats in shown:
+            render.show_example(collection, example, repeats, findings, decisions)
 
 
 def _stored_path(ws, path: str) -> str:

@@ -25,7 +25,7 @@ from rich.text import Text
 from .errors import ROW_ERRORS, ROW_WARNINGS
 from .ingest import IngestReport
 from .readers import InputFile
-from .record import Example, Source
+from .record import Example, Message, Source
 from .secrets import shown
 from .workspace import CollectionInfo, QuarantinedRow
 
@@ -203,13 +203,29 @@ SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
-def show_example(collection: str, example: Example, repeats: list[Source], findings=()) -> None:
+def show_example(collection: str, example: Example, repeats: list[Source], findings=(), decisions=()) -> None:
+    """What a reviewer needs first: findings, then decisions and edits, then the turns themselves."""
     src = example.source
     out.print(f"[bold]{example.id}[/]  collection [bold]{safe(collection)}[/]  "
               f"from {safe(str(src))} (record {src.index}, {src.format})")
-    for i, m in enumerate(example.messages, 1):
+    for run_kind, f in sorted(findings, key=lambda rf: -SEVERITY_RANK.get(rf[1].severity, 0)):
+        style = SEVERITY_STYLE.get(f.severity, "white")
+        out.print(f"[{style}]{f.severity} {f.kind}[/] ({run_kind}, score {f.score:.2f}): {safe(f.message)}")
+    if not findings:
+        out.print("[dim]no findings in the latest dedup, check and coverage runs[/]")
+    for d in decisions:
+        colour = "green" if d.verdict == "accept" else "red"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.at))
+        reason = f": {safe(d.reason)}" if d.reason else ""
+        edited = " [bold](edited: the turns below are the revision)[/]" if d.revision else ""
+        out.print(f"[{colour}]{d.verdict}ed[/] by {safe(d.reviewer)} {when}{reason}{edited}")
+    edit = next((d for d in reversed(list(decisions)) if d.revision), None)
+    messages = [Message.from_dict(m) for m in edit.revision] if edit and edit.revision else list(example.messages)
+    for i, m in enumerate(messages, 1):
         style = ROLE_STYLE.get(m.role, "white")
         body = safe(m.content) if m.content else "[dim](no text)[/]"
+        if edit and i <= len(example.messages) and example.messages[i - 1].content != m.content:
+            body += f"\n[dim]— was: {safe(example.messages[i - 1].content)}[/]"
         for call in m.tool_calls:
             body += f"\n[yellow]→ call {safe(call.name)}({safe(call.arguments)})[/]"
         extra = f" weight={m.weight}" if m.weight is not None else ""
@@ -219,23 +235,31 @@ def show_example(collection: str, example: Example, repeats: list[Source], findi
         out.print(f"[bold]tools:[/] {len(example.tools)} defined: " + safe(", ".join(
             str(t.get("name") or t.get("function", {}).get("name", "?")) if isinstance(t, dict) else "?"
             for t in example.tools)))
-    if example.warnings:
-        for w in example.warnings:
-            out.print(f"[yellow]warning {w.code}:[/] {safe(w.message)} — {ROW_WARNINGS.get(w.code, '')}")
+    for w in example.warnings:
+        out.print(f"[yellow]warning {w.code}:[/] {safe(w.message)} — {ROW_WARNINGS.get(w.code, '')}")
     if example.metadata:
         import orjson
 
         out.print("[bold]metadata:[/]")
-        text = orjson.dumps(example.metadata, option=orjson.OPT_INDENT_2, default=str).decode()
-        text = shown(text)
+        text = shown(orjson.dumps(example.metadata, option=orjson.OPT_INDENT_2, default=str).decode())
         out.print(escape(text if len(text) < 4000 else text[:4000] + "\n…"))
-    for run_kind, f in findings:
-        style = SEVERITY_STYLE.get(f.severity, "white")
-        out.print(f"[{style}]{f.severity} {f.kind}[/] ({run_kind}, score {f.score:.2f}): {safe(f.message)}")
     if repeats:
         out.print(f"[bold]also at[/] ({len(repeats)} exact repeat{'s' if len(repeats) > 1 else ''}): "
                   + ", ".join(safe(str(s)) for s in repeats[:20]))
 
+
+def show_choices(asked: str, matches: list[tuple[str, Example]], by_place: bool) -> None:
+    """Several examples answer to one FILE:LINE (an OASST tree, an `instances` list) or id prefix."""
+    what = "this line holds" if by_place else "this id prefix matches"
+    table = titled(f"{safe(asked)}: {what} {len(matches)} examples; pick one with curate show ID")
+    table.add_column("id", no_wrap=True, min_width=20)  # whole, to copy
+    for col in ("collection", "record", "first prompt", "last answer"):
+        table.add_column(col, overflow="fold")
+    for collection, e in matches:
+        first = shown(e.prompt.split("\n\n")[0])[:60]
+        last = shown(e.response.rsplit("\n\n", 1)[-1])[-60:]
+        table.add_row(e.id, safe(collection), str(e.source.index), escape(first), escape(last))
+    out.print(table)
 
 
 def dedup_summary(report, report_path: str | None) -> None:

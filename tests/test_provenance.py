@@ -94,3 +94,35 @@ def test_dedup_against_a_collection_goes_stale_when_that_one_grows(tmp_path):
     cli(ws, "ingest", write_jsonl(tmp_path / "e2.jsonl", MORE[:2]), "--as", "evalset")
     steps = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["steps"]
     assert steps["dedup"]["reasons"] == ["2 examples ingested into 'evalset' since"]
+
+
+def test_show_puts_findings_then_decisions_then_the_edited_turns(tmp_path):
+    ws = tmp_path / "ws"
+    rows = [{"instruction": "Tell me about Python", "output": "Python is a language that"}] + FIRST[:5]
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", rows), "--as", "s")
+    cli(ws, "check", "-c", "s")
+    with Workspace(ws) as w:
+        e = next(x for x in w.iter_examples("s") if x.source.line == 1)
+        revision = [m.to_dict() for m in e.messages]
+        revision[-1]["content"] = "Python is a programming language."
+        w.record_decision("s", e.id, "ann", "accept", "edited", revision)
+    out = cli(ws, "show", f"{tmp_path / 'a.jsonl'}:1").output
+    finding, decision = out.index("truncation"), out.index("accepted by ann")
+    turns = out.index("Python is a programming language.")
+    assert finding < decision < turns and "was: Python is a language that" in out
+    data = json.loads(cli(ws, "show", e.id, "--json").output)[0]
+    assert data["decisions"][0]["revision"][-1]["content"] == "Python is a programming language."
+
+
+def test_show_a_line_that_holds_several_examples_lists_them(tmp_path, shared_data):
+    ws = tmp_path / "ws"
+    tree = shared_data / "oasst_en100" / "en_100_tree.jsonl"
+    assert cli(ws, "ingest", tree, "--as", "o").exit_code == 0
+    with Workspace(ws) as w:
+        line = next(w.iter_examples("o")).source.line
+        on_line = [e.id for e in w.iter_examples("o") if e.source.line == line]
+    assert len(on_line) > 1
+    result = cli(ws, "show", f"{tree}:{line}")
+    assert result.exit_code == 0 and f"holds {len(on_line)} examples" in result.output
+    assert all(i in result.output for i in on_line) and "curate show ID" in result.output
+    assert len(json.loads(cli(ws, "show", f"{tree}:{line}", "--json").output)) == len(on_line)
