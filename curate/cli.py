@@ -54,7 +54,7 @@ class _Group(click.Group):
     """Turns library errors into one clear line instead of a traceback; lists commands in workflow order."""
 
     ORDER = ("ingest", "status", "quarantine", "show", "dedup", "check", "coverage", "review", "agreement",
-             "decisions", "export", "plan", "train")
+             "decisions", "export", "plan", "train", "drop")
 
     def list_commands(self, ctx):
         return sorted(self.commands, key=lambda c: (self.ORDER.index(c) if c in self.ORDER else len(self.ORDER), c))
@@ -220,30 +220,30 @@ def _run_digest(run) -> dict | None:
 @main.command()
 @click.option("--collection", "-c", metavar="NAME", help="Only this collection (default: all).")
 @click.option("--code", metavar="CODE", help="Only rows with this error code, e.g. invalid_json.")
+@click.option("--file", "source", metavar="PATH", help="Only rows read from this file.")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write every matching row to FILE as JSONL: path, line, code, message, hint and the raw row.")
+              help="Write the matching rows to FILE exactly as they were (to fix, then ingest FILE into the same "
+                   "collection: each row it accepts leaves the quarantine), their reasons to FILE.reasons.jsonl.")
 @click.option("--limit", default=20, show_default=True, help="Rows to show in the table.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def quarantine(ctx, collection, code, export_path, limit, as_json):
-    """List rows rejected at ingest, verbatim, with their error code, location and a fix."""
-    import orjson
-
+def quarantine(ctx, collection, code, source, export_path, limit, as_json):
+    """List rows rejected at ingest and not fixed since, with their error code, location and a fix
+    (secrets masked); --export writes them as they were, to fix and ingest again."""
     from . import render
+    from .quarantine import export as export_rows
 
     with _workspace(ctx) as ws:
-        rows = ws.iter_quarantine(collection, code)
+        source = _stored_path(ws, source) if source else None
         if export_path:
-            n = 0
-            with open(export_path, "wb") as fh:
-                for row in rows:
-                    fh.write(orjson.dumps(row.to_dict(masked=False)) + b"\n")
-                    n += 1
+            n, reasons = export_rows(ws, export_path, collection, code, source)
             if as_json:
-                _dump_json({"exported": n, "path": export_path})
+                _dump_json({"exported": n, "path": export_path, "reasons": str(reasons)})
             else:
-                render.out.print(f"wrote {n:,} quarantined row(s) to {export_path}")
+                render.out.print(f"wrote {n:,} quarantined row(s) to {export_path}, as they were; why each was "
+                                 f"rejected: {reasons}. Fix them, then: curate ingest {export_path} --as COLLECTION")
             return
+        rows = ws.iter_quarantine(collection, code, source)
         if as_json:
             _dump_json([r.to_dict() for r in rows])
             return
@@ -307,6 +307,36 @@ def _stored_path(ws, path: str) -> str:
 
     file, part = re.match(r"(.*?)((?:#[^/]*|\[[^/\]]*\])?)$", path).groups()  # type: ignore[union-attr]
     return source_path(file, ws.dir.absolute().parent) + part
+
+
+@main.command()
+@click.argument("collection")
+@click.option("--yes", is_flag=True, help="Do not ask: drop it.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def drop(ctx, collection, yes, as_json):
+    """Remove COLLECTION and everything derived from it: its examples, repeats, quarantined rows, analysis
+    runs and findings, and reviewers' decisions. Asks first (without a terminal, pass --yes)."""
+    from . import render
+
+    with _workspace(ctx) as ws:
+        info = ws.collections().get(collection)
+        if info is None:
+            ws.collection_id(collection)  # raises the error naming the collections there are
+            return
+        what = (f"'{collection}': {info.examples:,} examples, {info.repeats:,} repeats, {info.quarantined:,} "
+                "quarantined rows, and every run and decision on it")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"drop {what}? Nothing was dropped: without a terminal to ask on, pass --yes")
+            if not click.confirm(f"Drop {what}?", default=False, err=True):
+                click.echo("nothing dropped", err=True)
+                ctx.exit(1)
+        gone = ws.drop_collection(collection)
+    if as_json:
+        _dump_json({"dropped": collection, "rows": gone})
+    else:
+        render.out.print(f"dropped {render.safe(what)}")
 
 
 def _default_collection(ws, collection: str | None, kind: str | None = "examples") -> str:

@@ -62,6 +62,7 @@ class FileReport:
     repeats: int = 0
     quarantined: int = 0
     unchanged: int = 0  # read before at the same place: a re-ingest, or an interrupted ingest run again
+    resolved: int = 0  # quarantined rows this file now reads fixed (in place, or from quarantine --export)
     formats: Counter = field(default_factory=Counter)
     error_codes: Counter = field(default_factory=Counter)
     warning_codes: Counter = field(default_factory=Counter)
@@ -70,7 +71,8 @@ class FileReport:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "container": self.container, "rows": self.rows, "read": self.read,
                 "accepted": self.accepted, "repeats": self.repeats, "quarantined": self.quarantined,
-                "unchanged": self.unchanged, "formats": dict(self.formats), "error_codes": dict(self.error_codes),
+                "unchanged": self.unchanged, "resolved": self.resolved, "formats": dict(self.formats),
+                "error_codes": dict(self.error_codes),
                 "warning_codes": dict(self.warning_codes), "notes": self.notes}
 
 
@@ -92,6 +94,7 @@ class IngestReport:
     repeats = property(lambda self: self._sum("repeats"))
     quarantined = property(lambda self: self._sum("quarantined"))
     unchanged = property(lambda self: self._sum("unchanged"))
+    resolved = property(lambda self: self._sum("resolved"))
 
     @property
     def error_codes(self) -> Counter:
@@ -110,7 +113,8 @@ class IngestReport:
         return {
             "collection": self.collection, "kind": self.kind, "workspace": self.workspace,
             "rows": self.rows, "read": self.read, "accepted": self.accepted, "quarantined": self.quarantined,
-            "repeats": self.repeats, "unchanged": self.unchanged, "errors": [e.to_dict() for e in self.errors],
+            "repeats": self.repeats, "unchanged": self.unchanged, "resolved": self.resolved,
+            "errors": [e.to_dict() for e in self.errors],
             "errors_truncated": max(0, self.bad_rows - len(self.errors)),
             "error_codes": dict(self.error_codes), "warning_codes": dict(self.warning_codes),
             "files": [f.to_dict() for f in self.files], "seconds": round(self.seconds, 3),
@@ -132,9 +136,9 @@ class _InlineWriter:
     def __init__(self, ws: Workspace):
         self._ws = ws
 
-    def submit(self, rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> Future:
+    def submit(self, rows: list[tuple], repeats: list[tuple], bad: list[tuple], fixed: list[tuple]) -> Future:
         future: Future = Future()
-        future.set_result(self._ws.write_rows(rows, repeats, bad))
+        future.set_result(self._ws.write_rows(rows, repeats, bad, fixed))
         return future
 
     def close(self) -> None:
@@ -169,10 +173,11 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> tuple[int, int, int]:
+def _write_in_child(rows: list[tuple], repeats: list[tuple], bad: list[tuple],
+                    fixed: list[tuple]) -> tuple[int, int, int, int]:
     if _WRITER_WS is None:
         raise RuntimeError("the writer process was not initialised")  # _open_writer runs first, always
-    return _WRITER_WS.write_rows(rows, repeats, bad)
+    return _WRITER_WS.write_rows(rows, repeats, bad, fixed)
 
 
 class _ProcessWriter:
@@ -189,8 +194,8 @@ class _ProcessWriter:
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_open_writer, initargs=(str(ws.dir),))
 
-    def submit(self, rows: list[tuple], repeats: list[tuple], bad: list[tuple]) -> Future:
-        return self._pool.submit(_write_in_child, rows, repeats, bad)
+    def submit(self, rows: list[tuple], repeats: list[tuple], bad: list[tuple], fixed: list[tuple]) -> Future:
+        return self._pool.submit(_write_in_child, rows, repeats, bad, fixed)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -204,10 +209,17 @@ class _Batcher:
         self.cid, self.ingest_id, self.report = collection_id, ingest_id, report
         self.rows: list[tuple] = []
         self.bad: list[tuple] = []
+        self.fixed: list[tuple] = []  # (ingest_id, collection_id, path, line) of quarantined rows now read fixed
+        self.fixes: _Fixes | None = None  # set per file, see _fix_finder
         self._writer = _ProcessWriter(ws) if big and _ProcessWriter.available else _InlineWriter(ws)
         self._in_flight: deque = deque()
 
     def add_bad(self, row: RawRow, code: str, message: str, file: FileReport) -> None:
+        if self.fixes is not None and row.line in self.fixes.exported:  # still broken: quarantined already,
+            file.read += 1  # at the place it was read first
+            file.error_codes[code] += 1
+            file.unchanged += 1
+            return
         raw = row.stored_raw()
         digest = hashlib.blake2b(raw if isinstance(raw, bytes) else raw.encode(), digest_size=10).hexdigest()
         message = message.encode("utf-8", "replace").decode()  # field names may hold lone surrogates
@@ -222,6 +234,8 @@ class _Batcher:
     def add(self, row: tuple, warnings: tuple, file: FileReport) -> None:
         """Queue one example, already encoded with `encode_example`."""
         self.rows.append(row)
+        if self.fixes is not None:
+            self.fixed += [(self.ingest_id, self.cid, path, line) for path, line in self.fixes.places(row[6], row[7])]
         file.read += 1
         for w in warnings:
             file.warning_codes[w.code] += 1
@@ -239,18 +253,19 @@ class _Batcher:
                 seen.add(row[1])
                 rows.append(row)
         sent = len(rows) + len(in_batch) + len(self.bad)
-        self._in_flight.append((self._writer.submit(rows, in_batch, self.bad), file, sent))
-        self.rows, self.bad = [], []
+        self._in_flight.append((self._writer.submit(rows, in_batch, self.bad, self.fixed), file, sent))
+        self.rows, self.bad, self.fixed = [], [], []
         while len(self._in_flight) > 3:
             self._settle()
 
     def _settle(self) -> None:
         future, file, sent = self._in_flight.popleft()
-        examples, repeats, quarantined = future.result()
+        examples, repeats, quarantined, resolved = future.result()
         file.accepted += examples
         file.repeats += repeats
         file.quarantined += quarantined
         file.unchanged += sent - examples - repeats - quarantined
+        file.resolved += resolved
 
     def drain(self) -> None:
         while self._in_flight:
@@ -261,6 +276,37 @@ class _Batcher:
             self.drain()
         finally:
             self._writer.close()
+
+
+@dataclass
+class _Fixes:
+    """Which quarantined rows the rows of one file may resolve: rows at their own place (the file is ingested
+    again after a fix in place), and, for a file `curate quarantine --export` wrote, the place its reasons
+    file names for each line."""
+
+    same_place: bool
+    exported: dict[int, list[tuple[str, int]]]
+
+    def places(self, path: str, line: int) -> list[tuple[str, int]]:
+        return ([(path, line)] if self.same_place else []) + self.exported.get(line, [])
+
+
+def _fix_finder(ws: Workspace, cid: int, collection: str, inp: InputFile) -> _Fixes | None:
+    """The `_Fixes` of one input file; None when there is nothing to resolve (most ingests)."""
+    same_place = ws.has_quarantine(cid, inp.display)
+    sidecar: dict[int, list[tuple[str, int]]] = {}
+    reasons = inp.path.with_name(inp.path.name + ".reasons.jsonl")
+    if reasons.is_file():
+        try:
+            for line in reasons.read_text(encoding="utf-8").splitlines():
+                entry = orjson.loads(line)
+                if entry.get("collection") == collection:
+                    sidecar.setdefault(int(entry["line"]), []).append((entry["source"]["path"],
+                                                                       int(entry["source"]["line"])))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputFileError(f"{reasons}: not a reasons file curate wrote ({exc}); move it away to ingest "
+                                 f"{inp.display} without it") from exc
+    return _Fixes(same_place, sidecar) if same_place or sidecar else None
 
 
 def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, fmt: str | None,
@@ -351,6 +397,7 @@ def ingest(
             try:
                 for inp in inputs:
                     file = FileReport(inp.display, inp.container, notes=list(inp.notes))
+                    batcher.fixes = _fix_finder(ws, cid, name, inp)
                     report.files.append(file)
                     _ingest_file(inp, batcher, file, kind, format, mapping or {},
                                  progress(inp) if progress else None)

@@ -368,10 +368,26 @@ class Workspace:
         rows = self.conn.execute(
             """SELECT c.name, c.kind,
                       (SELECT COUNT(*) FROM examples e WHERE e.collection_id=c.id),
-                      (SELECT COUNT(*) FROM quarantine q WHERE q.collection_id=c.id),
+                      (SELECT COUNT(*) FROM quarantine q WHERE q.collection_id=c.id AND q.resolved_by IS NULL),
                       (SELECT COUNT(*) FROM repeats r WHERE r.collection_id=c.id)
                FROM collections c ORDER BY c.id""").fetchall()
         return {r[0]: CollectionInfo(*r) for r in rows}
+
+    def drop_collection(self, name: str) -> dict[str, int]:
+        """Remove a collection and everything derived from it (examples, repeats, quarantined rows, ingests,
+        runs with their findings, groups and clusters, decisions); the shared embedding cache stays.
+        Returns how many rows of each went."""
+        cid = self.collection_id(name)
+        runs = "(SELECT id FROM runs WHERE collection_id=?)"
+        gone: dict[str, int] = {}
+        with self.transaction():
+            for table, where in (("findings", f"run_id IN {runs}"), ("dup_members", f"run_id IN {runs}"),
+                                 ("cluster_members", f"run_id IN {runs}"), ("runs", "collection_id=?"),
+                                 ("decisions", "collection_id=?"), ("repeats", "collection_id=?"),
+                                 ("quarantine", "collection_id=?"), ("examples", "collection_id=?"),
+                                 ("ingests", "collection_id=?"), ("collections", "id=?")):
+                gone[table] = self.conn.execute(f"DELETE FROM {table} WHERE {where}", (cid,)).rowcount
+        return gone
 
     def unfinished_ingests(self, collection: str) -> list[tuple[float, list[str]]]:
         """(started_at, paths) of each ingest into `collection` that has not finished: running now, or killed
@@ -399,15 +415,25 @@ class Workspace:
                 "(SELECT paths FROM ingests WHERE id=?) AND collection_id = (SELECT collection_id FROM ingests "
                 "WHERE id=?)", (now, _dumps({"finished_by_ingest": ingest_id}), ingest_id, ingest_id, ingest_id))
 
+    def has_quarantine(self, collection_id: int, path: str) -> bool:
+        """Whether rows of this file are quarantined and unresolved (then an ingest of it looks for fixes)."""
+        parts = [(path + mark, path + mark + "\U0010ffff") for mark in "#["]  # its parts: 'a.json#train', 'dir[test]'
+        return self.conn.execute(
+            "SELECT 1 FROM quarantine WHERE collection_id=? AND resolved_by IS NULL AND (path=? OR (path > ? AND "
+            "path < ?) OR (path > ? AND path < ?)) LIMIT 1",
+            (collection_id, path, *parts[0], *parts[1])).fetchone() is not None
+
     def write_rows(self, example_rows: list[tuple], repeat_rows: list[tuple],
-                   quarantine_rows: list[tuple]) -> tuple[int, int, int]:
+                   quarantine_rows: list[tuple], fixed: Sequence[tuple] = ()) -> tuple[int, int, int, int]:
         """Commit one batch of encoded ingest rows atomically (see `encode_example`); returns what the
         database gained: (examples, repeat places, quarantined rows). The rest of the batch was there
         already: read before at the same place (a re-ingest, or an interrupted ingest run again).
 
         `example_rows` hold distinct ids (one whose id is stored becomes a repeat); `repeat_rows` are
         known repeats of them; `quarantine_rows` are (collection_id, path, line, index, code, message,
-        raw, raw_hash, ingest_id)."""
+        raw, raw_hash, ingest_id); `fixed` are (ingest_id, collection_id, path, line) of quarantined rows
+        this batch accepts fixed, which it resolves. The fourth count is how many quarantined rows left the
+        quarantine: fixed, or replaced by a newer version of the row at their place, still broken."""
         with self.transaction():
             before = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM examples").fetchone()[0]
             cur = self.conn.executemany(
@@ -423,10 +449,18 @@ class Workspace:
                 "INSERT OR IGNORE INTO repeats SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM examples"
                 " WHERE id=? AND collection_id=? AND path=? AND line=? AND idx=?)",
                 [_repeat_row(example_rows[i]) for i in stored] + [_repeat_row(r) for r in repeat_rows]).rowcount
+            # A row at a place that holds an older version of it, still broken: the new one replaces the old.
+            superseded = self.conn.executemany(
+                "UPDATE quarantine SET resolved_by=? WHERE collection_id=? AND path=? AND line=? AND raw_hash != ? "
+                "AND resolved_by IS NULL", [(r[8], r[0], r[1], r[2], r[7]) for r in quarantine_rows]).rowcount
             quarantined = self.conn.executemany(
                 "INSERT OR IGNORE INTO quarantine(collection_id, path, line, idx, code, message, raw, raw_hash,"
                 " ingest_id) VALUES (?,?,?,?,?,?,?,?,?)", quarantine_rows).rowcount
-        return len(example_rows) - len(stored), max(0, repeats), max(0, quarantined)
+            resolved = self.conn.executemany(
+                "UPDATE quarantine SET resolved_by=? WHERE collection_id=? AND path=? AND line=? "
+                "AND resolved_by IS NULL", fixed).rowcount if fixed else 0
+        return (len(example_rows) - len(stored), max(0, repeats), max(0, quarantined),
+                max(0, resolved) + max(0, superseded))
 
 
     # -- analysis runs ---------------------------------------------------------------------------
@@ -676,10 +710,15 @@ class Workspace:
             "SELECT path, line, idx, format FROM repeats WHERE collection_id=? AND example_id=? "
             "ORDER BY path, line", (cid, example_id))]
 
-    def iter_quarantine(self, collection: str | None = None, code: str | None = None) -> Iterator[QuarantinedRow]:
+    def iter_quarantine(self, collection: str | None = None, code: str | None = None,
+                        path: str | None = None) -> Iterator[QuarantinedRow]:
+        """Quarantined rows not yet resolved (a later ingest accepted the fixed row), in the order read."""
         sql = ("SELECT c.name, q.path, q.line, q.idx, q.code, q.message, q.raw FROM quarantine q "
-               "JOIN collections c ON c.id=q.collection_id WHERE 1=1")
+               "JOIN collections c ON c.id=q.collection_id WHERE q.resolved_by IS NULL")
         args: list[Any] = []
+        if path is not None:
+            sql += " AND q.path=?"
+            args.append(path)
         if collection is not None:
             sql += " AND q.collection_id=?"
             args.append(self.collection_id(collection))

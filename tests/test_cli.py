@@ -74,8 +74,9 @@ def test_quarantine_listing_and_export(run, data, tmp_path):
     assert rows[0]["raw"] == "{not json" and rows[0]["hint"]
     out_file = tmp_path / "q.jsonl"
     run("quarantine", "--collection", "support", "--code", "invalid_json", "--export", out_file)
-    exported = [json.loads(line) for line in out_file.read_text().splitlines()]
-    assert [(r["line"], r["raw"]) for r in exported] == [(3, "{not json")]
+    assert out_file.read_text() == "{not json\n", "the row as it was"
+    reasons = [json.loads(line) for line in (tmp_path / "q.jsonl.reasons.jsonl").read_text().splitlines()]
+    assert [(r["source"]["line"], r["code"]) for r in reasons] == [(3, "invalid_json")]
     assert "invalid_json" in run("quarantine").output
 
 

@@ -126,3 +126,66 @@ def test_show_a_line_that_holds_several_examples_lists_them(tmp_path, shared_dat
     assert result.exit_code == 0 and f"holds {len(on_line)} examples" in result.output
     assert all(i in result.output for i in on_line) and "curate show ID" in result.output
     assert len(json.loads(cli(ws, "show", f"{tree}:{line}", "--json").output)) == len(on_line)
+
+
+def test_quarantine_export_is_verbatim_and_a_fixed_row_leaves_the_quarantine(tmp_path):
+    ws = tmp_path / "ws"
+    bad = ['{"instruction": "Fix me", "output": "x"', '{"instruction": "Caf\xe9", "output": "y"}']
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"instruction": "ok", "output": "fine"}\n' + bad[0].encode() + b"\n" + bad[1].encode("latin-1")
+                     + b"\n")
+    assert cli(ws, "ingest", path, "--as", "s").exit_code == 0
+    assert json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["quarantined"] == 2
+    fix = tmp_path / "fix.jsonl"
+    assert cli(ws, "quarantine", "--export", fix).exit_code == 0
+    assert fix.read_bytes() == bad[0].encode() + b"\n" + bad[1].encode("latin-1") + b"\n", "the rows as they were"
+    reasons = [json.loads(x) for x in (tmp_path / "fix.jsonl.reasons.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["source"]["line"], r["code"]) for r in reasons] == [(1, 2, "invalid_json"),
+                                                                              (2, 3, "encoding_error")]
+    fix.write_bytes(b'{"instruction": "Fix me", "output": "x"}\n' + bad[1].encode("latin-1") + b"\n")  # one fixed
+    again = json.loads(cli(ws, "ingest", fix, "--as", "s", "--json").output)
+    assert (again["accepted"], again["resolved"]) == (1, 1)
+    left = json.loads(cli(ws, "quarantine", "--json").output)
+    assert [(r["path"], r["line"]) for r in left] == [("d.jsonl", 3)]
+    assert json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["quarantined"] == 1
+    path.write_bytes(b'{"instruction": "ok", "output": "fine"}\n{"instruction": "Fix me", "output": "x"}\n'
+                     b'{"instruction": "Cafe", "output": "y"}\n')  # fixed in place
+    fixed = json.loads(cli(ws, "ingest", path, "--as", "s", "--json").output)
+    assert fixed["resolved"] == 1 and json.loads(cli(ws, "quarantine", "--json").output) == []
+
+
+def test_csv_rows_export_with_their_header(tmp_path):
+    ws = tmp_path / "ws"
+    (tmp_path / "d.csv").write_text("instruction,output\nQ1,A1\nQ2,A2,extra\n")
+    cli(ws, "ingest", tmp_path / "d.csv", "--as", "s")
+    assert cli(ws, "quarantine", "--export", tmp_path / "fix.csv").exit_code == 0
+    assert (tmp_path / "fix.csv").read_text() == "instruction,output\nQ2,A2,extra\n"
+    (tmp_path / "fix.csv").write_text("instruction,output\nQ2,A2\n")
+    assert json.loads(cli(ws, "ingest", tmp_path / "fix.csv", "--as", "s", "--json").output)["resolved"] == 1
+    (tmp_path / "e.jsonl").write_text("{bad\n")
+    cli(ws, "ingest", tmp_path / "e.jsonl", tmp_path / "d.csv", "--as", "t")
+    (tmp_path / "d.csv").write_text("instruction,output\nQ1,A1\nQ3,A3,extra\n")
+    cli(ws, "ingest", tmp_path / "d.csv", "--as", "t")
+    mixed = cli(ws, "quarantine", "-c", "t", "--export", tmp_path / "mixed.csv")
+    assert mixed.exit_code == 2 and "--file PATH" in mixed.output
+
+
+def test_drop_asks_first_and_removes_everything_derived(tmp_path):
+    ws = tmp_path / "ws"
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST + ["{bad"]), "--as", "s")
+    cli(ws, "ingest", write_jsonl(tmp_path / "b.jsonl", FIRST[:3]), "--as", "keep")
+    cli(ws, "dedup", "-c", "s")
+    cli(ws, "check", "-c", "s")
+    with Workspace(ws) as w:
+        w.record_decision("s", next(w.iter_examples("s")).id, "ann", "reject")
+    refused = cli(ws, "drop", "s")
+    assert refused.exit_code == 2 and "pass --yes" in refused.output and "30 examples" in refused.output
+    assert cli(ws, "drop", "s", "--yes").exit_code == 0
+    with Workspace(ws) as w:
+        assert w.collection_names() == ["keep"]
+        kept = w.collection_id("keep")
+        for table in ("examples", "quarantine", "runs", "decisions", "ingests", "repeats"):
+            assert w.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE collection_id != ?", (kept,)).fetchone() == (0,)
+        for table in ("findings", "dup_members"):
+            assert w.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
+    assert cli(ws, "drop", "nope", "--yes").exit_code == 2
