@@ -144,10 +144,14 @@ def _workspace(ctx: click.Context, create: bool = False):
 @click.option("--max-decompression-ratio", "max_ratio", default=200.0, show_default=True, type=float,
               metavar="N", help="Stop reading a compressed file that inflates more than N times its size "
                                 "(checked after 64 MB): a compression bomb.")
+@click.option("--columns", metavar="NAME,NAME", help="CSV/TSV column names, replacing the header's (with "
+              "--no-header: the file has none).")
+@click.option("--no-header", is_flag=True, help="The CSV/TSV file has no header row: its first row is data "
+              "(name the columns with --columns).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_record, max_inflated, max_ratio,
-           as_json):
+           columns, no_header, as_json):
     """Load FILES into a collection, normalising every record into one example type.
 
     Formats are detected per record (Alpaca, Dolly, OpenAI messages, ShareGPT, prompt/completion,
@@ -166,13 +170,20 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
                     max_ratio)
     with render.file_progress(not as_json) as progress:
         report = run_ingest(files, collection, kind=kind, format=fmt, mapping=parse_mapping(mapping),
-                            container=container, workspace=ctx.obj["workspace"], progress=progress, limits=limits)
+                            container=container, workspace=ctx.obj["workspace"], progress=progress, limits=limits,
+                            columns=[c.strip() for c in columns.split(",")] if columns else None,
+                            header_row=not no_header)
     if as_json:
         _dump_json(report.to_dict())
     else:
         render.ingest_summary(report)
+    barren = [f for f in report.files if not f.good]
+    for f in barren:  # almost always a mistake: the wrong file, format or mapping
+        why = "it is empty" if not f.rows else f"all {f.read:,} of its records were quarantined"
+        click.secho(f"error: {f.path} yielded no example: {why}", fg="red", err=True)
     if strict and report.bad_rows:
         click.secho(f"strict: {report.bad_rows:,} row(s) quarantined", fg="red", err=True)
+    if barren or (strict and report.bad_rows):
         ctx.exit(1)
 
 
@@ -300,7 +311,7 @@ def show(ctx, example_id, as_json):
 
 
 def _stored_path(ws, path: str) -> str:
-    """A file as the workspace names it (see readers.source_path), with any '#list' or '[split]' part kept."""
+    """A file as the workspace names it (see readers.source_path), with any '#list' or '#split' part kept."""
     import re
 
     from .readers import source_path

@@ -67,13 +67,19 @@ class FileReport:
     error_codes: Counter = field(default_factory=Counter)
     warning_codes: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)  # what was detected about the file (UTF-16, CR line ends)
+    parts: Counter = field(default_factory=Counter)  # rows per part: FILE#KEY of a JSON object, DIR#SPLIT
+
+    @property
+    def good(self) -> int:
+        """Records read that became examples (new, repeats or already held)."""
+        return self.read - sum(self.error_codes.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "container": self.container, "rows": self.rows, "read": self.read,
                 "accepted": self.accepted, "repeats": self.repeats, "quarantined": self.quarantined,
                 "unchanged": self.unchanged, "resolved": self.resolved, "formats": dict(self.formats),
                 "error_codes": dict(self.error_codes),
-                "warning_codes": dict(self.warning_codes), "notes": self.notes}
+                "warning_codes": dict(self.warning_codes), "notes": self.notes, "parts": dict(self.parts)}
 
 
 @dataclass
@@ -329,6 +335,8 @@ def _read_rows(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, f
                mapping: dict[str, str], progress: ProgressFn | None) -> None:
     for row in inp.rows(progress, is_record):
         file.rows += 1
+        if row.path != file.path:
+            file.parts[row.path] += 1
         if row.error is not None:
             batcher.add_bad(row, *row.error, file)
             continue
@@ -362,12 +370,15 @@ def ingest(
     workspace: Workspace | str | os.PathLike | None = None,
     progress: Callable[[InputFile], ProgressFn | None] | None = None,
     limits: Limits | None = None,
+    columns: list[str] | None = None,
+    header_row: bool = True,
 ) -> IngestReport:
     """Ingest files into a collection; returns the counts and the first errors.
 
     `format` forces one input format (else each record is detected); `mapping` renames
     source fields first (``{"question": "instruction"}``); `container` forces the file type; `limits`
-    bounds what one record or one compressed file may take (see readers/limits.py).
+    bounds what one record or one compressed file may take (see readers/limits.py); `columns` names
+    CSV/TSV columns, and without `header_row` their first row is data.
     Raises InputFileError / UsageError / WorkspaceError for problems with the call itself;
     bad rows never raise, they are quarantined.
     """
@@ -382,7 +393,7 @@ def ingest(
         raise UsageError(f"unknown file type {container!r}; choose from {', '.join(CONTAINERS)}")
     ws_dir = workspace.dir if isinstance(workspace, Workspace) else resolve_dir(workspace)
     # Fail fast, before anything is written; files are named relative to the folder holding the workspace.
-    inputs = [open_input(p, container, limits, ws_dir.absolute().parent) for p in files]
+    inputs = [open_input(p, container, limits, ws_dir.absolute().parent, columns, header_row) for p in files]
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     try:
         name = collection or default_collection_name(files[0])

@@ -118,6 +118,9 @@ def ingest_summary(report: IngestReport, shown_errors: int = 10) -> None:
     for f in report.files:
         for note in f.notes:
             out.print(f"[yellow]note:[/] {safe(f.path)}: {safe(note)}")
+        if len(f.parts) > 1:
+            listed = ", ".join(f"{safe(p)} ({n:,} rows)" for p, n in sorted(f.parts.items()))
+            out.print(f"{safe(f.path)}: parts {listed}")
     if report.error_codes:
         codes = titled("quarantined rows by reason")
         for col in ("code", "rows", "first at", "how to fix"):
@@ -300,8 +303,7 @@ def dedup_summary(report, report_path: str | None) -> None:
                           f"{row['duplicates']:,}")
         out.print(table)
         for smp in prev["samples_near_threshold"][:4]:
-            a, b = (smp[k].replace("\n", " ⏎ ")[:100] for k in ("text_a", "text_b"))
-            out.print(f"[dim]{smp['score']:.2f}[/]  {safe(a)}\n      {safe(b)}")
+            out.print(f"[dim]{smp['score']:.2f}[/]  {_diff_line(smp['diff'])}")
     if report.conflicts:
         c = report.conflicts[0]
         out.print(f"[yellow]conflicts:[/] {len(report.conflicts):,} pairs with the same prompt and different answers, "
@@ -311,6 +313,22 @@ def dedup_summary(report, report_path: str | None) -> None:
                   f"'{report.params['against']}'")
     out.print("nothing was deleted: duplicates are findings (curate show ID); "
               + (f"full report in {report_path}" if report_path else "--report FILE.json for every group"))
+
+
+def _diff_line(segments: list[list[str]], width: int = 240) -> str:
+    """A near-duplicate pair on one line: shared words dim, words only in the first red, only in the
+    second green (struck and underlined too, for terminals without colour)."""
+    styles = {"=": "dim", "-": "red strike", "+": "green underline"}
+    parts, used = [], 0
+    for op, text in segments:
+        text = text.replace("\n", " ⏎ ")
+        if used + len(text) > width:
+            text = text[:max(0, width - used)] + "…"
+        parts.append(f"[{styles[op]}]{safe(text)}[/]")
+        used += len(text)
+        if used >= width:
+            break
+    return "".join(parts)
 
 
 def check_list(rows: list[dict]) -> None:
@@ -348,10 +366,14 @@ def check_summary(report, report_path: str | None) -> None:
     for name, why in s["failed_checks"].items():
         out.print(f"[red]check {name} failed[/] and was skipped: {safe(why.strip().splitlines()[-1])}")
     q = s["quality"]
-    out.print(f"quality: mean {q['mean']}, 10th percentile {q['p10']}"
-              + (f"; {s['proposed_rejections']:,} rejections proposed (findings 'prune_proposal', a reviewer can "
-                 "overturn them)" if s["proposed_rejections"] else "")
-              + f"  [dim]({s['seconds']:.1f}s)")
+    out.print(f"quality: mean {q['mean']}, 10th percentile {q['p10']}  [dim]({s['seconds']:.1f}s)")
+    prune = s.get("prune")
+    if prune:
+        fewer = (f"; only {prune['flagged']:,} examples have a warning or an error, and clean ones are never "
+                 "proposed" if prune["proposed"] < prune["requested"] else "")
+        out.print(f"--prune-bottom {prune['share']:.0%}: {prune['requested']:,} requested, [bold]{prune['proposed']:,} "
+                  f"proposed[/] for rejection{fewer}. They are findings ('prune_proposal'): export leaves them out "
+                  "unless a reviewer accepts them.")
     out.print("curate show ID lists an example's findings; " + (f"every finding is in {report_path}" if report_path
                                                                else "--report FILE.json for every finding"))
 

@@ -417,7 +417,8 @@ class Workspace:
 
     def has_quarantine(self, collection_id: int, path: str) -> bool:
         """Whether rows of this file are quarantined and unresolved (then an ingest of it looks for fixes)."""
-        parts = [(path + mark, path + mark + "\U0010ffff") for mark in "#["]  # its parts: 'a.json#train', 'dir[test]'
+        # its parts: 'a.json#train', 'dir#test' (and 'dir[test]', as workspaces before schema 6 named splits)
+        parts = [(path + mark, path + mark + "\U0010ffff") for mark in "#["]
         return self.conn.execute(
             "SELECT 1 FROM quarantine WHERE collection_id=? AND resolved_by IS NULL AND (path=? OR (path > ? AND "
             "path < ?) OR (path > ? AND path < ?)) LIMIT 1",

@@ -189,3 +189,71 @@ def test_drop_asks_first_and_removes_everything_derived(tmp_path):
         for table in ("findings", "dup_members"):
             assert w.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,), table
     assert cli(ws, "drop", "nope", "--yes").exit_code == 2
+
+
+def test_a_csv_without_a_header_is_named_not_misread(tmp_path):
+    ws = tmp_path / "ws"
+    (tmp_path / "q.csv").write_text("How do I reset my PIN?,card\nWhere is my parcel?,delivery\n")
+    refused = cli(ws, "ingest", tmp_path / "q.csv", "--as", "q", "--kind", "queries")
+    assert refused.exit_code == 2 and "first row looks like data" in refused.output
+    assert "--no-header --columns text,label" in refused.output
+    read = cli(ws, "ingest", tmp_path / "q.csv", "--as", "q", "--kind", "queries", "--no-header", "--columns",
+               "text,label", "--json")
+    assert read.exit_code == 0 and json.loads(read.stdout)["accepted"] == 2
+    (tmp_path / "r.csv").write_text("a,b\nWhat is 2+2?,4\n")
+    renamed = cli(ws, "ingest", tmp_path / "r.csv", "--as", "r", "--columns", "instruction,output", "--json")
+    assert json.loads(renamed.stdout)["accepted"] == 1
+    assert cli(ws, "ingest", tmp_path / "r.csv", "--as", "r", "--no-header").exit_code == 2  # no --columns
+
+
+def test_a_file_that_yields_no_example_exits_1(tmp_path):
+    ws = tmp_path / "ws"
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "bad.jsonl").write_text('{"question": "x"}\n{"question": "y"}\n')
+    good = write_jsonl(tmp_path / "good.jsonl", FIRST[:2])
+    result = cli(ws, "ingest", good, tmp_path / "empty.jsonl", tmp_path / "bad.jsonl", "--as", "s")
+    assert result.exit_code == 1
+    assert "empty.jsonl yielded no example: it is empty" in result.stderr
+    assert "bad.jsonl yielded no example: all 2 of its records were quarantined" in result.stderr
+    assert cli(ws, "ingest", good, "--as", "s").exit_code == 0, "a re-ingest adds nothing, and is no error"
+
+
+def test_a_dataset_directory_is_read_by_splits_named_as_parts(tmp_path):
+    from .conftest import require
+
+    datasets = require("datasets", "hf")
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(FIRST[:8]),
+                               "test": datasets.Dataset.from_list(FIRST[8:10])})
+    dd.save_to_disk(str(tmp_path / "hf"))
+    ws = tmp_path / "ws"
+    data = json.loads(cli(ws, "ingest", tmp_path / "hf", "--as", "all", "--json").stdout)
+    assert data["files"][0]["parts"] == {"hf#train": 8, "hf#test": 2}
+    assert "splits are read as parts of one collection" in data["files"][0]["notes"][0]
+    human = cli(tmp_path / "ws2", "ingest", tmp_path / "hf", "--as", "all").output
+    assert "hf#train (8 rows)" in human and "DIR#SPLIT" in human
+    only = json.loads(cli(ws, "ingest", f"{tmp_path / 'hf'}#test", "--as", "test", "--json").stdout)
+    assert only["accepted"] == 2 and only["files"][0]["parts"] == {"hf#test": 2}
+    assert "no split 'dev'" in cli(ws, "ingest", f"{tmp_path / 'hf'}#dev", "--as", "x").output
+
+
+def test_numbers_are_honest(tmp_path):
+    ws = tmp_path / "ws"
+    rows = [{"instruction": f"Explain topic {i} in detail please", "output": f"Topic {i} is"} for i in range(6)]
+    rows += [{"instruction": f"What is {i} plus {i}?", "output": f"It is {2 * i}."} for i in range(90)]
+    base = "please explain how the refund process works for orders shipped abroad to a customer in {} today"
+    rows += [{"instruction": base.format(w), "output": "Refunds for orders abroad take five to ten working days."}
+             for w in ("Germany", "France", "Spain", "Italy")]
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", rows), "--as", "s")
+    pruned = " ".join(cli(ws, "check", "-c", "s", "--prune-bottom", "10%").output.split())
+    assert "--prune-bottom 10%: 10 requested, 6 proposed for rejection; only 6 examples have a warning" in pruned
+    summary = json.loads(cli(ws, "check", "-c", "s", "--prune-bottom", "10%", "--json").output)["summary"]
+    assert summary["prune"] == {"share": 0.1, "requested": 10, "proposed": 6, "flagged": 6}
+    split = cli(ws, "export", tmp_path / "out", "-c", "s", "--split", "70/20/20")
+    assert split.exit_code == 2 and "sum to 110" in split.output and "64/18/18" in split.output
+    preview = json.loads(cli(ws, "dedup", "-c", "s", "--preview", "--json").output)["preview"]["near"]
+    smp = preview["samples_near_threshold"][0]
+    assert {op for op, _ in smp["diff"]} >= {"=", "-", "+"}
+    cli(ws, "dedup", "-c", "s")
+    assert cli(ws, "export", tmp_path / "out", "-c", "s").exit_code == 0
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "a.jsonl" in card and str(tmp_path) not in card

@@ -91,7 +91,17 @@ def test_msrp_tsv_with_quotes_and_mapping(shared_data, ws_dir):
         assert any('"' in e.messages[0].content for e in ws.iter_examples("msrp"))
 
 
-def test_headerless_sts_file_is_quarantined_row_by_row_not_crashed(shared_data, ws_dir):
-    r = ingest(shared_data, ws_dir, "sts2016_qq_aa/question-question.test.tsv", "sts")
-    assert r.rows == 1554 and r.quarantined == 1554
-    assert set(r.error_codes) == {"unknown_format"}
+def test_headerless_sts_file_is_named_and_then_read_with_columns(shared_data, ws_dir):
+    """Its first row once became the header, silently, and all 1,554 rows were quarantined as unknown_format."""
+    from click.testing import CliRunner
+
+    from curate.cli import main
+
+    path = str(shared_data / "sts2016_qq_aa/question-question.test.tsv")
+    refused = CliRunner().invoke(main, ["-w", str(ws_dir), "ingest", path, "--as", "sts", "--kind", "queries"])
+    assert refused.exit_code == 2 and "looks like data, not column names" in refused.output
+    assert "--no-header --columns" in refused.output
+    read = CliRunner().invoke(main, ["-w", str(ws_dir), "ingest", path, "--as", "sts", "--kind", "queries",
+                                     "--no-header", "--columns", "score,text,other", "--json"])
+    r = __import__("json").loads(read.stdout)
+    assert read.exit_code == 0 and r["rows"] == 1555 and r["quarantined"] == 0  # its first row is data too

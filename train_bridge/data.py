@@ -36,7 +36,7 @@ def load_export(export_dir: str | Path) -> tuple[dict, dict[str, list[list[dict]
     out: dict[str, list[list[dict]]] = defaultdict(list)
     if fmt == "hf":
         for row in open_input(str(root), "hf").rows():
-            split = row.path.rsplit("[", 1)[-1].rstrip("]") if row.path.endswith("]") else "train"
+            split = row.path.rsplit("#", 1)[-1] if "#" in row.path else "train"  # DIR#SPLIT
             out[split].append(_row_messages(row))
     elif fmt in _FILES:
         for split in SPLITS:

@@ -170,8 +170,11 @@ def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, prog
                                     "score": round(score, 4), "message": message, "evidence": evidence})
     for eid, flags in flags_of.items():
         report.scores[eid] = quality_score(flags)
-    proposed = _prune(report, prune_bottom, flags_of, findings) if prune_bottom else 0
-    report.summary = _summary(report, names, total, failed, seconds, proposed, time.perf_counter() - started)
+    prune = _prune(report, prune_bottom, flags_of, findings) if prune_bottom else None
+    report.summary = _summary(report, names, total, failed, seconds, prune["proposed"] if prune else 0,
+                              time.perf_counter() - started)
+    if prune:
+        report.summary["prune"] = prune
     if 0 < observed < total:
         report.summary["set_statistics_from"] = observed  # the even sample majorities were measured on
     flagged_quality = {k: round(v, 4) for k, v in report.scores.items() if v < 1.0}  # the rest score 1.0
@@ -263,9 +266,11 @@ def _check_range(bounds: tuple[int, int]):
     return ids, rows, seconds, failed
 
 
-def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]], findings: list[Finding]) -> int:
-    """Propose rejecting the lowest-scoring share of the examples with a warning or an error (never a clean
-    one, nor one with only informational findings)."""
+def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]],
+           findings: list[Finding]) -> dict[str, Any]:
+    """Propose rejecting the lowest-scoring `share` of the collection, from the examples with a warning or an
+    error (never a clean one, nor one with only informational findings): fewer when fewer are flagged.
+    Returns the requested and proposed counts, which the summary states side by side."""
     ranked = sorted((report.scores[eid], eid) for eid, flags in flags_of.items()
                     if any(f.severity in ("error", "warning") for f in flags))
     limit = int(round(share * len(report.scores)))
@@ -276,7 +281,7 @@ def _prune(report: CheckReport, share: float, flags_of: dict[str, list[Flag]], f
                                 {"quality": round(score, 4), "reasons": reasons}))
         report.findings.append({"example_id": eid, "source": None, "check": "prune_proposal", "severity": "warning",
                                 "score": round(1 - score, 4), "message": message, "evidence": None})
-    return min(limit, len(ranked))
+    return {"share": share, "requested": limit, "proposed": min(limit, len(ranked)), "flagged": len(ranked)}
 
 
 def _summary(report, names, total, failed, seconds, proposed, elapsed) -> dict[str, Any]:

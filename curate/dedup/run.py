@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..gcpause import gc_paused
 from ..record import Source
 from ..secrets import redact
+from ..worddiff import clipped, word_diff
 from ..workspace import Finding, Workspace
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
@@ -236,10 +237,18 @@ def _count_at(edges: list[Edge], n: int, thresholds) -> list[dict[str, Any]]:
 
 
 def _samples(edges: list[Edge], threshold: float, ids: list[str], text: Callable[[str], str]) -> list[dict]:
+    """The pairs to eyeball: spread over those within 0.05 of the threshold, or else the 8 nearest it."""
     near_thr = sorted((e for e in edges if abs(e.score - threshold) <= 0.05), key=lambda e: e.score)
+    if not near_thr:
+        near_thr = sorted(sorted(edges, key=lambda e: abs(e.score - threshold))[:8], key=lambda e: e.score)
     step = max(1, len(near_thr) // 8)
-    return [{"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3), "text_a": redact(text(ids[e.a]))[:300],
-             "text_b": redact(text(ids[e.b]))[:300]} for e in near_thr[::step][:8]]
+    out = []
+    for e in near_thr[::step][:8]:
+        a, b = redact(text(ids[e.a])), redact(text(ids[e.b]))
+        # Where they differ, word by word: cut at the same length, the two sides often looked identical.
+        out.append({"a": ids[e.a], "b": ids[e.b], "score": round(e.score, 3), "text_a": a[:300], "text_b": b[:300],
+                    "diff": [list(s) for s in clipped(word_diff(a, b))]})
+    return out
 
 
 def _semantic_preview(emb: np.ndarray, reps: np.ndarray, threshold: float, n: int, ids: list[str],

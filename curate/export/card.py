@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,9 @@ def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Example]], exc
               f"stratified by `{manifest['stratify']}`, seed {manifest['seed']}; the ordered ids of each split are in "
               "`manifest.json`, with the sha256 of every file.", "", "## Sources", "",
               "| file | examples |", "|---|---:|"]
-    sources = Counter(e.source.path for exs in splits.values() for e in exs)
+    # Paths as the workspace names them (relative to its folder); a file outside it by its name only, so
+    # the card carries no local path of the machine that made it.
+    sources = Counter(_shown_path(e.source.path) for exs in splits.values() for e in exs)
     lines += [f"| `{path}` | {n:,} |" for path, n in sorted(sources.items())]
     lines += ["", "## What was filtered and why", ""]
     if manifest["excluded_by_reason"]:
@@ -89,3 +92,11 @@ def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Example]], exc
     lines += ["", "## Load", "", "```python", "from datasets import load_dataset, load_from_disk", "",
               f"ds = {_LOAD[manifest['format']]}", "```", ""]
     return "\n".join(lines)
+
+
+def _shown_path(path: str) -> str:
+    """
+    >>> _shown_path("data/a.jsonl"), _shown_path("/home/ann/data/a.jsonl#train")
+    ('data/a.jsonl', 'a.jsonl#train')
+    """
+    return PurePath(path).name if PurePath(path).is_absolute() else path

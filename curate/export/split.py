@@ -26,6 +26,8 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     (0.8, 0.1, 0.1)
     >>> parse_ratios("0.9/0.1/0")
     (0.9, 0.1, 0.0)
+
+    Shares sum to 100 (or to 1): 70/20/20 is refused, not rescaled to 64/18/18 without a word.
     """
     parts = text.replace(",", "/").split("/")
     try:
@@ -35,7 +37,20 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0 or values[0] <= 0:
         raise UsageError(f"--split {text!r}: give three shares train/val/test such as 80/10/10 (train above 0)")
     total = sum(values)
+    if not (abs(total - 100) < 1e-6 or abs(total - 1) < 1e-9):
+        raise UsageError(f"--split {text!r}: the shares sum to {total:g}; give shares that sum to 100 (e.g. "
+                         f"{_suggest(values)}) or to 1")
     return tuple(round(v / total, 6) for v in values)  # type: ignore[return-value]
+
+
+def _suggest(values: list[float]) -> str:
+    """The shares scaled to 100, as the user might have meant them.
+
+    >>> _suggest([70, 20, 20])
+    '64/18/18'
+    """
+    total = sum(values)
+    return "/".join(f"{round(v * 100 / total):g}" for v in values)
 
 
 def seeded_key(seed: int, text: str) -> bytes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from ..errors import InputFileError
+from ..errors import InputFileError, UsageError
 from .base import ProgressFn, RawRow
 from .columnar import count_hf_rows, count_parquet_rows, read_hf_dataset, read_parquet
 from .delimited import read_delimited
@@ -48,6 +48,9 @@ class InputFile:
     codec: str | None = None  # read as this and converted to UTF-8 (UTF-16/32); None: UTF-8
     cr: bool = False  # lines end in CR alone, read as LF
     notes: list[str] = field(default_factory=list)  # what was detected about the file, for the report
+    columns: list[str] | None = None  # CSV/TSV column names given by the user
+    header_row: bool = True  # CSV/TSV: the first row names the columns
+    part: str | None = None  # a Hugging Face dataset directory: read this split only
 
     def rows(self, progress: ProgressFn | None = None,
              is_record: Callable[[dict], bool] | None = None) -> Iterator[RawRow]:
@@ -55,7 +58,7 @@ class InputFile:
             yield from read_parquet(self.path, self.display, progress)
             return
         if self.container == "hf":
-            yield from read_hf_dataset(self.path, self.display, progress)
+            yield from read_hf_dataset(self.path, self.display, progress, self.part)
             return
         try:
             yield from self._text_rows(progress, is_record)
@@ -72,7 +75,8 @@ class InputFile:
                 yield from read_json(stream, self.display, limit, _wrap(progress, tell), is_record)
             elif self.container in ("csv", "tsv"):
                 delimiter = "\t" if self.container == "tsv" else ","
-                yield from read_delimited(stream, self.display, delimiter, limit, _wrap(progress, tell))
+                yield from read_delimited(stream, self.display, delimiter, limit, _wrap(progress, tell),
+                                          self.columns, self.header_row)
             else:
                 yield from read_text_lines(stream, self.display, limit, _wrap(progress, tell))
 
@@ -154,20 +158,35 @@ def source_path(path: str, base: Path | None) -> str:
 
 
 def open_input(path_str: str, container: str | None = None, limits: Limits | None = None,
-               base: Path | None = None) -> InputFile:
+               base: Path | None = None, columns: list[str] | None = None, header_row: bool = True) -> InputFile:
     """Resolve a path the user gave into an `InputFile`; raises InputFileError with what to do. With `base`,
-    the file is named relative to it (see `source_path`)."""
+    the file is named relative to it (see `source_path`). DIR#SPLIT reads one split of a dataset directory;
+    `columns` and `header_row` are for CSV/TSV (see `read_delimited`)."""
     limits = limits or Limits()
-    path = Path(path_str)
+    path, part = Path(path_str), None
+    if not path.exists() and "#" in path_str and Path(path_str.rsplit("#", 1)[0]).is_dir():
+        path_str, part = path_str.rsplit("#", 1)
+        path = Path(path_str)
     if not path.exists():
         raise InputFileError(f"{path_str}: no such file or directory")
+    if not header_row and not columns:
+        raise UsageError("--no-header needs --columns to name the columns (e.g. --columns text,label)")
     path_str = source_path(path_str, base)
     if path.is_dir():
         if container not in (None, "hf") or not _looks_like_hf(path):
             raise InputFileError(
                 f"{path_str}: is a directory but not a Hugging Face dataset "
                 "(no dataset_dict.json / state.json / data files); pass the files inside it instead")
-        return InputFile(path, path_str, "hf", False, count_hf_rows(path), "rows", limits)
+        splits = count_hf_rows(path)
+        if part is not None and part not in splits:
+            raise InputFileError(f"{path_str}#{part}: the dataset has no split {part!r} (it has "
+                                 f"{', '.join(map(str, splits))})")
+        chosen = {part: splits[part]} if part is not None else splits
+        named = ", ".join(f"{path_str}#{s} ({n:,} rows)" for s, n in chosen.items() if s is not None)
+        notes = [f"a Hugging Face dataset; its splits are read as parts of one collection: {named}" +
+                 (" (to keep them apart, ingest DIR#SPLIT into separate collections)" if len(chosen) > 1 else "")
+                 ] if named else []
+        return InputFile(path, path_str, "hf", False, sum(chosen.values()), "rows", limits, notes=notes, part=part)
     suffixes = [s.lower() for s in path.suffixes]
     gzipped = bool(suffixes) and suffixes[-1] in (".gz", ".gzip")
     inner = suffixes[-2] if gzipped and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
@@ -198,4 +217,5 @@ def open_input(path_str: str, container: str | None = None, limits: Limits | Non
         raise InputFileError(
             f"{path_str}: unknown file type '{inner or '(no extension)'}'; supported: "
             ".jsonl .json .csv .tsv .parquet .txt (optionally .gz) and dataset directories")
-    return InputFile(path, path_str, kind, gzipped, path.stat().st_size, "bytes", limits, codec, cr, notes)
+    return InputFile(path, path_str, kind, gzipped, path.stat().st_size, "bytes", limits, codec, cr, notes,
+                     columns, header_row)

@@ -17,7 +17,7 @@ class RawRow:
 
     `raw` is the verbatim text (bytes for JSONL, str otherwise) kept for quarantine;
     `notes` are what reading changed or noticed, carried onto the examples as warnings;
-    `path` may carry a part suffix (``data.json#train``, ``ds_dir[test]``).
+    `path` may carry a part suffix (``data.json#train``, ``ds_dir#test``).
     """
 
     path: str

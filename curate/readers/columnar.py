@@ -65,14 +65,20 @@ def _load_hf(path: Path):
     return dict(loaded)
 
 
-def count_hf_rows(path: Path) -> int:
-    return sum(len(ds) for ds in _load_hf(path).values())
+def count_hf_rows(path: Path) -> dict[str | None, int]:
+    """Rows per split (one None key for a dataset saved without splits)."""
+    return {split: len(ds) for split, ds in _load_hf(path).items()}
 
 
-def read_hf_dataset(path: Path, display: str, progress: ProgressFn | None = None) -> Iterator[RawRow]:
+def read_hf_dataset(path: Path, display: str, progress: ProgressFn | None = None,
+                    only: str | None = None) -> Iterator[RawRow]:
+    """Rows of each split (or only the split `only`); a split's rows are named DIR#SPLIT, as the lists of
+    a JSON object are (FILE#KEY)."""
     done = 0
     for split, ds in _load_hf(path).items():
-        part = display if split is None else f"{display}[{split}]"
+        if only is not None and split != only:
+            continue
+        part = display if split is None else f"{display}#{split}"
         for start in range(0, len(ds), 8192):
             batch = ds[start:start + 8192]
             names = list(batch)

@@ -94,10 +94,35 @@ def _unique_header(names: list[str]) -> list[str]:
     return out
 
 
-def read_delimited(stream: BinaryIO, path: str, delimiter: str, limit: int,
-                   progress: ProgressFn | None = None) -> Iterator[RawRow]:
+def looks_like_data(cells: list[str]) -> str | None:
+    """The cell that makes a first row look like data rather than column names (a number, a sentence, a
+    question), or None.
+
+    >>> looks_like_data(["text", "category"]), looks_like_data(["", "Unnamed: 0", "label"])
+    (None, None)
+    >>> looks_like_data(["How do I reset my card PIN?", "card_pin"]), looks_like_data(["42", "x"])
+    ('How do I reset my card PIN?', '42')
+    """
+    for cell in (c.strip() for c in cells):
+        if not cell:
+            continue
+        try:
+            float(cell)
+            return cell
+        except ValueError:
+            pass
+        if len(cell) > 40 or len(cell.split()) >= 4 or cell[-1] in "?.!":
+            return cell
+    return None
+
+
+def read_delimited(stream: BinaryIO, path: str, delimiter: str, limit: int, progress: ProgressFn | None = None,
+                   columns: list[str] | None = None, header_row: bool = True) -> Iterator[RawRow]:
+    """Rows of a CSV/TSV file. `columns` names the columns (replacing the header's names); without a
+    `header_row` the first row is data and `columns` is required. A first row that looks like data is
+    refused, since every row would otherwise be read under the wrong names."""
     lines = _Lines(stream, limit)
-    header: list[str] | None = None
+    header: list[str] | None = None if header_row else list(columns or [])
     index = 0
     while True:
         # TSV has no quoting convention: a quote character is text.
@@ -109,7 +134,7 @@ def read_delimited(stream: BinaryIO, path: str, delimiter: str, limit: int,
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if header is None:
-                    header = _unique_header(row)
+                    header = _header(path, row, columns)
                     continue
                 yield _row(path, first, index, raw, row, header, bad)
                 index += 1
@@ -124,6 +149,20 @@ def read_delimited(stream: BinaryIO, path: str, delimiter: str, limit: int,
         index += 1
     if progress is not None:
         progress(lines.consumed)
+
+
+def _header(path: str, row: list[str], columns: list[str] | None) -> list[str]:
+    if columns:
+        if len(columns) != len(row):
+            raise InputFileError(f"{path}: --columns names {len(columns)} columns, the header row has {len(row)}")
+        return _unique_header(columns)
+    data = looks_like_data(row)
+    if data is not None:
+        names = (["text", "label"] + [f"col{i}" for i in range(3, len(row) + 1)])[:len(row)]
+        raise InputFileError(f"{path}: the first row looks like data, not column names ({data[:60]!r}); if the "
+                             f"file has no header row, pass --no-header --columns {','.join(names)} (names for "
+                             f"its {len(row)} columns)")
+    return _unique_header(row)
 
 
 def _row(path: str, line: int, index: int, raw: str, row: list[str], header: list[str], bad: list[int]) -> RawRow:
