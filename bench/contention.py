@@ -91,15 +91,14 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="curate-contention-"))
     data = tmp / "data.jsonl"
     build(data, args.records)
-    base = tmp / "ws-base"
-    subprocess.run([sys.executable, "-m", "curate.cli", "-w", str(base), "ingest", str(data), "--as", "bench",
-                    "--json"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     trees = [("this tree", ROOT)] + ([("peer", args.peer_src)] if args.peer_src else [])
     print(f"{args.records:,} records; a decision every 50 ms while curate dedup runs\n")
     print(f"{'code':<12}{'dedup s':>9}{'decisions':>11}{'max wait s':>12}{'p99 s':>8}{'median s':>10}{'failed':>8}")
     for name, src in trees:
         ws = tmp / f"ws-{name.replace(' ', '-')}"
-        shutil.copytree(base, ws)
+        # Each tree ingests its own copy: an older tree cannot open a workspace of a newer schema.
+        subprocess.run([sys.executable, "-m", "curate.cli", "-w", str(ws), "ingest", str(data), "--as", "bench",
+                        "--json"], cwd=src, check=True, stdout=subprocess.DEVNULL)
         r = run_tree(src, ws)
         waits = sorted(r["waits"]) or [float("nan")]
         p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))]
