@@ -25,12 +25,22 @@ from .plan import arch_of, plan
 
 
 def _libs():
+    import logging
+    import warnings
+
+    # Messages a user cannot act on: bitsandbytes (imported by peft) asks for an optional CPU kernel package
+    # on CPUs with AVX512-BF16; peft reads an attribute transformers renamed; transformers' own progress bars
+    # (curate draws one per run) and its notes on file timestamps.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing. is deprecated", category=FutureWarning)
     try:
         import peft  # noqa: F401
         import torch  # noqa: F401
-        import transformers  # noqa: F401
+        import transformers
     except ImportError as exc:
         raise MissingDependency(exc.name or "transformers", "train", "Training") from exc
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def _load_tokenizer(model: str, conversations: list[list[dict]], out_dir: Path | None, seed: int):
