@@ -118,8 +118,16 @@ def test_same_seed_same_bytes_and_round_trip(sample_ws, tmp_path, fmt):
         assert report.quarantined == 0 and report.accepted == len(exported)
         back = {e.id: e for e in ws2.iter_examples("back")}
     original = {eid: sample_ws.get_example("support", eid) for eid in exported}
-    if fmt in ("openai", "parquet", "hf"):
+    if fmt in ("parquet", "hf"):
         assert set(back) == set(exported)
+    elif fmt == "openai":
+        # Lossless, in OpenAI's form: a tool call without an id gets one (and its result names it), bare tool
+        # schemas are wrapped as {type: "function", function: ...}; every other example keeps its id.
+        untouched = {i for i, e in original.items() if not e.tools and not any(m.tool_calls for m in e.messages)}
+        assert untouched and untouched <= set(back)
+        changed = set(back) - set(exported)
+        assert all(any(m.tool_calls and all(c.id for c in m.tool_calls) for m in back[i].messages) or back[i].tools
+                   for i in changed)
     def conv(e):
         return [(m.role, m.content, tuple((c.name, c.arguments) for c in m.tool_calls)) for m in e.messages]
 

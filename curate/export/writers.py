@@ -1,6 +1,7 @@
 """Split files in the formats trainers take; every one loads back through curate's own loaders.
 
-- openai: JSONL, one {"messages": [...], "tools"?: [...]} per line (OpenAI / TRL chat format);
+- openai: JSONL, one {"messages": [...], "tools"?: [...]} per line (OpenAI / TRL chat format), tool calls
+  and tool definitions in OpenAI's nested form (see openai_messages);
 - alpaca: a JSON array of {"instruction", "input", "output", "system"?, "history"?} (LLaMA-Factory's
   Alpaca with history): single-user-turn chains only, no tool use;
 - sharegpt: a JSON array of {"conversations": [{"from", "value"}], "system"?, "tools"?} with tool calls
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Iterable
 
 import orjson
 
 from ..errors import MissingDependency
-from ..record import Example
+from ..record import Example, Message
 
 FORMATS = ("openai", "alpaca", "sharegpt", "parquet", "hf")
 
@@ -44,10 +46,51 @@ def representable(e: Example, fmt: str) -> str | None:
     return None
 
 
+def call_id(example_id: str, n: int) -> str:
+    """A stable id for an example's n-th tool call that has none: 9 letters and digits, the form Mistral's
+    templates insist on (others take any string).
+
+    >>> call_id("ab12", 0), call_id("ab12", 0) == call_id("ab12", 1)
+    ('pz6h53ZUr', False)
+    """
+    digest = hashlib.blake2b(f"{example_id}:{n}".encode(), digest_size=8).digest()
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    value = int.from_bytes(digest, "big")
+    return "".join(alphabet[(value // 62 ** k) % 62] for k in range(9))
+
+
+def openai_messages(messages: Iterable[Message], example_id: str) -> list[dict]:
+    """Messages in OpenAI's chat form: tool calls nested as {id, type: "function", function: {name,
+    arguments}}; a call without an id gets a stable one, and the tool turn answering it (the next one
+    without a tool_call_id, in order) names it, so templates can pair calls with results."""
+    out, pending, n = [], [], 0
+    for m in messages:
+        d = m.to_dict()
+        if m.tool_calls:
+            calls = []
+            for c in m.tool_calls:
+                cid = c.id or call_id(example_id, n)
+                n += 1
+                calls.append({"id": cid, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
+                if c.id is None:
+                    pending.append(cid)
+            d["tool_calls"] = calls
+        elif m.role == "tool" and m.tool_call_id is None and pending:
+            d["tool_call_id"] = pending.pop(0)
+        out.append(d)
+    return out
+
+
+def openai_tools(tools) -> list:
+    """Tool definitions as OpenAI's {type: "function", function: {...}}; bare function schemas are wrapped."""
+    return [{"type": "function", "function": t} if isinstance(t, dict) and "name" in t and "function" not in t
+            else t for t in tools]
+
+
 def _openai(e: Example) -> dict:
-    d: dict = {"messages": [m.to_dict() for m in e.messages]}
+    d: dict = {"messages": openai_messages(e.messages, e.id)}
     if e.tools:
-        d["tools"] = list(e.tools)
+        d["tools"] = openai_tools(e.tools)
     return d
 
 
