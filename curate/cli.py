@@ -654,13 +654,20 @@ def _train_config(config_path, method, max_steps):
 
 @main.command()
 @_train_options
-def plan(export_dir, model, method, config_path, max_steps, as_json):
-    """Dry run of curate train: tokens, trainable parameters, memory per GPU, time and cost, warnings."""
+@click.option("--show-masks", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Show N training examples as the model sees them, the tokens the loss trains on highlighted "
+                   "(needs a local model directory or tiny: the real tokenizer and chat template).")
+@click.option("--show-masks-id", "mask_ids", multiple=True, metavar="ID",
+              help="Show this example's mask too (an id, or a unique start of one). Repeatable.")
+def plan(export_dir, model, method, config_path, max_steps, as_json, show_masks, mask_ids):
+    """Dry run of curate train: tokens, trainable parameters, memory per GPU, time and cost, warnings,
+    and with --show-masks exactly which tokens the loss sees."""
     from train_bridge.run import make_plan
 
     from . import render
 
-    result = make_plan(export_dir, model, _train_config(config_path, method, max_steps))
+    result = make_plan(export_dir, model, _train_config(config_path, method, max_steps), show_masks,
+                       tuple(mask_ids))
     if as_json:
         _dump_json(result)
     else:
@@ -676,7 +683,10 @@ def plan(export_dir, model, method, config_path, max_steps, as_json):
 @click.option("--merge", is_flag=True, help="Also save the base model with the adapter merged in (OUTPUT/merged).")
 @click.option("--emit", type=click.Choice(["axolotl", "llamafactory", "trl"]),
               help="Instead of training, write a ready-to-run config for that trainer into OUTPUT.")
-def train(export_dir, model, method, config_path, max_steps, as_json, output, mix, merge, emit):
+@click.option("--compare", "compare_dir", type=click.Path(file_okay=False), metavar="EXPORT_B",
+              help="Also train the same recipe on EXPORT_B (e.g. the raw data) and report both runs side by side, "
+                   "measured on EXPORT_DIR's test split (OUTPUT/a, OUTPUT/b, OUTPUT/comparison.json).")
+def train(export_dir, model, method, config_path, max_steps, as_json, output, mix, merge, emit, compare_dir):
     """LoRA/QLoRA fine-tune on an export's train split, evaluated on val each epoch and on test at the end.
 
     Writes the adapter (adapter_model.safetensors, adapter_config.json) with the tokenizer, metrics.jsonl,
@@ -698,6 +708,14 @@ def train(export_dir, model, method, config_path, max_steps, as_json, output, mi
             _dump_json({"emitted": str(path), "trainer": emit})
         else:
             click.echo(f"wrote {path} ({emit}, same settings as curate train)")
+        return
+    if compare_dir:
+        from train_bridge.run import compare
+
+        if mix or merge:
+            raise UsageError("--compare trains two runs of one recipe; run --mix or --merge on the one you keep")
+        result = compare(export_dir, compare_dir, model, cfg, out, quiet=as_json)
+        _dump_json(result) if as_json else render.compare_summary(result)
         return
     record = run_train(export_dir, model, cfg, out, quiet=as_json, mix=mix, merge=merge)
     if as_json:

@@ -500,8 +500,42 @@ def plan_summary(p: dict) -> None:
         table.add_row(gpu, "[green]yes[/]" if fits else "[red]no[/]",
                       f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min", f"{p['cost_usd'][gpu]:.2f}")
     out.print(table)
+    if "masking" in p:
+        k = p["masking"]
+        methods = ", ".join(f"{n:,} by {how}" for how, n in k["methods"].items()) or "none"
+        out.print(f"loss masks: {methods}; {k['empty_mask']:,} with nothing to train, {k['unlocated_turns']:,} "
+                  f"answers not found in the rendering, {k['unrenderable']:,} refused by the template")
+        if k.get("system_prompt_not_rendered"):
+            out.print(f"[yellow]warning:[/] the chat template leaves out the system prompt of "
+                      f"{k['system_prompt_not_rendered']:,} examples (it writes it into a final user turn only): "
+                      "the model trains without it")
     for w in p["warnings"]:
         out.print(f"[yellow]warning:[/] {safe(w)}")
+    if p.get("masks"):
+        plan_masks(p["masks"])
+
+
+def plan_masks(masks: list[dict]) -> None:
+    """Each example as the model sees it, the tokens the loss trains on highlighted."""
+    from rich.text import Text
+
+    plain = out.color_system is None  # no colours (a pipe, a file): the trained text is bracketed instead
+    legend = "⟦trained⟧ / not trained" if plain else "[black on green]trained[/] / [dim]not trained[/]"
+    out.print(f"[bold]what the loss sees[/]: {legend} (template text included)")
+    for m in masks:
+        head = f"{m['id']} ({m['split']}" + (", tool calls" if m.get("tool_calls") else "") + \
+            (f", masked by {m['method']})" if "method" in m else ")")
+        out.rule(head, align="left")
+        if "error" in m:
+            out.print(f"[red]{safe(m['error'])}[/]")
+            continue
+        text = Text()
+        for seg in m["segments"]:
+            if plain:
+                text.append(f"⟦{seg['text']}⟧" if seg["trained"] else seg["text"])
+            else:
+                text.append(seg["text"], style="black on green" if seg["trained"] else "dim")
+        out.print(text, soft_wrap=True)
 
 
 def train_summary(r: dict, path: str) -> None:
@@ -514,8 +548,15 @@ def train_summary(r: dict, path: str) -> None:
     table.add_row("train loss", f"{m['train_loss']:.4f}")
     if "best_eval_loss" in m:
         table.add_row("best val loss", f"{m['best_eval_loss']:.4f}")
+    before = m.get("before") or {}
     if "test_loss" in m:
-        table.add_row("test loss / perplexity", f"{m['test_loss']:.4f} / {m['test_perplexity']:.2f}")
+        was = f" (before: {before['test_loss']:.4f} / {before['test_perplexity']:.2f})" if "test_loss" in before else ""
+        table.add_row("test loss / perplexity", f"{m['test_loss']:.4f} / {m['test_perplexity']:.2f}{was}")
+    gen, gen_before = m.get("generation") or {}, before.get("generation") or {}
+    for key, label in (("rouge_l", "ROUGE-L F1"), ("similarity", "MiniLM similarity"), ("exact_match", "exact match")):
+        if gen.get(key) is not None:
+            was = f" (before: {gen_before[key]:.3f})" if gen_before.get(key) is not None else ""
+            table.add_row(f"{label} of {gen['samples']} test answers", f"{gen[key]:.3f}{was}")
     table.add_row("seconds", f"{m['seconds']:.1f}")
     d = r["data"]["train"]
     table.add_row("train examples (truncated, empty mask)",
@@ -526,3 +567,19 @@ def train_summary(r: dict, path: str) -> None:
     out.print(f"adapter, tokenizer, metrics.jsonl, loss_curve.svg and training_manifest.json in {safe(path)}")
     if r["model"] == "tiny":
         out.print("[dim]--model tiny is a smoke run: a random 2-layer model proves the pipeline, not the data[/]")
+
+
+def compare_summary(result: dict) -> None:
+    where = safe(result["test_split_of"])
+    table = titled(f"the same recipe on two exports, both measured on the test split of {where}")
+    cols = [("run", "run"), ("export", "export"), ("train_examples", "trained on"),
+            ("held_out_of_train", "held out"), ("test_loss_before", "test loss before"), ("test_loss", "after"),
+            ("rouge_l_before", "ROUGE-L before"), ("rouge_l", "after"), ("similarity", "similarity")]
+    for _, label in cols:
+        table.add_column(label, justify="left" if label in ("run", "export") else "right", overflow="fold")
+    for row in result["table"]:
+        table.add_row(*["-" if row[k] is None else f"{row[k]:.4f}" if isinstance(row[k], float) else safe(str(row[k]))
+                        for k, _ in cols])
+    out.print(table)
+    out.print("held out: training examples of that export that are in the shared test split, left out of its "
+              "training so that no run is scored on what it trained on")

@@ -20,7 +20,8 @@ from curate.export import export  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402
 from train_bridge.config import TrainConfig  # noqa: E402
-from train_bridge.data import encode  # noqa: E402
+from train_bridge.data import conversation_of  # noqa: E402
+from train_bridge.masks import encode  # noqa: E402
 from train_bridge.plan import arch_of, lora_params, memory  # noqa: E402
 from train_bridge.run import train  # noqa: E402
 from train_bridge.tiny import tiny_tokenizer  # noqa: E402
@@ -48,7 +49,10 @@ def test_plan_for_7b_qlora_matches_published_practice():
     cfg = TrainConfig.load(None, method="qlora")
     arch = arch_of("meta-llama/Llama-2-7b-hf")
     assert arch is arch_of("llama-2-7b")
-    assert lora_params(arch, cfg) == 8_388_608  # r=16 on q_proj and v_proj of 32 layers (PEFT prints the same)
+    # QLoRA adapts every linear layer by default (the QLoRA paper); r=16 on all seven projections of 32 layers
+    # is 39,976,960 (PEFT prints the same for Llama-2-7b), on q_proj and v_proj alone 8,388,608.
+    assert lora_params(arch, cfg) == 39_976_960
+    assert lora_params(arch, TrainConfig.load(None, method="lora")) == 8_388_608
     mem = memory(arch, cfg, 512)
     assert 3.5 <= mem["weights_gb"] <= 4.5, "QLoRA 7B weights: about 4 GB"
     assert 4 <= mem["total_gb"] <= 8 and mem["fits"]["L4 24GB"]
@@ -83,16 +87,17 @@ def test_labels_are_assistant_tokens_only_token_by_token():
              {"role": "assistant", "content": "Hello! How can I help?"}, {"role": "user", "content": "Tell a joke"},
              {"role": "assistant", "content": "Why did the chicken cross the road?"}]
     tok = tiny_tokenizer([m["content"] for m in convo] * 20, vocab_size=300)
-    enc = encode(tok, [convo], 4096)
+    enc = encode(tok, [conversation_of({"messages": convo})], 4096)
     ids, labels = enc.input_ids[0], enc.labels[0]
     trained = [t for t, lab in zip(ids, labels) if lab != -100]
     assert all(lab in (-100, t) for t, lab in zip(ids, labels))
-    assert tok.decode(trained) == "Hello! How can I help?<|im_end|>\nWhy did the chicken cross the road?<|im_end|>\n"
+    # Each answer with its end-of-turn token; not the newline ChatML writes after it (it belongs to no answer).
+    assert tok.decode(trained) == "Hello! How can I help?<|im_end|>Why did the chicken cross the road?<|im_end|>"
     # Every token outside the answers, system and user turns and headers included, is masked.
     masked = tok.decode([t for t, lab in zip(ids, labels) if lab == -100])
     assert "Be brief." in masked and "Tell a joke" in masked and "Hello" not in masked
     # Truncated before the first answer: the mask would be empty, so the example is refused.
-    short = encode(tok, [convo], 8)
+    short = encode(tok, [conversation_of({"messages": convo})], 8)
     assert short.empty_mask == 1 and not short.input_ids
 
 
@@ -187,19 +192,49 @@ def test_emit_configs_for_other_trainers(tmp_path, target):
     assert result.exit_code == 0, result.output
     path = Path(json.loads(result.stdout)["emitted"])
     text = path.read_text()
-    assert str((exp / "train.jsonl").resolve()) in text or target == "llamafactory"
+    assert str((exp / "train.jsonl").resolve()) in text or target != "axolotl"
     if target == "trl":
-        compile(text, str(path), "exec")
-        assert "assistant_only_loss=True" in text and "load_in_4bit=True" in text
+        script = _load_script(path)
+        sft = script.config(False, "fp32")  # built by this TRL: every argument exists, every value is accepted
+        assert type(sft).__name__ == "SFTConfig" and sft.warmup_steps == 0.1 and sft.max_length is None
+        assert script.SETTINGS["method"] == "qlora" and Path(script.EXPORT) == exp.resolve()
     else:
         data = yaml.safe_load(text)
         if target == "axolotl":
             assert data["adapter"] == "qlora" and data["lora_r"] == 16 and data["datasets"][0]["roles_to_train"] == [
                 "assistant"]
         else:
-            assert data["quantization_bit"] == 4 and data["dataset"] == "curate_train"
+            assert data["quantization_bit"] == 4 and data["quantization_method"] == "bnb"
+            assert data["dataset"] == "curate_train" and data["template"] == "llama3"
             info = json.loads((tmp_path / "cfg" / "dataset_info.json").read_text())
-            assert info["curate_train"]["file_name"] == str((exp / "train.jsonl").resolve())
+            converted = tmp_path / "cfg" / info["curate_train"]["file_name"]  # LLaMA-Factory's sharegpt form
+            assert len(converted.read_text().splitlines()) == len((exp / "train.jsonl").read_text().splitlines())
+
+
+def _load_script(path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"emitted_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_emitted_trl_script_trains_with_curates_masks(tmp_path):
+    from train_bridge.data import load_export
+    from train_bridge.tiny import build
+
+    exp = make_export(tmp_path, repetitive(20))
+    _, splits = load_export(exp)
+    build(splits["train"], tmp_path / "tiny")  # a model directory with a tokenizer and chat template
+    config = _config(tmp_path, max_steps=2, batch_size=2, grad_accum=1)
+    result = CliRunner().invoke(main, ["train", str(exp), "--model", str(tmp_path / "tiny" / "base"), "--emit", "trl",
+                                       "--config", str(config), "--output", str(tmp_path / "cfg")])
+    assert result.exit_code == 0, result.output
+    script = _load_script(tmp_path / "cfg" / "train_trl.py")
+    script.main()
+    assert (tmp_path / "cfg" / "trl-out" / "checkpoints" / "adapter_model.safetensors").is_file()
 
 
 @pytest.mark.parametrize("value", ["1); import os; os.system('touch pwned')  #", True, [1], {"a": 1}])

@@ -15,8 +15,8 @@ from typing import Any
 from curate.errors import UsageError
 
 METHODS = ("lora", "qlora")
-TARGETS = {"q_proj,v_proj": ["q_proj", "v_proj"], "all-linear": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                                "up_proj", "down_proj"]}
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+TARGETS = {"auto": [], "q_proj,v_proj": ["q_proj", "v_proj"], "all-linear": ALL_LINEAR}  # auto: by method
 # On-demand $/hour per GPU, from public cloud list prices (late 2025); override with `prices` in --config.
 PRICES = {"L4 24GB": 0.80, "RTX 4090 24GB": 0.70, "A100 40GB": 1.30, "A100 80GB": 1.80, "H100 80GB": 2.80}
 
@@ -36,7 +36,9 @@ class TrainConfig:
     lora_r: int = _f(16, "LoRA rank")
     lora_alpha: int = _f(32, "LoRA scaling alpha (effective scale alpha / r)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA path")
-    target_modules: str = _f("q_proj,v_proj", "projections to adapt: q_proj,v_proj or all-linear")
+    target_modules: str = _f("auto", "projections to adapt: q_proj,v_proj, all-linear (every linear layer but "
+                                     "the output head, by peft's names), or auto (all-linear for qlora, as the "
+                                     "QLoRA paper found necessary; q_proj,v_proj for lora)")
     learning_rate: float = _f(2e-4, "peak learning rate (cosine decay after warmup)")
     epochs: float = _f(3.0, "passes over the training split")
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1: run the epochs)")
@@ -95,8 +97,21 @@ class TrainConfig:
         return self
 
     @property
+    def resolved_targets(self) -> str:
+        if self.target_modules == "auto":
+            return "all-linear" if self.method == "qlora" else "q_proj,v_proj"
+        return self.target_modules
+
+    @property
     def targets(self) -> list[str]:
-        return TARGETS[self.target_modules]
+        """The projections adapted, by Llama's names (what the plan counts and other trainers' configs list)."""
+        return TARGETS[self.resolved_targets]
+
+    @property
+    def peft_targets(self) -> str | list[str]:
+        """What peft is given: its own "all-linear" (it finds every linear layer but the head, whatever the
+        architecture calls them), else the named projections."""
+        return "all-linear" if self.resolved_targets == "all-linear" else self.targets
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,119 +1,101 @@
-"""An export's splits as conversations, rendered with the chat template, with loss on assistant tokens only.
-
-Masking: for each assistant turn, the rendered text of the conversation up to that turn with the
-generation prompt gives where its answer starts, and the rendering including the turn gives where it
-ends (its end-of-turn token included, so the model learns to stop). Tokens whose characters start in
-such a span keep their label; every other token gets -100. This works for any template whose renderings
-of a prefix are prefixes of the full rendering (Llama, Mistral, Qwen/ChatML, Gemma); where a template is
-not, the answer's text is located in the rendering instead. A conversation whose mask comes out empty
-(e.g. truncated before the first answer) is refused: training on it would silently teach nothing.
-"""
+"""An export's splits as whole conversations (tool calls, tool results, tool definitions, per-turn weights),
+read back from the files curate wrote. Masking them for the loss is masks.py."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from curate.errors import RowRejected, UsageError
+from curate.export.writers import openai_messages, openai_tools
 from curate.formats import convert_record
 from curate.readers import open_input
+from curate.record import content_id
 
 SPLITS = ("train", "val", "test")
 _FILES = {"openai": "{}.jsonl", "alpaca": "{}.json", "sharegpt": "{}.json", "parquet": "{}.parquet"}
 
 
-def load_export(export_dir: str | Path) -> tuple[dict, dict[str, list[list[dict]]]]:
-    """(the export's manifest, split -> conversations as lists of {"role", "content"} dicts)."""
+@dataclass
+class Conversation:
+    """One example as chat templates take it: `messages` in OpenAI's form (tool calls nested, their
+    arguments as objects, which is what Llama 3.1, Qwen2.5 and Mistral templates expect), `tools` for the
+    template's tool block, and `trained[i]`: whether turn i is in the loss (an assistant turn whose weight
+    is not 0)."""
+
+    id: str
+    messages: list[dict]
+    tools: list[dict] | None = None
+    trained: tuple[bool, ...] = ()
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return any(m.get("tool_calls") for m in self.messages)
+
+
+def load_export(export_dir: str | Path) -> tuple[dict, dict[str, list[Conversation]]]:
+    """(the export's manifest, split -> conversations, ids from the manifest)."""
     root = Path(export_dir)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise UsageError(f"{root} is not a curate export (no manifest.json); create one with curate export")
     manifest = orjson.loads(manifest_path.read_bytes())
     fmt = manifest.get("format")
-    out: dict[str, list[list[dict]]] = defaultdict(list)
+    rows: dict[str, list] = defaultdict(list)
     if fmt == "hf":
         for row in open_input(str(root), "hf").rows():
-            split = row.path.rsplit("#", 1)[-1] if "#" in row.path else "train"  # DIR#SPLIT
-            out[split].append(_row_messages(row))
+            rows[row.path.rsplit("#", 1)[-1] if "#" in row.path else "train"].append(row)  # DIR#SPLIT
     elif fmt in _FILES:
         for split in SPLITS:
             path = root / _FILES[fmt].format(split)
             if path.is_file() and path.stat().st_size:
-                out[split] = [_row_messages(r) for r in open_input(str(path)).rows()]
+                rows[split] = list(open_input(str(path)).rows())
     else:
         raise UsageError(f"{manifest_path}: unknown export format {fmt!r}")
-    return manifest, {s: out.get(s, []) for s in SPLITS}
+    ids = manifest.get("splits") or {}
+    return manifest, {s: _conversations(rows.get(s, []), ids.get(s)) for s in SPLITS}
 
 
-def _row_messages(row) -> list[dict]:
+def _conversations(rows: list, ids: list[str] | None) -> list[Conversation]:
+    # The manifest lists each split's ids in file order; an export edited by hand falls back to content ids.
+    named = ids if ids is not None and len(ids) == len(rows) else None
+    return [_row_conversation(row, named[i] if named else None) for i, row in enumerate(rows)]
+
+
+def _row_conversation(row, id_: str | None) -> Conversation:
     """One row of an export; a damaged one stops the run with where it is (training on a silently
     shortened split would misreport every figure)."""
     try:
         if row.error is not None:
             raise RowRejected(*row.error)
-        return messages_of(row.value)
+        return conversation_of(row.value, id_)
     except RowRejected as exc:
         raise UsageError(f"{row.path}:{row.line}: {exc.message}; the export was changed after curate wrote it "
                          "(its sha256 is in manifest.json): export again") from None
 
 
-def messages_of(record) -> list[dict]:
-    """A record in any format curate reads, as a list of {"role", "content"} turns (RowRejected if bad)."""
+def conversation_of(record, id_: str | None = None) -> Conversation:
+    """A record in any format curate reads (RowRejected if bad)."""
     _, converted = convert_record(record, "examples")
-    return [{"role": m.role, "content": m.content} for m in converted[0].messages]
+    example = converted[0]
+    id_ = id_ or content_id(tuple(example.messages), tuple(example.tools))
+    messages = openai_messages(example.messages, id_)
+    for m in messages:
+        m.pop("weight", None)
+        for call in m.get("tool_calls", ()):
+            call["function"]["arguments"] = _arguments(call["function"]["arguments"])
+    trained = tuple(m.role == "assistant" and m.weight != 0 for m in example.messages)
+    return Conversation(id_, messages, openai_tools(example.tools) or None, trained)
 
 
-def render(tokenizer, messages: list[dict], **kw) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, **kw)
-
-
-def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
-    """The rendered conversation and the character spans of its assistant answers."""
-    full = render(tokenizer, messages)
-    spans = []
-    cursor = 0
-    for i, m in enumerate(messages):
-        if m["role"] != "assistant":
-            continue
-        before = render(tokenizer, messages[:i], add_generation_prompt=True) if i else ""
-        through = render(tokenizer, messages[:i + 1])
-        if full.startswith(before) and full.startswith(through) and len(through) > len(before):
-            spans.append((len(before), len(through)))
-            cursor = len(through)
-            continue
-        at = full.find(m["content"], cursor)  # a template that is not prefix-stable: find the answer itself
-        if at >= 0 and m["content"]:
-            spans.append((at, at + len(m["content"])))
-            cursor = at + len(m["content"])
-    return full, spans
-
-
-@dataclass
-class Encoded:
-    input_ids: list[list[int]] = field(default_factory=list)
-    labels: list[list[int]] = field(default_factory=list)
-    truncated: int = 0
-    empty_mask: int = 0
-    lengths: list[int] = field(default_factory=list)
-
-
-def encode(tokenizer, conversations: list[list[dict]], max_length: int) -> Encoded:
-    out = Encoded()
-    for messages in conversations:
-        text, spans = assistant_spans(tokenizer, messages)
-        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids, offsets = enc["input_ids"], enc["offset_mapping"]
-        labels = [tok if any(s <= start < e for s, e in spans) else -100 for tok, (start, _) in zip(ids, offsets)]
-        out.lengths.append(len(ids))
-        if len(ids) > max_length:
-            out.truncated += 1
-            ids, labels = ids[:max_length], labels[:max_length]
-        if all(x == -100 for x in labels):
-            out.empty_mask += 1
-            continue
-        out.input_ids.append(ids)
-        out.labels.append(labels)
-    return out
+def _arguments(text: str):
+    """Arguments as an object where they are a JSON object: templates write them with `tojson`, and a
+    string would come out quoted twice. Anything else stays the text it was."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, dict) else text

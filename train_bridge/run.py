@@ -1,9 +1,9 @@
-"""`curate plan` and `curate train` on an export: transformers' Trainer + peft LoRA (QLoRA on CUDA).
+"""`curate plan` and `curate train` on an export: TRL's SFTTrainer + peft LoRA (QLoRA on CUDA).
 
-What curate adds to the libraries: assistant-only labels for any chat template (data.py), refusal when the
-mask is empty, batches of similar lengths padded to their longest (less padding than a random order),
-metrics.jsonl and an SVG loss curve, an overfitting warning, and a manifest tying the adapter to the
-export it was trained on.
+What curate adds to the libraries: masks for any chat template that keep tool calls and honour per-turn
+weights (masks.py), shown before training (`plan --show-masks`); refusal when a mask is empty; the same
+measures before and after training (evaluate.py) and `--compare` of two exports on one test split;
+metrics.jsonl and an SVG loss curve; an overfitting warning; a manifest tying the adapter to the export.
 """
 
 from __future__ import annotations
@@ -16,11 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from curate.errors import MissingDependency, UsageError
 from curate.secrets import redact
 
 from .config import TrainConfig
-from .data import encode, load_export, messages_of
+from .curves import loss_svg, overfitting
+from .data import SPLITS, Conversation, conversation_of, load_export
+from .masks import RenderError, encode, render, segments
 from .plan import arch_of, plan
 
 
@@ -37,43 +41,66 @@ def _libs():
         import peft  # noqa: F401
         import torch  # noqa: F401
         import transformers
+        import trl  # noqa: F401
     except ImportError as exc:
         raise MissingDependency(exc.name or "transformers", "train", "Training") from exc
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+    try:  # TRL prepares the rows with datasets.map, which draws a bar per pass
+        import datasets
+
+        datasets.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
 
 
-def _load_tokenizer(model: str, conversations: list[list[dict]], out_dir: Path | None, seed: int):
-    """(model or None, tokenizer or None, what counted the tokens)."""
+def _tokenizer(model: str, conversations: list[Conversation], out_dir: Path | None, seed: int):
+    """(the tiny model or None, the tokenizer or None, what counted the tokens). A tokenizer without a chat
+    template is refused here, before any model weights load."""
     if model == "tiny":
         from .tiny import build
 
         m, tok = build(conversations, out_dir, seed)
         return m, tok, "tiny BPE tokenizer trained on the export"
-    if Path(model).is_dir():
+    if Path(model).is_dir() or out_dir is not None:  # training needs the real tokenizer; a plan can estimate
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(model)
+        try:
+            tok = AutoTokenizer.from_pretrained(model)
+        except OSError as exc:
+            raise UsageError(f"cannot load the tokenizer of {model!r}: {exc}. Pass a local model directory, or "
+                             "--model tiny for a smoke run") from None
         if not tok.chat_template:
-            raise UsageError(f"{model}: the tokenizer has no chat template; use an instruct/chat model or add one")
+            raise UsageError(f"{model}: the tokenizer has no chat template, so conversations cannot be rendered "
+                             "as the model will see them; use an instruct/chat model, or set chat_template in its "
+                             "tokenizer_config.json")
         return None, tok, f"{model} tokenizer with its chat template"
     return None, None, "all-MiniLM-L6-v2 WordPiece (offline estimate: no tokenizer for a preset)"
 
 
-def _lengths(tok, conversations: list[list[dict]]) -> list[int]:
+def _lengths(tok, conversations: list[Conversation]) -> list[int]:
     if tok is not None:
-        from .data import render
-
-        return [len(tok(render(tok, c), add_special_tokens=False)["input_ids"]) for c in conversations]
+        lengths = []
+        for c in conversations:
+            try:
+                lengths.append(len(tok(render(tok, c), add_special_tokens=False)["input_ids"]))
+            except RenderError:
+                continue  # counted by the plan's masking summary
+        return lengths
     from curate.checks.tokenizer import load
 
     _, counter = load(None)
+
+    def text(c: Conversation) -> str:
+        calls = [json.dumps(m.get("tool_calls")) for m in c.messages if m.get("tool_calls")]
+        return "\n".join([m.get("content") or "" for m in c.messages] + calls + [json.dumps(c.tools or "")])
+
     # About 4 template tokens per turn on top of the text (role header and end-of-turn).
-    return [n + 4 * len(c) for n, c in zip(counter.many(["\n".join(m["content"] for m in c)
-                                                         for c in conversations]), conversations)]
+    return [n + 4 * len(c.messages) for n, c in zip(counter.many([text(c) for c in conversations]), conversations)]
 
 
-def make_plan(export_dir: str, model: str, cfg: TrainConfig) -> dict[str, Any]:
+def make_plan(export_dir: str, model: str, cfg: TrainConfig, show_masks: int = 0,
+              mask_ids: tuple[str, ...] = ()) -> dict[str, Any]:
     _, splits = load_export(export_dir)
     if not splits["train"]:
         raise UsageError(f"{export_dir}: the train split is empty")
@@ -85,72 +112,51 @@ def make_plan(export_dir: str, model: str, cfg: TrainConfig) -> dict[str, Any]:
         from transformers import AutoConfig
 
         hf_config = AutoConfig.from_pretrained(model)
-    m, tok, note = _load_tokenizer(model, splits["train"], None, cfg.seed)
+    m, tok, note = _tokenizer(model, splits["train"], None, cfg.seed)
     arch = arch_of(model, m.config if m is not None else hf_config)
-    return plan(arch, cfg, _lengths(tok, splits["train"]), len(splits["val"]), note)
+    result = plan(arch, cfg, _lengths(tok, splits["train"]), len(splits["val"]), note)
+    if tok is not None:
+        result["masking"] = encode(tok, splits["train"], cfg.max_length).summary()
+    if show_masks or mask_ids:
+        if tok is None:
+            raise UsageError(f"--show-masks needs the model's tokenizer and chat template; {model!r} is a preset, "
+                             "which has neither offline: pass a local model directory (or tiny)")
+        result["masks"] = [_mask_entry(tok, conv, split, cfg.max_length)
+                           for split, conv in _mask_choice(splits, show_masks, mask_ids)]
+    return result
 
 
-class _Dataset:
-    def __init__(self, enc):
-        self.rows = [{"input_ids": i, "labels": lab, "attention_mask": [1] * len(i)}
-                     for i, lab in zip(enc.input_ids, enc.labels)]
-
-    def __len__(self):
-        return len(self.rows)
-
-    def __getitem__(self, i):
-        return self.rows[i]
-
-
-def _collate(pad_id: int):
-    import torch
-
-    def collate(rows):
-        n = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), n), -100, dtype=torch.long)
-        mask = torch.zeros((len(rows), n), dtype=torch.long)
-        for k, r in enumerate(rows):
-            L = len(r["input_ids"])
-            ids[k, :L] = torch.tensor(r["input_ids"])
-            labels[k, :L] = torch.tensor(r["labels"])
-            mask[k, :L] = 1
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
-
-    return collate
+def _mask_choice(splits: dict[str, list[Conversation]], n: int, ids: tuple[str, ...]):
+    """The conversations asked for by id (a unique prefix will do), then the first n of train, the first
+    with a tool call among them where there is one (the kind of turn a template most often gets wrong)."""
+    everything = [(s, c) for s in SPLITS for c in splits[s]]
+    chosen = []
+    for want in ids:
+        found = [(s, c) for s, c in everything if c.id.startswith(want)]
+        if len(found) != 1:
+            raise UsageError(f"--show-masks-id {want}: {'no' if not found else len(found)} examples of the export "
+                             "have that id; ids are in manifest.json (splits) and in curate show")
+        chosen.append(found[0])
+    train = [("train", c) for c in splits["train"]]
+    tool = next((p for p in train if p[1].has_tool_calls), None)
+    picked = ([tool] if tool and n else []) + [p for p in train if p is not tool]
+    return chosen + picked[:n]
 
 
-def _loss_svg(metrics: list[dict], path: Path) -> None:
-    train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
-    evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
-    pts = train + evals
-    if not pts:
-        return
-    w, h, pad = 640, 320, 40
-    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts) or 1
-    y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
-    sx = lambda x: pad + (x - x0) / max(1e-9, x1 - x0) * (w - 2 * pad)  # noqa: E731
-    sy = lambda y: h - pad - (y - y0) / max(1e-9, y1 - y0) * (h - 2 * pad)  # noqa: E731
-    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in train)
-    dots = "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4" fill="#d62728"/>' for x, y in evals)
-    path.write_text(
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
-        f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>'
-        f'<polyline points="{line}" fill="none" stroke="#4c78a8" stroke-width="2"/>{dots}'
-        f'<text x="{pad}" y="20">loss: train (line), val (red dots); steps {x0}-{x1}; '
-        f'{y0:.3f}-{y1:.3f}</text></svg>', encoding="utf-8")
+def _mask_entry(tok, conv: Conversation, split: str, max_length: int) -> dict[str, Any]:
+    from .masks import mask
+
+    try:
+        method = mask(tok, conv).method
+        parts = segments(tok, conv, max_length)
+    except RenderError as exc:
+        return {"id": conv.id, "split": split, "error": f"the chat template refused it: {exc}", "segments": []}
+    # Shown outside the review screen, so secrets are masked (segment by segment: spans keep their flags).
+    return {"id": conv.id, "split": split, "method": method, "tool_calls": conv.has_tool_calls,
+            "segments": [{"text": redact(p["text"]), "trained": p["trained"]} for p in parts]}
 
 
-def _overfitting(metrics: list[dict]) -> str | None:
-    evals = [m["eval_loss"] for m in metrics if "eval_loss" in m]
-    train = [m["loss"] for m in metrics if "loss" in m]
-    if len(evals) >= 3 and evals[-1] > evals[-2] > evals[-3] and len(train) >= 2 and train[-1] < train[0]:
-        return (f"val loss rose for two evaluations ({evals[-3]:.3f} -> {evals[-1]:.3f}) while train loss fell: "
-                "overfitting; the best checkpoint (lowest val loss) was kept")
-    return None
-
-
-def _mix(spec: str, n_train: int, seed: int) -> tuple[list[list[dict]], dict[str, Any]]:
+def _mix(spec: str, n_train: int, seed: int) -> tuple[list[Conversation], dict[str, Any]]:
     """FILE:RATIO -> conversations from FILE making up RATIO of the blended training set."""
     import random
 
@@ -166,7 +172,7 @@ def _mix(spec: str, n_train: int, seed: int) -> tuple[list[list[dict]], dict[str
     pool, bad = [], 0
     for row in open_input(path).rows():
         try:
-            pool.append(messages_of(row.value))
+            pool.append(conversation_of(row.value))
         except Exception:  # a bad row of the general set is counted, not fatal
             bad += 1
     want = round(ratio / (1 - ratio) * n_train)
@@ -175,151 +181,87 @@ def _mix(spec: str, n_train: int, seed: int) -> tuple[list[list[dict]], dict[str
                     "added": len(chosen)}
 
 
-def _exact_match(model_, tok, conversations: list[list[dict]], n: int) -> dict[str, Any]:
-    """Greedy answers to the first n test prompts vs the reference answer, compared whitespace- and
-    case-insensitively."""
-    import torch
+def _measure(trainer, tok, test, cases) -> dict[str, Any]:
+    """Test loss and generation metrics of the model as it is now."""
+    from .evaluate import generation
+    from .trainer import dataset
 
-    from .data import render
-
-    hits = 0
-    shown: list[dict[str, Any]] = []
-    cases = [c for c in conversations if c and c[-1]["role"] == "assistant"][:n]
-    model_.eval()
-    for conv in cases:
-        prompt = render(tok, conv[:-1], add_generation_prompt=True)
-        enc = tok(prompt, return_tensors="pt", add_special_tokens=False)
-        ref = tok(conv[-1]["content"], add_special_tokens=False)["input_ids"]
-        with torch.no_grad():
-            out = model_.generate(**enc, max_new_tokens=min(512, len(ref) + 16), do_sample=False,
-                                  pad_token_id=tok.pad_token_id)
-        answer = tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        hit = " ".join(answer.split()).lower() == " ".join(conv[-1]["content"].split()).lower()
-        hits += hit
-        if len(shown) < 3:
-            # The training manifest is shared like a report: masked before it is cut.
-            shown.append({"prompt": redact(conv[-2]["content"])[:200], "answer": redact(answer)[:200], "exact": hit})
-    return {"samples": len(cases), "exact_match": round(hits / len(cases), 4) if cases else None, "examples": shown}
+    out: dict[str, Any] = {}
+    if test.input_ids:
+        # A dataset given to evaluate() is not prepared by TRL: it carries its labels itself.
+        result = trainer.evaluate(dataset(test, labels=True), metric_key_prefix="test")
+        out["test_loss"] = round(result["test_loss"], 4)
+        out["test_perplexity"] = round(math.exp(min(result["test_loss"], 50)), 3)
+    if cases:
+        out["generation"] = generation(trainer.model, tok, cases)
+    return out
 
 
-def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False, mix: str | None = None,
-          merge: bool = False) -> dict[str, Any]:
-    _libs()
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
-
-    import curate
-
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest, splits = load_export(export_dir)
-    if not splits["train"]:
-        raise UsageError(f"{export_dir}: the train split is empty")
-    cuda = torch.cuda.is_available()
-    mixed = None
-    if mix:
-        extra, mixed = _mix(mix, len(splits["train"]), cfg.seed)
-        splits["train"] = splits["train"] + extra
+def _checks(cfg: TrainConfig, cuda: bool, merge: bool) -> None:
     if merge and cfg.method == "qlora":
         raise UsageError("--merge with qlora would merge into 4-bit weights; merge the adapter into the "
                          "full-precision base instead (load it, PeftModel.from_pretrained, merge_and_unload)")
     if cfg.method == "qlora" and not cuda:
         raise UsageError("QLoRA loads the base model in 4-bit with bitsandbytes, which needs a CUDA GPU; this "
                          "machine has none. Use --method lora here, or run on a GPU machine")
+    if cuda:
+        from .trainer import refuse_data_parallel
+
+        refuse_data_parallel(cfg)
+
+
+def _fingerprint(conv: Conversation) -> str:
+    return hashlib.blake2b(orjson.dumps([conv.messages, conv.tools], option=orjson.OPT_SORT_KEYS),
+                           digest_size=16).hexdigest()
+
+
+def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False, mix: str | None = None,
+          merge: bool = False, test_from: list[Conversation] | None = None) -> dict[str, Any]:
+    """Train on the export; `test_from` replaces its test split (--compare evaluates both runs on one), and
+    its conversations are taken out of training, so a raw export cannot be scored on what it trained on."""
+    _libs()
+    import torch
+    from transformers import EarlyStoppingCallback
+
+    from .evaluate import prompts
+    from .trainer import Log, load_base, precision, sft_trainer, with_lora
+
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest, splits = load_export(export_dir)
+    held_out = 0
+    if test_from is not None:
+        seen = {_fingerprint(c) for c in test_from}
+        kept = [c for c in splits["train"] if _fingerprint(c) not in seen]
+        held_out, splits["train"], splits["test"] = len(splits["train"]) - len(kept), kept, test_from
+    if not splits["train"]:
+        raise UsageError(f"{export_dir}: the train split is empty")
+    cuda = torch.cuda.is_available()
+    _checks(cfg, cuda, merge)
+    mixed = None
+    if mix:
+        extra, mixed = _mix(mix, len(splits["train"]), cfg.seed)
+        splits["train"] = splits["train"] + extra
     torch.manual_seed(cfg.seed)
-    base, tok, _ = _load_tokenizer(model, splits["train"], out, cfg.seed)
-    if base is None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        try:
-            tok = tok or AutoTokenizer.from_pretrained(model)
-            kw: dict[str, Any] = {}
-            if cfg.method == "qlora":
-                from transformers import BitsAndBytesConfig
-
-                kw["quantization_config"] = BitsAndBytesConfig(
-                    load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                    bnb_4bit_compute_dtype=torch.bfloat16)
-            base = AutoModelForCausalLM.from_pretrained(model, **kw)
-        except OSError as exc:
-            raise UsageError(f"cannot load model {model!r}: {exc}. Pass a local model directory, or "
-                             "--model tiny for a smoke run") from exc
-        if cfg.method == "qlora":
-            from peft import prepare_model_for_kbit_training
-
-            base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    dtype = precision(cfg, cuda)
+    base, tok, _ = _tokenizer(model, splits["train"], out, cfg.seed)
+    if base is None or cfg.method == "qlora":  # tiny + qlora: the saved tiny base, loaded in 4-bit
+        base = load_base(str(out / "base") if model == "tiny" else model, cfg, cuda, dtype)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    enc = {s: encode(tok, splits[s], cfg.max_length) for s in ("train", "val", "test")}
+    enc = {s: encode(tok, splits[s], cfg.max_length) for s in SPLITS}
     if not enc["train"].input_ids:
         raise UsageError("every training example has an empty loss mask (no assistant tokens after the template "
-                         "and truncation): nothing would be learned; check the chat template and max_length")
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.targets, task_type="CAUSAL_LM")
-    model_: Any = get_peft_model(base, lora)  # Any: PeftModel forwards attributes to the base dynamically
-    bf16 = cfg.bf16 == "true" or (cfg.bf16 == "auto" and cuda and torch.cuda.is_bf16_supported())
+                         "and truncation): nothing would be learned; check the chat template and max_length "
+                         "(curate plan --show-masks 3 shows what is trained)")
+    model_: Any = with_lora(base, cfg)  # Any: PeftModel forwards attributes to the base dynamically
+    log = Log(out / "metrics.jsonl", quiet)
+    trainer = sft_trainer(model_, tok, cfg, enc, out, cuda, dtype, log)
+    cases = prompts(splits["test"], cfg.eval_samples)
+    before = _measure(trainer, tok, enc["test"], cases)
     has_val = bool(enc["val"].input_ids)
-    metrics: list[dict] = []
-    metrics_path = out / "metrics.jsonl"
-    metrics_path.write_text("")
-
-    class Log(TrainerCallback):
-        """metrics.jsonl, and one quiet progress bar (the Trainer's own prints every log dict)."""
-
-        bar = None
-
-        def on_train_begin(self, args, state, control, **kw):
-            if not quiet:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=state.max_steps, desc="training", unit="step")
-
-        def on_step_end(self, args, state, control, **kw):
-            if self.bar is not None:
-                self.bar.update(1)
-                last = next((m for m in reversed(metrics) if "loss" in m), None)
-                if last:
-                    self.bar.set_postfix(loss=f"{last['loss']:.3f}")
-
-        def on_train_end(self, args, state, control, **kw):
-            if self.bar is not None:
-                self.bar.close()
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            row = {"step": state.global_step, "epoch": round(state.epoch or 0, 4)}
-            row.update({k: v for k, v in (logs or {}).items() if k in ("loss", "eval_loss", "learning_rate",
-                                                                        "grad_norm")})
-            if "loss" in row or "eval_loss" in row:
-                metrics.append(row)
-                with open(metrics_path, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-
-    import inspect
-
-    checkpointing = "activation_checkpointing" if "activation_checkpointing" in \
-        inspect.signature(TrainingArguments.__init__).parameters else "gradient_checkpointing"
-    renamed: dict[str, Any] = {checkpointing: cfg.gradient_checkpointing and cuda}
-    args = TrainingArguments(
-        output_dir=str(out / "checkpoints"), per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, lr_scheduler_type="cosine",
-        logging_steps=cfg.logging_steps, eval_strategy="epoch" if has_val else "no",
-        save_strategy="epoch" if has_val else "no", load_best_model_at_end=has_val,
-        metric_for_best_model="eval_loss", greater_is_better=False, save_total_limit=2, bf16=bf16,
-        use_cpu=not cuda, report_to=[], seed=cfg.seed, train_sampling_strategy="group_by_length", disable_tqdm=True,
-        remove_unused_columns=False, **renamed)
-    callbacks: list[TrainerCallback] = [Log()]
     if has_val:
-        callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
-    trainer = Trainer(model=model_, args=args, train_dataset=_Dataset(enc["train"]),
-                      eval_dataset=_Dataset(enc["val"]) if has_val else None, data_collator=_collate(tok.pad_token_id),
-                      callbacks=callbacks)
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(EarlyStoppingCallback(cfg.early_stopping_patience))
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
@@ -329,42 +271,75 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
                                                    trainer.state.epoch < cfg.epochs - 1e-6)}
     if has_val and trainer.state.best_metric is not None:  # None when training ended before the first eval
         final["best_eval_loss"] = round(trainer.state.best_metric, 4)
-    if enc["test"].input_ids:
-        trainer.remove_callback(EarlyStoppingCallback)  # it only knows eval_loss, and would warn about test_loss
-        test_set: Any = _Dataset(enc["test"])  # a map-style dataset, as Trainer takes it (duck-typed)
-        test = trainer.evaluate(test_set, metric_key_prefix="test")
-        final["test_loss"] = round(test["test_loss"], 4)
-        final["test_perplexity"] = round(math.exp(min(test["test_loss"], 50)), 3)
-    if cfg.eval_samples and splits["test"]:
-        final["generation"] = _exact_match(model_, tok, splits["test"], cfg.eval_samples)
+    trainer.remove_callback(EarlyStoppingCallback)  # it only knows eval_loss, and would warn about test_loss
+    final.update(_measure(trainer, tok, enc["test"], cases))
+    final["before"] = before
+    _save(model_, tok, out, merge)
+    loss_svg(log.rows, out / "loss_curve.svg")
+    warning = overfitting(log.rows)
+    record = _record(export_dir, manifest, model, cfg, out, splits, enc, cuda, dtype, final, warning, mixed, merge)
+    record["data"]["held_out_of_train"] = held_out
+    (out / "training_manifest.json").write_text(json.dumps(record, indent=2) + "\n")
+    if not os.environ.get("CURATE_KEEP_CHECKPOINTS"):
+        _drop_checkpoints(out / "checkpoints")
+    return record
+
+
+def _save(model_, tok, out: Path, merge: bool) -> None:
     model_.save_pretrained(str(out))
     tok.save_pretrained(out)
     if merge:
         merged = model_.merge_and_unload()
         merged.save_pretrained(out / "merged")
         tok.save_pretrained(out / "merged")
-    _loss_svg(metrics, out / "loss_curve.svg")
-    warning = _overfitting(metrics)
+
+
+def _record(export_dir, manifest, model, cfg, out, splits, enc, cuda, dtype, final, warning, mixed, merge) -> dict:
     import peft
+    import torch
     import transformers
+    import trl
+
+    import curate
 
     export_manifest = Path(export_dir) / "manifest.json"
-    record = {
+    return {
         "export": str(Path(export_dir).resolve()),
         "export_manifest_sha256": hashlib.sha256(export_manifest.read_bytes()).hexdigest(),
         "export_fingerprint": manifest.get("workspace_fingerprint"), "model": model,
         "base_model_dir": str(out / "base") if model == "tiny" else model, "config": cfg.to_dict(),
-        "data": {s: {"examples": len(splits[s]), "trained": len(enc[s].input_ids), "truncated": enc[s].truncated,
-                     "empty_mask": enc[s].empty_mask} for s in ("train", "val", "test")},
-        "versions": {"curate": curate.__version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "peft": peft.__version__},
-        "device": "cuda" if cuda else "cpu", "bf16": bf16, "metrics": final, "warnings": [warning] if warning else [],
-        "mix": mixed, "merged": str(out / "merged") if merge else None,
+        "targets": cfg.peft_targets,
+        "data": {s: {**enc[s].summary(), "examples": len(splits[s])} for s in SPLITS},
+        "versions": {"curate": curate.__version__, "torch": torch.__version__, "transformers": transformers.__version__,
+                     "peft": peft.__version__, "trl": trl.__version__},
+        "device": "cuda" if cuda else "cpu", "precision": dtype, "bf16": dtype == "bf16", "metrics": final,
+        "warnings": [warning] if warning else [], "mix": mixed, "merged": str(out / "merged") if merge else None,
     }
-    (out / "training_manifest.json").write_text(json.dumps(record, indent=2) + "\n")
-    if not os.environ.get("CURATE_KEEP_CHECKPOINTS"):
-        _drop_checkpoints(out / "checkpoints")
-    return record
+
+
+def compare(export_a: str, export_b: str, model: str, cfg: TrainConfig, output: str,
+            quiet: bool = False) -> dict[str, Any]:
+    """The same recipe trained on two exports (say curated A and raw B), both measured on A's test split."""
+    _, a_splits = load_export(export_a)
+    if not a_splits["test"]:
+        raise UsageError(f"{export_a}: --compare measures both runs on this export's test split, and it is empty "
+                         "(export with --split 80/10/10)")
+    a = train(export_a, model, cfg, str(Path(output) / "a"), quiet)
+    b = train(export_b, model, cfg, str(Path(output) / "b"), quiet, test_from=a_splits["test"])
+    result = {"a": a, "b": b, "test_split_of": str(Path(export_a).resolve()),
+              "table": [_row(name, r) for name, r in (("a", a), ("b", b))]}
+    (Path(output) / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _row(name: str, record: dict) -> dict[str, Any]:
+    m = record["metrics"]
+    gen, before = m.get("generation") or {}, m.get("before") or {}
+    return {"run": name, "export": record["export"], "train_examples": record["data"]["train"]["trained"],
+            "held_out_of_train": record["data"].get("held_out_of_train", 0),
+            "test_loss_before": before.get("test_loss"), "test_loss": m.get("test_loss"),
+            "rouge_l_before": (before.get("generation") or {}).get("rouge_l"), "rouge_l": gen.get("rouge_l"),
+            "similarity": gen.get("similarity"), "steps": m["steps"]}
 
 
 def _drop_checkpoints(path: Path) -> None:

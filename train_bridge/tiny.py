@@ -6,21 +6,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+# ChatML, with tools, tool calls and tool results written as Qwen2.5 writes them (<tools>, <tool_call>,
+# <tool_response>), so the smoke run trains on tool use as a real template would render it.
+CHAT_TEMPLATE = (
+    "{% if tools %}<|im_start|>system\n{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n\n"
+    "{% endif %}# Tools\n<tools>{% for t in tools %}\n{{ t | tojson }}{% endfor %}\n</tools><|im_end|>\n{% endif %}"
+    "{% for m in messages %}{% if m['role'] == 'system' and loop.first and tools %}"
+    "{% elif m['role'] == 'tool' %}<|im_start|>tool\n<tool_response>\n{{ m['content'] }}\n</tool_response><|im_end|>\n"
+    "{% else %}<|im_start|>{{ m['role'] }}\n{{ m['content'] or '' }}"
+    "{% if m['tool_calls'] is defined %}{% for c in m['tool_calls'] %}<tool_call>\n{\"name\": \""
+    "{{ c['function']['name'] }}\", \"arguments\": {{ c['function']['arguments'] | tojson }}}\n</tool_call>"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 SPECIAL = ["<pad>", "<|im_start|>", "<|im_end|>"]
 
 
-def tiny_tokenizer(texts: list[str], vocab_size: int = 1000):
+def train_bpe(texts: list[str], vocab_size: int, special: list[str]):
+    """A byte-level BPE (tokenizers.Tokenizer) trained on `texts`, each of `special` one token."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                                         show_progress=False))
+    return tok
+
+
+def tiny_tokenizer(texts: list[str], vocab_size: int = 1000):
+    from transformers import PreTrainedTokenizerFast
+
+    tok = train_bpe(texts, vocab_size, SPECIAL)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<|im_end|>",
                                    bos_token="<|im_start|>")
     fast.chat_template = CHAT_TEMPLATE
@@ -41,9 +58,14 @@ def tiny_model(vocab_size: int, seed: int = 0, hidden: int = 64, layers: int = 2
     return LlamaForCausalLM(config)
 
 
-def build(conversations: list[list[dict]], out_dir: Path | None = None, seed: int = 0):
-    """(model, tokenizer); saved to out_dir/base when given, so the adapter can be reloaded on it."""
-    texts = [m["content"] for conv in conversations for m in conv]
+def build(conversations, out_dir: Path | None = None, seed: int = 0):
+    """(model, tokenizer) for a list of Conversation; saved to out_dir/base when given, so the adapter can
+    be reloaded on it."""
+    import json
+
+    texts = [m.get("content") or "" for conv in conversations for m in conv.messages]
+    texts += [json.dumps([m.get("tool_calls") for m in c.messages], default=str) for c in conversations
+              if c.has_tool_calls]
     tokenizer = tiny_tokenizer(texts)
     model = tiny_model(len(tokenizer), seed)
     if out_dir is not None:

@@ -1,0 +1,146 @@
+"""The training bridge on real chat data: tool calls exported in OpenAI's nested form and trained, masks shown
+before training (`plan --show-masks`), TRL as the trainer, before/after evaluation and `--compare`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from .conftest import require
+
+require("trl", "train")
+
+from curate.cli import main  # noqa: E402
+from curate.export import export  # noqa: E402
+from curate.ingest import ingest  # noqa: E402
+from curate.workspace import Workspace  # noqa: E402
+from train_bridge.config import TrainConfig  # noqa: E402
+from train_bridge.run import compare, train  # noqa: E402
+
+from .test_train import make_export, repetitive  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def _glaive_export(tmp_path, shared_data) -> Path:
+    with Workspace(tmp_path / "ws") as ws:
+        ingest([shared_data / "glaive_toolcall_demo" / "glaive_toolcall_en_demo.json"], "g", workspace=ws)
+        export(tmp_path / "export", "g", ws, split="80/10/10", leakage_check="off")
+    return tmp_path / "export"
+
+
+def test_export_writes_tool_calls_in_openai_nested_form_with_paired_ids(tmp_path, shared_data):
+    exp = _glaive_export(tmp_path, shared_data)
+    rows = [json.loads(line) for s in ("train", "val", "test") for line in (exp / f"{s}.jsonl").open()]
+    calls = [(r, m) for r in rows for m in r["messages"] if m.get("tool_calls")]
+    assert len(calls) > 100
+    for row, m in calls:
+        for call in m["tool_calls"]:
+            assert call["type"] == "function" and set(call["function"]) == {"name", "arguments"}
+            assert isinstance(call["function"]["arguments"], str) and re.fullmatch(r"[0-9A-Za-z]{9}", call["id"])
+            answers = [t for t in row["messages"] if t["role"] == "tool" and t.get("tool_call_id") == call["id"]]
+            assert len(answers) <= 1
+        assert all(t.get("type") == "function" and "function" in t for t in row.get("tools", []))
+    paired = sum(1 for r, m in calls for t in r["messages"] if t.get("tool_call_id") == m["tool_calls"][0]["id"])
+    assert paired >= 0.9 * len(calls), "tool results name the call they answer"
+    # The nested form reads back through curate's own loader, calls intact.
+    with Workspace(tmp_path / "ws2") as ws:
+        report = ingest([exp / "train.jsonl"], "back", workspace=ws)
+        assert report.quarantined == 0
+        back = [m for e in ws.iter_examples("back") for m in e.messages if m.tool_calls]
+    assert back and all(c.id and c.name for m in back for c in m.tool_calls)
+
+
+def test_show_masks_marks_the_tool_call_trained_and_its_result_not(tmp_path, shared_data):
+    exp = _glaive_export(tmp_path, shared_data)
+    result = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    masks = plan["masks"]
+    assert len(masks) == 3 and masks[0]["tool_calls"] and plan["masking"]["unlocated_turns"] == 0
+    for m in masks:
+        assert set(m) >= {"id", "segments"} and all(set(s) == {"text", "trained"} for s in m["segments"])
+    trained = "".join(s["text"] for s in masks[0]["segments"] if s["trained"])
+    untrained = "".join(s["text"] for s in masks[0]["segments"] if not s["trained"])
+    assert "<tool_call>" in trained and "<|im_end|>" in trained
+    assert "<tool_response>" in untrained and "<tool_response>" not in trained
+    # Any example can be asked for by id, a tool-call one included; the human view highlights the same spans.
+    tool_id = masks[0]["id"]
+    shown = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks-id", tool_id[:10]])
+    assert shown.exit_code == 0 and tool_id in shown.output and "what the loss sees" in shown.output
+    assert "⟦<tool_call>" in shown.output, "without colours the trained text is bracketed"
+    missing = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks-id", "zzzz"])
+    assert missing.exit_code == 2 and "no examples" in missing.output
+    preset = CliRunner().invoke(main, ["plan", str(exp), "--model", "llama-3-8b", "--show-masks", "1"])
+    assert preset.exit_code == 2 and "local model directory" in preset.output and "Traceback" not in preset.output
+
+
+def test_a_model_without_a_chat_template_is_refused_before_its_weights_load(tmp_path):
+    from train_bridge.tiny import tiny_tokenizer
+
+    exp = make_export(tmp_path, repetitive(20))
+    tok = tiny_tokenizer(["some text here"] * 5, 300)
+    tok.chat_template = None
+    tok.save_pretrained(tmp_path / "model")  # a tokenizer and no weights at all: loading them would fail
+    result = CliRunner().invoke(main, ["train", str(exp), "--model", str(tmp_path / "model"), "--max-steps", "1"])
+    assert result.exit_code == 2 and "no chat template" in result.output and "Traceback" not in result.output
+
+
+def test_trl_trains_tool_calls_and_measures_before_and_after(tmp_path, shared_data):
+    exp = _glaive_export(tmp_path, shared_data)
+    cfg = TrainConfig.load(None, max_steps=6, eval_samples=2, learning_rate=5e-3)
+    record = train(str(exp), "tiny", cfg, str(tmp_path / "out"), quiet=True)
+    assert record["versions"]["trl"] and record["targets"] == ["q_proj", "v_proj"]
+    data = record["data"]["train"]
+    assert data["trained"] == data["examples"] and data["methods"] == {"prefix": data["examples"]}
+    m = record["metrics"]
+    assert m["before"]["test_loss"] > m["test_loss"], "six steps at 5e-3 lower the test loss of a random model"
+    gen = m["generation"]
+    assert gen["samples"] == 2 and 0 <= gen["rouge_l"] <= 1 and "rouge_l" in m["before"]["generation"]
+    assert gen["similarity"] is None or -1 <= gen["similarity"] <= 1
+
+
+def test_compare_scores_both_exports_on_the_first_ones_test_split(tmp_path):
+    rows = repetitive(40)
+    curated = make_export(tmp_path, rows, "curated")
+    noisy = rows + [{"messages": [{"role": "user", "content": f"Junk {i}"},
+                                  {"role": "assistant", "content": "lorem " * (i % 7 + 1)}]} for i in range(20)]
+    raw = make_export(tmp_path, noisy, "raw")
+    result = compare(str(curated), str(raw), "tiny", TrainConfig.load(None, max_steps=3), str(tmp_path / "cmp"),
+                     quiet=True)
+    a, b = result["table"]
+    assert a["run"] == "a" and b["run"] == "b" and a["test_loss"] is not None and b["test_loss"] is not None
+    test_ids = json.loads((curated / "manifest.json").read_text())["splits"]["test"]
+    assert result["b"]["data"]["test"]["examples"] == len(test_ids)
+    assert b["held_out_of_train"] > 0, "the raw set holds the curated test examples: they are kept out of its training"
+    assert (tmp_path / "cmp" / "comparison.json").is_file()
+    assert "generation" not in result["a"]["metrics"], "eval_samples 0 (the default) generates nothing"
+    cli = CliRunner().invoke(main, ["train", str(curated), "--model", "tiny", "--max-steps", "1", "--compare", str(raw),
+                                    "--output", str(tmp_path / "cmp2")])
+    assert cli.exit_code == 0 and "held out" in cli.output, cli.output
+
+
+def test_gpu_precision_and_the_data_parallel_refusal(monkeypatch):
+    import pytest
+    import torch
+
+    from curate.errors import UsageError
+    from train_bridge.trainer import precision, refuse_data_parallel
+
+    auto, forced = TrainConfig.load(None), TrainConfig.load(None, bf16="true")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # a T4 or V100
+    assert precision(auto, cuda=True) == "fp16" and precision(auto, cuda=False) == "fp32"
+    with pytest.raises(UsageError, match="no native bf16"):
+        precision(forced, cuda=True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert precision(auto, cuda=True) == "bf16"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with pytest.raises(UsageError, match="CUDA_VISIBLE_DEVICES=0"):
+        refuse_data_parallel(TrainConfig.load(None, method="qlora"))
+    refuse_data_parallel(TrainConfig.load(None, method="lora"))  # bf16 LoRA replicates fine
+    monkeypatch.setenv("WORLD_SIZE", "2")  # one process per GPU (torchrun): no DataParallel
+    refuse_data_parallel(TrainConfig.load(None, method="qlora"))
