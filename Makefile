@@ -41,6 +41,8 @@ demo: $(STAMP)
 		--markdown $(DEMO)/coverage.md --json $(DEMO)/coverage.json
 	$(BIN)/curate -w $(DEMO) export $(DEMO)/export --collection support --split 80/10/10 --stratify cluster
 	$(BIN)/curate plan $(DEMO)/export --model llama-3-8b --method qlora
+	@echo "What the loss sees, on the tiny model's template (a tool-call example first):"
+	$(BIN)/curate plan $(DEMO)/export --model tiny --show-masks 1
 	@echo "Smoke run: a tiny random model, to prove the training path end to end (not a useful model):"
 	$(BIN)/curate train $(DEMO)/export --model tiny --max-steps 30 --output $(DEMO)/adapter-tiny
 	@echo "Explore: $(BIN)/curate -w $(DEMO) quarantine   |   $(BIN)/curate -w $(DEMO) show <id>   |   open $(DEMO)/coverage.html"
