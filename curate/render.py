@@ -492,6 +492,10 @@ def plan_summary(p: dict) -> None:
     out.print(f"memory: weights {m['weights_gb']:.2f} GB + LoRA {m['lora_gb']:.2f} + optimizer {m['optimizer_gb']:.2f}"
               f" + activations {m['activations_gb']:.2f} + overhead {m['overhead_gb']:.2f} = [bold]{m['total_gb']:.2f} "
               f"GB[/]")
+    if "upcast_gb" in m:
+        out.print(f"[dim]  of which: {m['upcast_gb']:.2f} GB peft's fp32 upcast of what is not quantised, "
+                  f"{m['logits_gb']:.2f} GB the loss at its peak; overhead = a 10% margin {m['margin_gb']:.2f} + "
+                  f"CUDA context {m['cuda_context_gb']:.2f}[/]")
     table = titled(f"per GPU ({p['epochs']} epochs)")
     for col in ("GPU", "fits", "time", "cost $"):
         table.add_column(col, justify="left" if col == "GPU" else "right")

@@ -55,7 +55,7 @@ def test_plan_for_7b_qlora_matches_published_practice():
     assert lora_params(arch, TrainConfig.load(None, method="lora")) == 8_388_608
     mem = memory(arch, cfg, 512)
     assert 3.5 <= mem["weights_gb"] <= 4.5, "QLoRA 7B weights: about 4 GB"
-    assert 4 <= mem["total_gb"] <= 8 and mem["fits"]["L4 24GB"]
+    assert 6 <= mem["total_gb"] <= 10 and mem["fits"]["L4 24GB"]  # all-linear, peft's fp32 upcast, a 10% margin
     full = memory(arch, TrainConfig.load(None, method="lora"), 512)
     assert 13 <= full["weights_gb"] <= 14 and full["total_gb"] > mem["total_gb"]
     assert not memory(arch_of("llama-2-70b"), TrainConfig.load(None), 2048)["fits"]["A100 80GB"]

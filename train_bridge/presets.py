@@ -52,6 +52,8 @@ _PRESETS = {
                     ["meta-llama/Llama-2-13b-hf", "meta-llama/Llama-2-13b-chat-hf"]),
     "llama-2-70b": (Arch("llama-2-70b", 8192, 80, 64, 8, 28672, 32000),
                     ["meta-llama/Llama-2-70b-hf", "meta-llama/Llama-2-70b-chat-hf"]),
+    # LLaMA 1 (Touvron et al. 2023), as the QLoRA paper finetuned it; config.json of the Hugging Face conversion.
+    "llama-1-65b": (Arch("llama-1-65b", 8192, 80, 64, 64, 22016, 32000), ["huggyllama/llama-65b"]),
     "llama-3-8b": (Arch("llama-3-8b", 4096, 32, 32, 8, 14336, 128256),
                    ["meta-llama/Meta-Llama-3-8B", "meta-llama/Meta-Llama-3-8B-Instruct", "meta-llama/Llama-3.1-8B",
                     "meta-llama/Llama-3.1-8B-Instruct"]),
