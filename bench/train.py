@@ -207,9 +207,9 @@ def main() -> None:
         print(f"\ncurate / plain: {summary['ratio']:.2f}x non-padding tokens per second")
         if cuda:
             plan = estimate(model_dir, cfg, max(len(r) for r in enc.input_ids))
-            summary["plan_total_gb"] = plan["total_gb"]
-            print(f"plan's estimate {plan['total_gb']:.2f} GB vs measured peak {ours['peak_memory_gb']:.2f} GB "
-                  f"(allocated by tensors; the plan also counts CUDA context and a margin)")
+            summary["plan_tensors_gb"], summary["plan_total_gb"] = plan["tensors_gb"], plan["total_gb"]
+            print(f"plan: {plan['tensors_gb']:.2f} GB of tensors ({plan['total_gb']:.2f} GB with the margin and CUDA "
+                  f"context) vs {ours['peak_memory_gb']:.2f} GB measured (peak allocated by tensors)")
         if args.reload:
             (tmp / "small").mkdir()
             rows = tmp / "small" / "rows.jsonl"  # a short set with a val split, so there is a best checkpoint
