@@ -686,7 +686,8 @@ def plan(export_dir, model, method, config_path, max_steps, as_json, show_masks,
 @click.option("--compare", "compare_dir", type=click.Path(file_okay=False), metavar="EXPORT_B",
               help="Also train the same recipe on EXPORT_B (e.g. the raw data) and report both runs side by side, "
                    "measured on EXPORT_DIR's test split (OUTPUT/a, OUTPUT/b, OUTPUT/comparison.json).")
-def train(export_dir, model, method, config_path, max_steps, as_json, output, mix, merge, emit, compare_dir):
+@click.option("--force", is_flag=True, help="Replace an earlier training run in OUTPUT (nothing of it is kept).")
+def train(export_dir, model, method, config_path, max_steps, as_json, output, mix, merge, emit, compare_dir, force):
     """LoRA/QLoRA fine-tune on an export's train split, evaluated on val each epoch and on test at the end.
 
     Writes the adapter (adapter_model.safetensors, adapter_config.json) with the tokenizer, metrics.jsonl,
@@ -714,10 +715,10 @@ def train(export_dir, model, method, config_path, max_steps, as_json, output, mi
 
         if mix or merge:
             raise UsageError("--compare trains two runs of one recipe; run --mix or --merge on the one you keep")
-        result = compare(export_dir, compare_dir, model, cfg, out, quiet=as_json)
+        result = compare(export_dir, compare_dir, model, cfg, out, quiet=as_json, force=force)
         _dump_json(result) if as_json else render.compare_summary(result)
         return
-    record = run_train(export_dir, model, cfg, out, quiet=as_json, mix=mix, merge=merge)
+    record = run_train(export_dir, model, cfg, out, quiet=as_json, mix=mix, merge=merge, force=force)
     if as_json:
         _dump_json(record)
     else:

@@ -528,7 +528,8 @@ def plan_masks(masks: list[dict]) -> None:
     out.print(f"[bold]what the loss sees[/]: {legend} (template text included)")
     for m in masks:
         head = f"{m['id']} ({m['split']}" + (", tool calls" if m.get("tool_calls") else "") + \
-            (f", masked by {m['method']})" if "method" in m else ")")
+            (f", {m['tokens']:,} tokens: cut at {m['max_length']:,}, the rest never seen" if m.get("truncated")
+             else "") + (f", masked by {m['method']})" if "method" in m else ")")
         out.rule(head, align="left")
         if "error" in m:
             out.print(f"[red]{safe(m['error'])}[/]")

@@ -73,7 +73,7 @@ def test_show_masks_marks_the_tool_call_trained_and_its_result_not(tmp_path, sha
     assert shown.exit_code == 0 and tool_id in shown.output and "what the loss sees" in shown.output
     assert "⟦<tool_call>" in shown.output, "without colours the trained text is bracketed"
     missing = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks-id", "zzzz"])
-    assert missing.exit_code == 2 and "no examples" in missing.output
+    assert missing.exit_code == 2 and "no example" in missing.output
     preset = CliRunner().invoke(main, ["plan", str(exp), "--model", "llama-3-8b", "--show-masks", "1"])
     assert preset.exit_code == 2 and "local model directory" in preset.output and "Traceback" not in preset.output
 
@@ -84,7 +84,11 @@ def test_a_model_without_a_chat_template_is_refused_before_its_weights_load(tmp_
     exp = make_export(tmp_path, repetitive(20))
     tok = tiny_tokenizer(["some text here"] * 5, 300)
     tok.chat_template = None
-    tok.save_pretrained(tmp_path / "model")  # a tokenizer and no weights at all: loading them would fail
+    tok.save_pretrained(tmp_path / "model")  # a tokenizer and a config, no weights at all: loading them would fail
+    from transformers import LlamaConfig
+
+    LlamaConfig(vocab_size=300, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                num_attention_heads=2).save_pretrained(tmp_path / "model")
     result = CliRunner().invoke(main, ["train", str(exp), "--model", str(tmp_path / "model"), "--max-steps", "1"])
     assert result.exit_code == 2 and "no chat template" in result.output and "Traceback" not in result.output
 
@@ -144,3 +148,62 @@ def test_gpu_precision_and_the_data_parallel_refusal(monkeypatch):
     refuse_data_parallel(TrainConfig.load(None, method="lora"))  # bf16 LoRA replicates fine
     monkeypatch.setenv("WORLD_SIZE", "2")  # one process per GPU (torchrun): no DataParallel
     refuse_data_parallel(TrainConfig.load(None, method="qlora"))
+
+
+def test_an_earlier_run_is_replaced_only_with_force_and_wholly(tmp_path):
+    exp = make_export(tmp_path, repetitive(20))
+    out = tmp_path / "out"
+    cfg = TrainConfig.load(None, max_steps=1)
+    train(str(exp), "tiny", cfg, str(out), quiet=True, merge=True)
+    assert (out / "merged").is_dir()
+    again = CliRunner().invoke(main, ["train", str(exp), "--model", "tiny", "--max-steps", "1", "--output", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output and (out / "merged").is_dir()
+    forced = CliRunner().invoke(main, ["train", str(exp), "--model", "tiny", "--max-steps", "1", "--output", str(out),
+                                       "--force", "--json"])
+    assert forced.exit_code == 0 and not (out / "merged").exists(), "nothing of the earlier run is left"
+    assert json.loads(forced.stdout)["output"] == str(out.resolve())
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == str((out / "base").resolve())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    theirs = CliRunner().invoke(main, ["train", str(exp), "--model", "tiny", "--output", str(tmp_path / "mine"),
+                                       "--force"])
+    assert theirs.exit_code == 2 and (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_bad_models_and_configs_get_clear_errors_and_leave_nothing(tmp_path):
+    exp = make_export(tmp_path, repetitive(20))
+    (tmp_path / "empty").mkdir()
+    for model, says in (("/no/such/dir", "no such directory"), (str(tmp_path / "empty"), "not a model directory")):
+        for verb in (["train", str(exp), "--output", str(tmp_path / "o")], ["plan", str(exp)]):
+            result = CliRunner().invoke(main, [*verb, "--model", model])
+            assert result.exit_code == 2 and says in result.output and "internal error" not in result.output
+    assert not (tmp_path / "o").exists(), "a refused run leaves no directory behind"
+    emit = CliRunner().invoke(main, ["train", str(tmp_path / "empty"), "--model", "m", "--emit", "trl"])
+    assert emit.exit_code == 2 and "not a curate export" in emit.output
+    tiny = CliRunner().invoke(main, ["train", str(exp), "--model", "tiny", "--emit", "axolotl"])
+    assert tiny.exit_code == 2 and "OUTPUT/base" in tiny.output
+    # Values as people write them: YAML 1.1 reads 1e-4 as text, bf16 true as a bool, 16.0 for an int.
+    config = tmp_path / "c.yaml"
+    config.write_text("learning_rate: 1e-4\nbf16: true\nlora_r: 16.0\n")
+    cfg = TrainConfig.load(str(config))
+    assert cfg.learning_rate == 1e-4 and cfg.bf16 == "true" and cfg.lora_r == 16
+
+
+def test_show_masks_says_where_an_example_is_cut(tmp_path):
+    long = [{"messages": [{"role": "user", "content": f"Question {i}"},
+                          {"role": "assistant", "content": " ".join(["word"] * 300)}]} for i in range(20)]
+    exp = make_export(tmp_path, long)
+    result = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks", "1", "--json",
+                                       "--config", str(_cfg(tmp_path, max_length=64))])
+    entry = json.loads(result.output)["masks"][0]
+    assert entry["truncated"] and entry["tokens"] > 64 and entry["max_length"] == 64
+    human = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks", "1",
+                                      "--config", str(_cfg(tmp_path, max_length=64))])
+    assert "cut at 64" in " ".join(human.output.split())
+
+
+def _cfg(tmp_path, **values):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(values))
+    return path

@@ -8,6 +8,7 @@ dropout 0.05 on q_proj/v_proj, learning rate 2e-4, 3 epochs, batch 4 x gradient 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,25 @@ def _f(default: Any, help: str, **kw) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
     return field(default=default, metadata={"help": help}, **kw)
+
+
+def _as_written(name: str, value: Any, want: type) -> Any:
+    """What a person writes for a value, as the field's type: an int for a float, a float with no fraction
+    for an int, a number YAML 1.1 reads as text (`1e-4`), true/false for bf16. Anything else is left for
+    the type check to refuse."""
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if want is float and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    if want is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if name == "bf16" and isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 @dataclass
@@ -61,9 +81,9 @@ class TrainConfig:
         problems = []
         for f in fields(self):
             value, want = getattr(self, f.name), _TYPES[str(f.type)]
-            if want is float and isinstance(value, int) and not isinstance(value, bool):
-                setattr(self, f.name, float(value))
-            elif isinstance(value, bool) != (want is bool) or not isinstance(value, want):
+            value = _as_written(f.name, value, want)
+            setattr(self, f.name, value)
+            if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
                 problems.append(f"{f.name} must be {want.__name__}, not {type(value).__name__} {value!r:.40}")
         if isinstance(self.prices, dict) and not all(
                 isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -30,6 +30,8 @@ TARGETS = ("axolotl", "llamafactory", "trl")
 
 
 def _paths(export_dir: Path) -> dict[str, str]:
+    if not (export_dir / "manifest.json").is_file():
+        raise UsageError(f"{export_dir} is not a curate export (no manifest.json); create one with curate export")
     manifest = json.loads((export_dir / "manifest.json").read_text())
     if manifest.get("format") != "openai":
         raise UsageError(f"--emit needs an export in OpenAI chat format (this one is {manifest.get('format')}); "
@@ -388,7 +390,7 @@ def config(cuda: bool, dtype: str) -> SFTConfig:
 
 def main() -> None:
     import torch
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, EarlyStoppingCallback
     from trl import SFTTrainer
 
     from train_bridge.config import TrainConfig
@@ -403,8 +405,14 @@ def main() -> None:
     _, splits = load_export(EXPORT)
     data = {{split: encode(tokenizer, splits[split], cfg.max_length) for split in ("train", "val")}}
     model = with_lora(load_base(MODEL, cfg, cuda, dtype), cfg)
-    trainer = SFTTrainer(model=model, args=config(cuda, dtype), processing_class=tokenizer,
-                         train_dataset=dataset(data["train"]), eval_dataset=dataset(data["val"]))
+    has_val = bool(data["val"].input_ids)
+    args = config(cuda, dtype)
+    args.eval_strategy = args.save_strategy = "epoch" if has_val else "no"
+    args.load_best_model_at_end = has_val
+    callbacks = [EarlyStoppingCallback(cfg.early_stopping_patience)] if has_val else []
+    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, callbacks=callbacks,
+                         train_dataset=dataset(data["train"]),
+                         eval_dataset=dataset(data["val"]) if has_val else None)
     trainer.train()
     trainer.save_model()
 
@@ -417,6 +425,9 @@ if __name__ == "__main__":
 def emit(target: str, export_dir: str, model: str, cfg: TrainConfig, out_dir: str) -> Path:
     if target not in TARGETS:
         raise UsageError(f"--emit {target!r}: choose {', '.join(TARGETS)}")
+    if model == "tiny":
+        raise UsageError("--emit needs a model another trainer can load (a hub id or a model directory); tiny "
+                         "exists only inside curate train, which saves it in OUTPUT/base: pass that directory")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = _paths(Path(export_dir))

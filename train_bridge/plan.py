@@ -167,7 +167,8 @@ def token_stats(lengths: list[int], max_length: int) -> dict[str, Any]:
             "truncated": int((arr > max_length).sum())}
 
 
-def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer_note: str) -> dict[str, Any]:
+def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer_note: str,
+         n_test: int = 1) -> dict[str, Any]:
     tokens = token_stats(lengths, cfg.max_length)
     tokens["tokenizer"] = tokenizer_note
     seq = min(cfg.max_length, tokens["p95"] or cfg.max_length)
@@ -196,6 +197,9 @@ def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer
     if n_val == 0:
         warnings.append("no validation split: early stopping and the overfitting check cannot run "
                         "(export with --split 80/10/10)")
+    if n_test == 0:
+        warnings.append("no test split: nothing measures the model before and after training (export with "
+                        "--split 80/10/10)")
     if tokens["truncated"]:
         warnings.append(f"{tokens['truncated']} examples exceed max_length {cfg.max_length} and will be truncated")
     if not any(mem["fits"].values()):

@@ -65,11 +65,13 @@ def _tokenizer(model: str, conversations: list[Conversation], out_dir: Path | No
     if Path(model).is_dir() or out_dir is not None:  # training needs the real tokenizer; a plan can estimate
         from transformers import AutoTokenizer
 
+        _model_dir_or_id(model)
         try:
             tok = AutoTokenizer.from_pretrained(model)
-        except OSError as exc:
-            raise UsageError(f"cannot load the tokenizer of {model!r}: {exc}. Pass a local model directory, or "
-                             "--model tiny for a smoke run") from None
+        except (OSError, ValueError) as exc:  # no tokenizer files, or files it cannot read
+            raise UsageError(f"cannot load the tokenizer of {model!r}: {str(exc).splitlines()[0]}. Pass a model "
+                             "directory (config.json, weights and tokenizer files), or --model tiny for a smoke "
+                             "run") from None
         if not tok.chat_template:
             raise UsageError(f"{model}: the tokenizer has no chat template, so conversations cannot be rendered "
                              "as the model will see them; use an instruct/chat model, or set chat_template in its "
@@ -105,6 +107,8 @@ def make_plan(export_dir: str, model: str, cfg: TrainConfig, show_masks: int = 0
     if not splits["train"]:
         raise UsageError(f"{export_dir}: the train split is empty")
     hf_config = None
+    if model != "tiny":
+        _model_dir_or_id(model)
     if model == "tiny":
         _libs()
     elif Path(model).is_dir():
@@ -114,7 +118,7 @@ def make_plan(export_dir: str, model: str, cfg: TrainConfig, show_masks: int = 0
         hf_config = AutoConfig.from_pretrained(model)
     m, tok, note = _tokenizer(model, splits["train"], None, cfg.seed)
     arch = arch_of(model, m.config if m is not None else hf_config)
-    result = plan(arch, cfg, _lengths(tok, splits["train"]), len(splits["val"]), note)
+    result = plan(arch, cfg, _lengths(tok, splits["train"]), len(splits["val"]), note, len(splits["test"]))
     if tok is not None:
         result["masking"] = encode(tok, splits["train"], cfg.max_length).summary()
     if show_masks or mask_ids:
@@ -133,9 +137,11 @@ def _mask_choice(splits: dict[str, list[Conversation]], n: int, ids: tuple[str, 
     chosen = []
     for want in ids:
         found = [(s, c) for s, c in everything if c.id.startswith(want)]
-        if len(found) != 1:
-            raise UsageError(f"--show-masks-id {want}: {'no' if not found else len(found)} examples of the export "
-                             "have that id; ids are in manifest.json (splits) and in curate show")
+        if not found:
+            raise UsageError(f"--show-masks-id {want}: no example of the export has an id starting with {want!r}; "
+                             "ids are in manifest.json (splits), in --show-masks output and in curate show")
+        if len(found) > 1:
+            raise UsageError(f"--show-masks-id {want}: {len(found)} ids start with {want!r}; give more characters")
         chosen.append(found[0])
     train = [("train", c) for c in splits["train"]]
     tool = next((p for p in train if p[1].has_tool_calls), None)
@@ -147,12 +153,14 @@ def _mask_entry(tok, conv: Conversation, split: str, max_length: int) -> dict[st
     from .masks import mask
 
     try:
-        method = mask(tok, conv).method
+        masked = mask(tok, conv)
         parts = segments(tok, conv, max_length)
     except RenderError as exc:
         return {"id": conv.id, "split": split, "error": f"the chat template refused it: {exc}", "segments": []}
+    tokens = len(tok(masked.text, add_special_tokens=False)["input_ids"])
     # Shown outside the review screen, so secrets are masked (segment by segment: spans keep their flags).
-    return {"id": conv.id, "split": split, "method": method, "tool_calls": conv.has_tool_calls,
+    return {"id": conv.id, "split": split, "method": masked.method, "tool_calls": conv.has_tool_calls,
+            "tokens": tokens, "truncated": tokens > max_length, "max_length": max_length,
             "segments": [{"text": redact(p["text"]), "trained": p["trained"]} for p in parts]}
 
 
@@ -215,8 +223,34 @@ def _fingerprint(conv: Conversation) -> str:
                            digest_size=16).hexdigest()
 
 
+def _model_dir_or_id(model: str) -> None:
+    """A path that is not a model directory is said to be one, before transformers reads it as a hub id."""
+    path = Path(model)
+    looks_like_path = model.startswith((".", "/", "~")) or path.exists()
+    if looks_like_path and not path.is_dir():
+        raise UsageError(f"--model {model}: no such directory; pass a model directory, a hub id, or tiny")
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise UsageError(f"--model {model}: not a model directory (no config.json); a model directory holds "
+                         "config.json, the weights and the tokenizer files, as save_pretrained writes them")
+
+
+def _output(output: str, force: bool) -> Path:
+    """The adapter's directory: new, empty, or (with --force) a previous run's, cleared first, so that no
+    file of an earlier run (a merged model, a checkpoint) is left beside the new one."""
+    import shutil
+
+    out = Path(output)
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        if not (out / "training_manifest.json").is_file():
+            raise UsageError(f"{out} exists and is not a curate adapter directory; choose another --output")
+        if not force:
+            raise UsageError(f"{out} holds an earlier training run; --force replaces it, or choose another --output")
+        shutil.rmtree(out)
+    return out
+
+
 def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False, mix: str | None = None,
-          merge: bool = False, test_from: list[Conversation] | None = None) -> dict[str, Any]:
+          merge: bool = False, test_from: list[Conversation] | None = None, force: bool = False) -> dict[str, Any]:
     """Train on the export; `test_from` replaces its test split (--compare evaluates both runs on one), and
     its conversations are taken out of training, so a raw export cannot be scored on what it trained on."""
     _libs()
@@ -226,8 +260,6 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
     from .evaluate import prompts
     from .trainer import Log, load_base, precision, sft_trainer, with_lora
 
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
     manifest, splits = load_export(export_dir)
     held_out = 0
     if test_from is not None:
@@ -244,6 +276,7 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
         splits["train"] = splits["train"] + extra
     torch.manual_seed(cfg.seed)
     dtype = precision(cfg, cuda)
+    out = _output(output, force)  # after every check that needs no model: a refused run leaves nothing behind
     base, tok, _ = _tokenizer(model, splits["train"], out, cfg.seed)
     if base is None or cfg.method == "qlora":  # tiny + qlora: the saved tiny base, loaded in 4-bit
         base = load_base(str(out / "base") if model == "tiny" else model, cfg, cuda, dtype)
@@ -255,6 +288,9 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
                          "and truncation): nothing would be learned; check the chat template and max_length "
                          "(curate plan --show-masks 3 shows what is trained)")
     model_: Any = with_lora(base, cfg)  # Any: PeftModel forwards attributes to the base dynamically
+    if model == "tiny":  # so the adapter reloads by itself (AutoPeftModelForCausalLM reads this)
+        model_.peft_config["default"].base_model_name_or_path = str((out / "base").resolve())
+    out.mkdir(parents=True, exist_ok=True)
     log = Log(out / "metrics.jsonl", quiet)
     trainer = sft_trainer(model_, tok, cfg, enc, out, cuda, dtype, log)
     cases = prompts(splits["test"], cfg.eval_samples)
@@ -279,6 +315,10 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
     warning = overfitting(log.rows)
     record = _record(export_dir, manifest, model, cfg, out, splits, enc, cuda, dtype, final, warning, mixed, merge)
     record["data"]["held_out_of_train"] = held_out
+    record["output"] = str(out.resolve())
+    if not splits["test"]:
+        record["warnings"].append("no test split: nothing measured the model before and after training (export "
+                                  "with --split 80/10/10)")
     (out / "training_manifest.json").write_text(json.dumps(record, indent=2) + "\n")
     if not os.environ.get("CURATE_KEEP_CHECKPOINTS"):
         _drop_checkpoints(out / "checkpoints")
@@ -318,14 +358,16 @@ def _record(export_dir, manifest, model, cfg, out, splits, enc, cuda, dtype, fin
 
 
 def compare(export_a: str, export_b: str, model: str, cfg: TrainConfig, output: str,
-            quiet: bool = False) -> dict[str, Any]:
+            quiet: bool = False, force: bool = False) -> dict[str, Any]:
     """The same recipe trained on two exports (say curated A and raw B), both measured on A's test split."""
     _, a_splits = load_export(export_a)
     if not a_splits["test"]:
         raise UsageError(f"{export_a}: --compare measures both runs on this export's test split, and it is empty "
                          "(export with --split 80/10/10)")
-    a = train(export_a, model, cfg, str(Path(output) / "a"), quiet)
-    b = train(export_b, model, cfg, str(Path(output) / "b"), quiet, test_from=a_splits["test"])
+    a = train(export_a, model, cfg, str(Path(output) / "a"), quiet, force=force)
+    # tiny trains its tokenizer on the export: B gets A's model and tokenizer, so both start the same
+    b_model = str(Path(output) / "a" / "base") if model == "tiny" else model
+    b = train(export_b, b_model, cfg, str(Path(output) / "b"), quiet, test_from=a_splits["test"], force=force)
     result = {"a": a, "b": b, "test_split_of": str(Path(export_a).resolve()),
               "table": [_row(name, r) for name, r in (("a", a), ("b", b))]}
     (Path(output) / "comparison.json").write_text(json.dumps(result, indent=2) + "\n")

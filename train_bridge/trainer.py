@@ -65,9 +65,9 @@ def load_base(source: str, cfg: TrainConfig, cuda: bool, dtype_name: str):
             bnb_4bit_compute_dtype=_dtype(dtype_name))
     try:
         base = AutoModelForCausalLM.from_pretrained(source, **kw)
-    except OSError as exc:
-        raise UsageError(f"cannot load model {source!r}: {exc}. Pass a local model directory, or --model tiny "
-                         "for a smoke run") from exc
+    except (OSError, ValueError) as exc:  # missing files, or a config.json transformers cannot place
+        raise UsageError(f"cannot load model {source!r}: {str(exc).splitlines()[0]}. Pass a local model directory, "
+                         "or --model tiny for a smoke run") from None
     if cfg.method == "qlora":
         from peft import prepare_model_for_kbit_training
 
