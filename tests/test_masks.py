@@ -30,7 +30,7 @@ def _texts(record: dict) -> list[str]:
 
 
 def _trained_and_not(tok, conv: Conversation) -> tuple[str, str]:
-    parts = segments(tok, conv, 1 << 20)
+    parts, _ = segments(tok, mask(tok, conv), 1 << 20)
     return ("".join(p["text"] for p in parts if p["trained"]), "".join(p["text"] for p in parts if not p["trained"]))
 
 

@@ -68,7 +68,7 @@ def mask(tokenizer, conv: Conversation) -> Masked:
         span = _prefix_span(full, around)
         if span is None:
             worst = "search"
-            span = _search_span(tokenizer, conv.messages[i - 1:i + 1], full, cursor, around)
+            span = _search_span(tokenizer, conv.messages[max(i - 1, 0):i + 1], full, cursor, around)
         if span is None:
             unlocated += conv.trained[i]
             continue
@@ -222,10 +222,9 @@ def encode(tokenizer, conversations: list[Conversation], max_length: int) -> Enc
     return out
 
 
-def segments(tokenizer, conv: Conversation, max_length: int) -> list[dict]:
+def segments(tokenizer, masked: Masked, max_length: int) -> tuple[list[dict], int]:
     """The rendered conversation cut where training starts and stops: [{"text", "trained"}], tokens past
-    max_length untrained (as truncation leaves them)."""
-    masked = mask(tokenizer, conv)
+    max_length untrained (as truncation leaves them); and its length in tokens."""
     ids, labels, offsets = tokenize(tokenizer, masked)
     flags = [lab != -100 and k < max_length for k, lab in enumerate(labels)]
     out: list[dict] = []
@@ -237,4 +236,4 @@ def segments(tokenizer, conv: Conversation, max_length: int) -> list[dict]:
             out.append({"text": masked.text[start:stop], "trained": flags[k]})
     if offsets and offsets[0][0] > 0:
         out.insert(0, {"text": masked.text[:offsets[0][0]], "trained": False})
-    return out
+    return out, len(ids)

@@ -24,7 +24,7 @@ from curate.secrets import redact
 from .config import TrainConfig
 from .curves import loss_svg, overfitting
 from .data import SPLITS, Conversation, conversation_of, load_export
-from .masks import RenderError, encode, render, segments
+from .masks import RenderError, encode, segments
 from .plan import arch_of, plan
 
 
@@ -80,15 +80,8 @@ def _tokenizer(model: str, conversations: list[Conversation], out_dir: Path | No
     return None, None, "all-MiniLM-L6-v2 WordPiece (offline estimate: no tokenizer for a preset)"
 
 
-def _lengths(tok, conversations: list[Conversation]) -> list[int]:
-    if tok is not None:
-        lengths = []
-        for c in conversations:
-            try:
-                lengths.append(len(tok(render(tok, c), add_special_tokens=False)["input_ids"]))
-            except RenderError:
-                continue  # counted by the plan's masking summary
-        return lengths
+def _estimated_lengths(conversations: list[Conversation]) -> list[int]:
+    """Token counts without the model's tokenizer (a preset): MiniLM's WordPiece over the text."""
     from curate.checks.tokenizer import load
 
     _, counter = load(None)
@@ -118,9 +111,12 @@ def make_plan(export_dir: str, model: str, cfg: TrainConfig, show_masks: int = 0
         hf_config = AutoConfig.from_pretrained(model)
     m, tok, note = _tokenizer(model, splits["train"], None, cfg.seed)
     arch = arch_of(model, m.config if m is not None else hf_config)
-    result = plan(arch, cfg, _lengths(tok, splits["train"]), len(splits["val"]), note, len(splits["test"]))
-    if tok is not None:
-        result["masking"] = encode(tok, splits["train"], cfg.max_length).summary()
+    # With the real tokenizer, the lengths are those of the renderings the masks are computed on (one pass).
+    enc = encode(tok, splits["train"], cfg.max_length) if tok is not None else None
+    lengths = enc.lengths if enc is not None else _estimated_lengths(splits["train"])
+    result = plan(arch, cfg, lengths, len(splits["val"]), note, len(splits["test"]))
+    if enc is not None:
+        result["masking"] = enc.summary()
     if show_masks or mask_ids:
         if tok is None:
             raise UsageError(f"--show-masks needs the model's tokenizer and chat template; {model!r} is a preset, "
@@ -154,10 +150,9 @@ def _mask_entry(tok, conv: Conversation, split: str, max_length: int) -> dict[st
 
     try:
         masked = mask(tok, conv)
-        parts = segments(tok, conv, max_length)
     except RenderError as exc:
         return {"id": conv.id, "split": split, "error": f"the chat template refused it: {exc}", "segments": []}
-    tokens = len(tok(masked.text, add_special_tokens=False)["input_ids"])
+    parts, tokens = segments(tok, masked, max_length)
     # Shown outside the review screen, so secrets are masked (segment by segment: spans keep their flags).
     return {"id": conv.id, "split": split, "method": masked.method, "tool_calls": conv.has_tool_calls,
             "tokens": tokens, "truncated": tokens > max_length, "max_length": max_length,
