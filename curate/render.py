@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import ROW_ERRORS, ROW_WARNINGS
+from .findings import rank
 from .ingest import IngestReport
 from .readers import InputFile
 from .record import Example, Message, Source
@@ -203,7 +204,6 @@ def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
 
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
-SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
 def show_example(collection: str, example: Example, repeats: list[Source], findings=(), decisions=()) -> None:
@@ -211,7 +211,7 @@ def show_example(collection: str, example: Example, repeats: list[Source], findi
     src = example.source
     out.print(f"[bold]{example.id}[/]  collection [bold]{safe(collection)}[/]  "
               f"from {safe(str(src))} (record {src.index}, {src.format})")
-    for run_kind, f in sorted(findings, key=lambda rf: -SEVERITY_RANK.get(rf[1].severity, 0)):
+    for run_kind, f in sorted(findings, key=lambda rf: -rank(rf[1].severity)):
         style = SEVERITY_STYLE.get(f.severity, "white")
         out.print(f"[{style}]{f.severity} {f.kind}[/] ({run_kind}, score {f.score:.2f}): {safe(f.message)}")
     if not findings:
@@ -357,7 +357,7 @@ def check_summary(report, report_path: str | None) -> None:
                       f"[yellow]{c['warning']:,}[/]" if c["warning"] else "0", f"{c['info']:,}")
     out.print(table)
     first_of: dict[str, dict] = {}  # one example finding per check, the most serious first
-    for f in sorted(report.findings, key=lambda f: (-SEVERITY_RANK.get(f["severity"], 0), -f["score"])):
+    for f in sorted(report.findings, key=lambda f: (-rank(f["severity"]), -f["score"])):
         first_of.setdefault(f["check"], f)
     for f in list(first_of.values())[:8]:
         where = f"{f['source']['path']}:{f['source']['line']}" if f.get("source") else f["example_id"][:12]

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 import orjson
 
 from .errors import UsageError, WorkspaceBusy, WorkspaceError
+from .findings import Finding
 from .record import Example, Issue, Message, Source
 
 DEFAULT_DIR = ".curate"
@@ -741,22 +742,6 @@ def encode_example(collection_id: int, ingest_id: int, e: Example) -> tuple:
 def _repeat_row(row: tuple) -> tuple:
     cid, eid, _msgs, _tools, metadata, _warn, path, line, idx, fmt, ingest_id = row
     return (cid, eid, path, line, idx, fmt, metadata, ingest_id, eid, cid, path, line, idx)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of an analysis about one example: what, how bad, how sure, why."""
-
-    example_id: str
-    kind: str
-    severity: str
-    score: float
-    message: str
-    evidence: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"example_id": self.example_id, "kind": self.kind, "severity": self.severity,
-                "score": round(self.score, 4), "message": self.message, "evidence": self.evidence}
 
 
 @dataclass(frozen=True)

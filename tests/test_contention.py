@@ -17,7 +17,8 @@ from click.testing import CliRunner
 import curate
 from curate.cli import main
 from curate.errors import WorkspaceBusy
-from curate.workspace import Finding, Workspace
+from curate.findings import Finding
+from curate.workspace import Workspace
 
 from .conftest import require, write_jsonl
 

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, OptionList, Static, TextArea
 
 from curate.errors import CurateError, WorkspaceBusy
-from curate.render import SEVERITY_RANK
+from curate.findings import rank
 from curate.secrets import printable
 
 from .data import COMMON_REASONS, ReviewData, Shown
@@ -249,7 +249,7 @@ class ReviewApp(App[None]):
         parts.append(head)
         if s.findings:
             findings = Text()
-            for kind, f in sorted(s.findings, key=lambda kf: -SEVERITY_RANK.get(kf[1].severity, 0)):
+            for kind, f in sorted(s.findings, key=lambda kf: -rank(kf[1].severity)):
                 findings.append(f"{f.severity:<8}", style=SEVERITY_STYLE.get(f.severity, ""))
                 findings.append(f"{f.kind} ({kind}, score {f.score:.2f}): {f.message}\n")
                 turn = (f.evidence or {}).get("turn")

@@ -12,9 +12,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from curate.errors import UsageError
+from curate.findings import Finding, rank
 from curate.record import Example
-from curate.render import SEVERITY_RANK
-from curate.workspace import Finding, Workspace
+from curate.workspace import Workspace
 
 ORDERS = ("flagged", "random", "source")
 STATUSES = ("unreviewed", "reviewed", "accepted", "rejected")
@@ -74,7 +74,7 @@ class ReviewData:
                     for eid, _, _ in members:
                         self.group_no[eid] = no
         for items in self.flags.values():
-            items.sort(key=lambda x: (-SEVERITY_RANK.get(x[0], 0), -x[2]))
+            items.sort(key=lambda x: (-rank(x[0]), -x[2]))
         self.cluster_of: dict[str, int] = {}
         self.cluster_label: dict[int, str] = {}
         cov = ws.latest_run(collection, "coverage")
@@ -96,7 +96,7 @@ class ReviewData:
                 keep = set(random.Random(seed).sample(ids, sample))
                 ids = [eid for eid in ids if eid in keep]
         if order == "flagged":
-            rank = {eid: (-SEVERITY_RANK.get(f[0][0], 0), -f[0][2]) for eid, f in self.flags.items()}
+            rank = {eid: (-rank(f[0][0]), -f[0][2]) for eid, f in self.flags.items()}
             flagged = sorted((eid for eid in ids if eid in rank), key=lambda e: rank[e])
             ids = flagged + [eid for eid in ids if eid not in rank]
         elif order == "random":

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
+from ..findings import Finding, weight
 from ..gcpause import gc_paused
 from ..secrets import redact, redact_value
-from ..workspace import Finding, Workspace
+from ..workspace import Workspace
 from . import (  # noqa: F401  (importing registers them)
     empty_answer,
     encoding,
@@ -46,15 +47,12 @@ from .base import REGISTRY, Check, Context, Flag, register
 
 __all__ = ["run_checks", "CheckReport", "Check", "Flag", "Context", "register", "REGISTRY", "quality_score"]
 
-# How much one finding of full confidence lowers the score: one error leaves 0.4, one warning 0.7.
-SEVERITY_WEIGHT = {"error": 0.6, "warning": 0.3, "info": 0.05}
-
 
 def quality_score(flags: list[Flag]) -> float:
     """1 for a clean example, towards 0 as findings pile up: the product of (1 - weight x score)."""
     q = 1.0
     for f in flags:
-        q *= 1 - SEVERITY_WEIGHT.get(f.severity, 0.5) * max(0.0, min(1.0, f.score))
+        q *= 1 - weight(f.severity) * max(0.0, min(1.0, f.score))
     return q
 
 

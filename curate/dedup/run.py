@@ -15,11 +15,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import UsageError
+from ..findings import Finding
 from ..gcpause import gc_paused
 from ..record import Source
 from ..secrets import redact
 from ..worddiff import clipped, word_diff
-from ..workspace import Finding, Workspace
+from ..workspace import Workspace
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
 from .shingles import ShingleSets, shingle_ids
