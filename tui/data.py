@@ -96,9 +96,9 @@ class ReviewData:
                 keep = set(random.Random(seed).sample(ids, sample))
                 ids = [eid for eid in ids if eid in keep]
         if order == "flagged":
-            rank = {eid: (-rank(f[0][0]), -f[0][2]) for eid, f in self.flags.items()}
-            flagged = sorted((eid for eid in ids if eid in rank), key=lambda e: rank[e])
-            ids = flagged + [eid for eid in ids if eid not in rank]
+            worst = {eid: (-rank(f[0][0]), -f[0][2]) for eid, f in self.flags.items()}
+            flagged = sorted((eid for eid in ids if eid in worst), key=lambda e: worst[e])
+            ids = flagged + [eid for eid in ids if eid not in worst]
         elif order == "random":
             random.Random(seed).shuffle(ids)
         self.ordered = ids
