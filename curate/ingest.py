@@ -28,7 +28,7 @@ from .readers import CONTAINERS, InputFile, Limits, RawRow, open_input
 from .readers.base import ProgressFn
 from .record import Example, Source
 from .secrets import redact
-from .workspace import Workspace, encode_example, resolve_dir
+from .workspace import Workspace, encode_example, opened, resolve_dir
 
 BATCH = 5000
 BIG_INPUT_BYTES = 32 << 20  # above this, a second process writes to SQLite while this one parses
@@ -394,8 +394,7 @@ def ingest(
     ws_dir = workspace.dir if isinstance(workspace, Workspace) else resolve_dir(workspace)
     # Fail fast, before anything is written; files are named relative to the folder holding the workspace.
     inputs = [open_input(p, container, limits, ws_dir.absolute().parent, columns, header_row) for p in files]
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    try:
+    with opened(workspace, create=True) as ws:
         name = collection or default_collection_name(files[0])
         cid = ws.ensure_collection(name, kind)
         options = {"kind": kind, "format": format, "mapping": mapping or {}, "container": container}
@@ -417,6 +416,3 @@ def ingest(
         report.seconds = time.perf_counter() - started
         ws.finish_ingest(ingest_id, {k: v for k, v in report.to_dict().items() if k not in ("errors", "files")})
         return report
-    finally:
-        if not isinstance(workspace, Workspace):
-            ws.close()

@@ -11,6 +11,7 @@ import os
 import random
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -227,6 +228,20 @@ LOCK_GAP = 0.003
 
 def resolve_dir(path: str | os.PathLike | None) -> Path:
     return Path(path or os.environ.get("CURATE_WORKSPACE") or DEFAULT_DIR)
+
+
+@contextmanager
+def opened(workspace: "Workspace | str | os.PathLike | None", create: bool = False) -> Iterator["Workspace"]:
+    """The workspace itself, or one opened from a directory and closed afterwards: every library entry point
+    takes either."""
+    if isinstance(workspace, Workspace):
+        yield workspace
+        return
+    ws = Workspace(workspace, create=create)
+    try:
+        yield ws
+    finally:
+        ws.close()
 
 
 def _new_id(cur: sqlite3.Cursor) -> int:

@@ -27,7 +27,7 @@ from ..errors import UsageError
 from ..findings import Finding, weight
 from ..gcpause import gc_paused
 from ..secrets import redact, redact_value
-from ..workspace import Workspace
+from ..workspace import Workspace, opened
 from . import (  # noqa: F401  (importing registers them)
     empty_answer,
     encoding,
@@ -112,13 +112,8 @@ def run_checks(
         raise UsageError(f"--prune-bottom must be a share between 0 and 1 (e.g. 10%), got {prune_bottom}")
     if max_length is not None and max_length < 1:
         raise UsageError(f"--max-length must be positive, got {max_length}")
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
-    try:
-        with gc_paused():
-            return _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, progress)
-    finally:
-        if not isinstance(workspace, Workspace):
-            ws.close()
+    with opened(workspace) as ws, gc_paused():
+        return _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, progress)
 
 
 def _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, progress) -> CheckReport:

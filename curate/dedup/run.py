@@ -20,7 +20,7 @@ from ..gcpause import gc_paused
 from ..record import Source
 from ..secrets import redact
 from ..worddiff import clipped, word_diff
-from ..workspace import Workspace
+from ..workspace import Workspace, opened
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
 from .shingles import ShingleSets, shingle_ids
@@ -290,14 +290,9 @@ def dedup(
         raise UsageError(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
     if not 0 < near_threshold <= 1:
         raise UsageError(f"--near-threshold must be in (0, 1], got {near_threshold}")
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
-    try:
-        with gc_paused():
-            return _run(ws, collection, methods, key, near_threshold, semantic_threshold, model, against, preview,
-                        num_perm, progress)
-    finally:
-        if not isinstance(workspace, Workspace):
-            ws.close()
+    with opened(workspace) as ws, gc_paused():
+        return _run(ws, collection, methods, key, near_threshold, semantic_threshold, model, against, preview,
+                    num_perm, progress)
 
 
 def _run(ws: Workspace, collection: str, methods, key, near_threshold, semantic_threshold, model, against,
