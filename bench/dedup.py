@@ -248,7 +248,7 @@ def short_docs(n: int, seed: int = 1) -> list[str]:
 
 
 def scale(n: int, threshold: float) -> None:
-    from curate.dedup.run import _exact_classes  # the same steps `curate dedup` runs
+    from curate.dedup.corpus import exact_classes as _exact_classes  # the same steps `curate dedup` runs
 
     docs = short_docs(n)
     t0 = time.perf_counter()

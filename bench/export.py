@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import WORDS  # noqa: E402
-from curate.dedup import dedup  # noqa: E402
+from curate.dedup import run as dedup  # noqa: E402
 from curate.export import export  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402

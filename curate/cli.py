@@ -392,7 +392,7 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
 
     from . import render
     from .dedup import DEFAULT_NEAR_THRESHOLD, DEFAULT_SEMANTIC_THRESHOLD
-    from .dedup import dedup as run_dedup
+    from .dedup import run as run_dedup
 
     with _workspace(ctx) as ws:
         name = _default_collection(ws, collection, None)

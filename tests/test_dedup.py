@@ -7,7 +7,7 @@ import pytest
 
 import curate
 from curate import UsageError, Workspace
-from curate.dedup import dedup
+from curate.dedup import run as dedup
 from curate.dedup.groups import Edge, build_groups
 from curate.dedup.lsh import jaccard, near_duplicates, optimal_bands
 from curate.dedup.shingles import shingle
@@ -262,7 +262,7 @@ def test_word_ids_hash_exactly_the_normalised_words(compiled, monkeypatch, share
 
 def test_exact_classes_survive_a_key_collision(monkeypatch):
     """Keys are 64-bit; two different texts sharing one must still land in different classes."""
-    from curate.dedup.run import _exact_classes
+    from curate.dedup.corpus import exact_classes as _exact_classes
     from curate.dedup.tokens import WordIds, word_ids
 
     docs = word_ids(["same text", "other text", "Same, TEXT!", "other text", "third"])

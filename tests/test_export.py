@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from curate.cli import main
-from curate.dedup import dedup
+from curate.dedup import run as dedup
 from curate.errors import UsageError
 from curate.export import FORMATS, export
 from curate.export.split import assign, units

@@ -21,7 +21,7 @@ from textual.widgets import TextArea  # noqa: E402
 
 from curate.checks import run_checks  # noqa: E402
 from curate.cli import main  # noqa: E402
-from curate.dedup import dedup  # noqa: E402
+from curate.dedup import run as dedup  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402
 from tui.app import EditScreen, HelpScreen, ReasonScreen, ReviewApp  # noqa: E402

@@ -12,7 +12,7 @@ from .conftest import require
 require("pytest_textual_snapshot", "dev")
 
 from curate.checks import run_checks  # noqa: E402
-from curate.dedup import dedup  # noqa: E402
+from curate.dedup import run as dedup  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402
 from tui.app import ReviewApp  # noqa: E402

@@ -5,7 +5,7 @@ import pytest
 
 import curate
 from curate import Workspace
-from curate.dedup import dedup
+from curate.dedup import run as dedup
 from curate.dedup.semantic import semantic_links
 from curate.embed import Embedder, embed
 

@@ -97,17 +97,3 @@ def all_pairs(emb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray
     if not pairs:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     return np.concatenate(pairs), np.concatenate(scores)
-
-
-def best_matches(mine: np.ndarray, other: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
-    """For each row of `mine`, its most similar row of `other` when the cosine reaches the threshold."""
-    found: dict[int, tuple[int, float]] = {}
-    if not len(mine) or not len(other):
-        return found
-    for s in range(0, len(mine), _BLOCK):
-        sims = mine[s:s + _BLOCK] @ other.T
-        best = sims.argmax(axis=1)
-        score = sims[np.arange(len(best)), best]
-        for r in np.flatnonzero(score >= threshold).tolist():
-            found[s + r] = (int(best[r]), float(min(score[r], 1.0)))
-    return found

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..dedup.run import DEFAULT_SEMANTIC_THRESHOLD, cross_matches
-from ..dedup.signatures import NUM_PERM
+import numpy as np
+
+from .. import matching
+from ..dedup import DEFAULT_SEMANTIC_THRESHOLD
 from ..dedup.text import key_text
-from ..dedup.tokens import word_ids
 from ..record import Example
 from ..workspace import Workspace
 
@@ -39,8 +40,8 @@ def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "au
         return out
     if progress:
         progress("leakage near")
-    hits = cross_matches(word_ids([key_text(e, "conversation") for _, e in held]),
-                         word_ids([key_text(t, "conversation") for t in train]), NEAR_REPORT, NUM_PERM)
+    hits = matching.near([key_text(e, "conversation") for _, e in held], [key_text(t, "conversation") for t in train],
+                         NEAR_REPORT)
     pairs = sorted((_pair(held[i][1], train[j], held[i][0], s, m) for i, (j, s, m) in hits.items()),
                    key=lambda p: (-p["score"], p["id"]))
     out["near_pairs"] = len(pairs)
@@ -66,16 +67,10 @@ def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "au
     except Exception as exc:  # a missing model or extra must not sink the export: report it instead
         out["semantic"] = {"skipped": str(exc)}
         return out
-    tv, hv = vectors[:len(train)], vectors[len(train):]
-    best_score, best_idx = [], []
-    for s in range(0, len(hv), 2048):
-        sims = hv[s:s + 2048] @ tv.T
-        idx = sims.argmax(axis=1)
-        best_idx += idx.tolist()
-        best_score += sims[range(len(idx)), idx].tolist()
-    order = sorted(range(len(held)), key=lambda i: (-best_score[i], held[i][1].id))
+    best = matching.semantic(vectors[len(train):], vectors[:len(train)], -np.inf)  # each one's closest, always
+    order = sorted(best, key=lambda i: (-best[i].score, held[i][1].id))
     out["semantic"] = {"model": embedder.model, "threshold": DEFAULT_SEMANTIC_THRESHOLD,
-                       "pairs_at_threshold": sum(s >= DEFAULT_SEMANTIC_THRESHOLD for s in best_score),
-                       "closest": [_pair(held[i][1], train[best_idx[i]], held[i][0], min(best_score[i], 1.0),
-                                         "semantic") for i in order[:_SHOWN]]}
+                       "pairs_at_threshold": sum(m.score >= DEFAULT_SEMANTIC_THRESHOLD for m in best.values()),
+                       "closest": [_pair(held[i][1], train[best[i].other], held[i][0], best[i].score, "semantic")
+                                   for i in order[:_SHOWN]]}
     return out

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import orjson
 
-from .. import __version__
+from .. import __version__, matching
 from ..errors import UsageError
 from ..provenance import check_inputs
 from ..record import Example
@@ -112,15 +112,12 @@ def _sha256(path: Path) -> str:
 
 
 def _contamination_check(ws: Workspace, other: str):
-    from ..dedup.run import DEFAULT_NEAR_THRESHOLD, cross_matches
-    from ..dedup.signatures import NUM_PERM
-    from ..dedup.tokens import word_ids
+    from ..dedup import DEFAULT_NEAR_THRESHOLD
 
     theirs = list(ws.iter_examples(other))
 
     def check(mine: list[Example]) -> dict[str, str]:
-        hits = cross_matches(word_ids([e.prompt for e in mine]), word_ids([e.prompt for e in theirs]),
-                             DEFAULT_NEAR_THRESHOLD, NUM_PERM)
+        hits = matching.near([e.prompt for e in mine], [e.prompt for e in theirs], DEFAULT_NEAR_THRESHOLD)
         return {mine[i].id: f"contaminates:{other} {method} match of {theirs[j].id} (similarity {s:.2f})"
                 for i, (j, s, method) in hits.items()}
 

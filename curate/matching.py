@@ -1,0 +1,105 @@
+"""Cross-collection matching: for each text of one side, its best match on the other side.
+
+The one home for it, used by `dedup --against` (contamination findings), `export --exclude-near` (what matches
+an eval set is left out) and export's leakage check (val and test against train). Within one collection,
+duplicates are dedup's job (groups, not best matches).
+
+Near: an identical word sequence first (score 1, "exact"), else MinHash LSH candidates verified by word
+3-gram Jaccard ("near"). Semantic: the cosine of normalised embeddings ("semantic"); where both find a
+match, the lexical one is kept, since it is the stronger evidence.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .dedup.groups import UnionFind
+from .dedup.lsh import jaccard, near_duplicates
+from .dedup.shingles import shingle_ids
+from .dedup.signatures import NUM_PERM
+from .dedup.tokens import WordIds, word_ids
+
+_BLOCK = 2048  # rows of the similarity matrix at a time: 2048 x 100K float32 is 800 MB at most
+_CHECKED_PER_GROUP = 20  # the other side's members checked per candidate group (groups of templated text are huge)
+
+
+class Match(NamedTuple):
+    other: int  # index on the other side
+    score: float
+    method: str  # exact | near | semantic
+
+
+def _words(texts: WordIds | Sequence[str]) -> WordIds:
+    return texts if isinstance(texts, WordIds) else word_ids(list(texts))
+
+
+def near(mine: WordIds | Sequence[str], theirs: WordIds | Sequence[str], threshold: float,
+         num_perm: int = NUM_PERM) -> dict[int, Match]:
+    """index of `mine` -> its best exact or near match in `theirs` (Jaccard >= threshold); empty texts match
+    nothing."""
+    a, b = _words(mine), _words(theirs)
+    found = _exact(a, b)
+    both = a + b
+    n = len(a)
+    sets = shingle_ids(both)
+    pairs = near_duplicates(sets, threshold, num_perm=num_perm).pairs.tolist()
+    for members in _linked(pairs, len(sets)):
+        left = sorted({i for i in members if i < n} - set(found))
+        right = sorted({i for i in members if i >= n})[:_CHECKED_PER_GROUP]
+        if not left or not right:
+            continue
+        candidates = np.array([(i, j) for i in left for j in right], dtype=np.int64)
+        for (i, j), s in zip(candidates.tolist(), jaccard(sets, candidates).tolist()):
+            if s >= threshold and (i not in found or found[i].score < s):
+                found[i] = Match(j - n, s, "near")
+    return found
+
+
+def _exact(a: WordIds, b: WordIds) -> dict[int, Match]:
+    by_key: dict[int, list[int]] = {}
+    for j, k in enumerate(b.keys().tolist()):
+        by_key.setdefault(k, []).append(j)
+    both = a + b
+    found = {}
+    for i, k in enumerate(a.keys().tolist()):
+        if a.offsets[i] == a.offsets[i + 1]:
+            continue  # an empty text matches nothing
+        same = next((j for j in by_key.get(k, ()) if both.same(i, len(a) + j)), None)
+        if same is not None:
+            found[i] = Match(same, 1.0, "exact")
+    return found
+
+
+def _linked(pairs: list[list[int]], n: int) -> list[list[int]]:
+    """The candidate pairs' connected groups: a group holding texts of both sides is checked pair by pair."""
+    uf = UnionFind(n)
+    for a, b in pairs:
+        uf.union(a, b)
+    groups: dict[int, list[int]] = {}
+    for a, b in pairs:
+        for i in (a, b):
+            groups.setdefault(uf.find(i), []).append(i)
+    return list(groups.values())
+
+
+def semantic(mine: np.ndarray, theirs: np.ndarray, threshold: float) -> dict[int, Match]:
+    """index of `mine` -> its most similar row of `theirs` when the cosine reaches `threshold` (-1: always)."""
+    found: dict[int, Match] = {}
+    if not len(mine) or not len(theirs):
+        return found
+    for s in range(0, len(mine), _BLOCK):
+        sims = mine[s:s + _BLOCK] @ theirs.T
+        best = sims.argmax(axis=1)
+        score = sims[np.arange(len(best)), best]
+        for r in np.flatnonzero(score >= threshold).tolist():
+            found[s + r] = Match(int(best[r]), float(min(score[r], 1.0)), "semantic")
+    return found
+
+
+def combined(lexical: dict[int, Match], by_meaning: dict[int, Match]) -> dict[int, Match]:
+    """Near matches, and semantic ones where there is none: exact and near are the stronger evidence."""
+    out = dict(by_meaning)
+    out.update(lexical)
+    return dict(sorted(out.items()))
