@@ -226,7 +226,7 @@ def end_to_end(examples: list[Example]) -> None:
     import tempfile
 
     import curate
-    from curate.checks import run_checks
+    from curate.checks import run as run_checks
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "d.jsonl"

@@ -757,7 +757,8 @@ def check(ctx, collection, only, max_length, tokenizer, custom, prune_bottom, li
     over-long conversations. Each example gets a quality score; nothing is deleted."""
 
     from . import render
-    from .checks import REGISTRY, load_custom, run_checks
+    from .checks import REGISTRY, load_custom
+    from .checks import run as run_checks
 
     if list_checks:
         load_custom(list(custom))

@@ -68,3 +68,14 @@ def write_jsonl(path: Path, records) -> Path:
             fh.write(r if isinstance(r, str) else json.dumps(r))
             fh.write("\n")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _check_registry():
+    """Custom checks a test loads stay in that test: the golden test runs every registered check."""
+    from curate.checks import REGISTRY
+
+    saved = dict(REGISTRY)
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(saved)

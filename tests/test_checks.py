@@ -6,7 +6,8 @@ import pytest
 
 import curate
 from curate import Workspace
-from curate.checks import REGISTRY, Context, run_checks
+from curate.checks import REGISTRY, Context
+from curate.checks import run as run_checks
 from curate.checks.pii import iban_ok, luhn
 from curate.record import Example, Issue, Message, Source
 
@@ -314,7 +315,7 @@ def test_parallel_run_matches_the_sequential_one(ws_dir, tmp_path, monkeypatch):
                               + ("Mail me at a.b@example-mail.com" if i % 5 == 0 else "")}]} for i in range(60)]
     curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
     sequential = run_checks("d", workspace=ws_dir)
-    module = sys.modules["curate.checks"]
+    module = sys.modules["curate.checks.run"]
     monkeypatch.setattr(module, "PARALLEL_MIN", 0)
     monkeypatch.setattr(module, "PARALLEL_WORKERS", 2)
     parallel = run_checks("d", workspace=ws_dir)
@@ -332,7 +333,7 @@ def test_a_large_collections_majorities_come_from_an_even_sample(ws_dir, tmp_pat
                                 {"role": "assistant", "content": f"Answer number {i}."}])} for i in range(120)]
     curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
     whole = run_checks("d", workspace=ws_dir, only=["system_prompt"])
-    monkeypatch.setattr(sys.modules["curate.checks"], "FIRST_PASS_SAMPLE", 30)
+    monkeypatch.setattr(sys.modules["curate.checks.run"], "FIRST_PASS_SAMPLE", 30)
     sampled = run_checks("d", workspace=ws_dir, only=["system_prompt"])
     assert "set_statistics_from" not in whole.summary and sampled.summary["set_statistics_from"] == 30
     found = [[(f["example_id"], f["check"]) for f in r.findings] for r in (whole, sampled)]

@@ -193,7 +193,7 @@ def test_oasst_shared_prefixes_are_near_duplicates(shared_data, ws_dir):
 
 
 def test_representative_prefers_the_better_quality_score_once_checks_ran(ws_dir, tmp_path):
-    from curate.checks import run_checks
+    from curate.checks import run as run_checks
 
     clean = "Open Settings, choose Security, then Reset password and follow the e-mail link we send you."
     flawed = clean + " Contact jane.doe@parcelly-mail.com if it fails, or call +44 20 7946 0958 today please."

@@ -19,7 +19,7 @@ require("textual", "tui")
 
 from textual.widgets import TextArea  # noqa: E402
 
-from curate.checks import run_checks  # noqa: E402
+from curate.checks import run as run_checks  # noqa: E402
 from curate.cli import main  # noqa: E402
 from curate.dedup import run as dedup  # noqa: E402
 from curate.ingest import ingest  # noqa: E402

@@ -11,7 +11,7 @@ from .conftest import require
 
 require("pytest_textual_snapshot", "dev")
 
-from curate.checks import run_checks  # noqa: E402
+from curate.checks import run as run_checks  # noqa: E402
 from curate.dedup import run as dedup  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402
