@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "banking77"
 
-from curate.coverage import coverage  # noqa: E402
+from curate.coverage import run as coverage  # noqa: E402
 from curate.coverage.html import write_html  # noqa: E402
 from curate.embed import Embedder, text_hash  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
@@ -74,7 +74,7 @@ def detection(seed: int, variant: str, train: list[dict], test: list[dict], cach
             # The embedding cache is per workspace: seed this one from the bench's shared cache.
             _copy_cache(cache, ws)
             t = time.perf_counter()
-            report = coverage("train", "production", workspace=ws)
+            report = coverage("train", queries="production", workspace=ws)
             seconds = time.perf_counter() - t
             _save_cache(ws, cache)
     category = {i + 1: r["category"] for i, r in enumerate(test)}
@@ -136,7 +136,7 @@ def speed(n: int, train: list[dict], test: list[dict], out: Path) -> None:
                 ws.store_embeddings(embedder.name, vec.shape[1], [(text_hash(t), v.astype(np.float16).tobytes())
                                                                   for t, v in zip(side, vec)])
             t = time.perf_counter()
-            report = coverage("train", "production", workspace=ws)
+            report = coverage("train", queries="production", workspace=ws)
             html = out / "coverage_scale.html"
             write_html(report, html)
             seconds = time.perf_counter() - t

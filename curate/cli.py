@@ -435,7 +435,7 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
 
     from . import render
     from .coverage import DEFAULT_UNCOVERED_SIMILARITY
-    from .coverage import coverage as run_coverage
+    from .coverage import run as run_coverage
     from .provenance import check_inputs
 
     as_json = json_path == "-"
@@ -447,7 +447,7 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
         _warn(check_inputs(ws, name, ("dedup",), strict,
                            {"dedup": "duplicate training examples count once per copy in the shares"})[1])
         with render.stage_progress(not as_json) as progress:
-            report = run_coverage(name, queries, workspace=ws, k=k, target_size=target_size,
+            report = run_coverage(name, queries=queries, workspace=ws, k=k, target_size=target_size,
                                   uncovered_similarity=uncovered_below if uncovered_below is not None
                                   else DEFAULT_UNCOVERED_SIMILARITY, model=model, seed=seed, progress=progress)
     outputs = []

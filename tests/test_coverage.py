@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from curate.cli import main
-from curate.coverage import coverage, density
+from curate.coverage import density
+from curate.coverage import run as coverage
 from curate.coverage.cluster import cluster
 from curate.coverage.html import render as render_html
 from curate.coverage.markdown import render as render_md
@@ -101,7 +102,7 @@ def _assert_customs_is_the_gap(data):
 
 
 def test_missing_topic_is_the_gap(gap_workspace):
-    _assert_customs_is_the_gap(coverage("train", "prod", workspace=gap_workspace).to_dict())
+    _assert_customs_is_the_gap(coverage("train", queries="prod", workspace=gap_workspace).to_dict())
 
 
 @pytest.mark.parametrize("seed,noise", [(3, 0.0), (4, 0.1), (6, 0.1)])
@@ -121,11 +122,11 @@ def test_the_gap_holds_on_another_machine(gap_workspace, monkeypatch, seed, nois
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     monkeypatch.setattr(curate.embed, "embed", moved)
-    _assert_customs_is_the_gap(coverage("train", "prod", workspace=gap_workspace, seed=seed).to_dict())
+    _assert_customs_is_the_gap(coverage("train", queries="prod", workspace=gap_workspace, seed=seed).to_dict())
 
 
 def test_report_shape_and_storage(gap_workspace):
-    report = coverage("train", "prod", workspace=gap_workspace, k=6, target_size=1000)
+    report = coverage("train", queries="prod", workspace=gap_workspace, k=6, target_size=1000)
     data = report.to_dict()
     assert set(data) >= {"clusters", "uncovered_queries", "summary"}
     c = data["clusters"][0]
@@ -146,7 +147,7 @@ def test_report_shape_and_storage(gap_workspace):
     assert gap_workspace.latest_run("train", "coverage").summary["gaps"] == data["summary"]["gaps"]
     # Embeddings were cached: a second run embeds nothing new.
     n = gap_workspace.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-    coverage("train", "prod", workspace=gap_workspace, k=6)
+    coverage("train", queries="prod", workspace=gap_workspace, k=6)
     assert gap_workspace.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == n
 
 
@@ -166,7 +167,7 @@ def test_without_queries_shows_thin_topics(tmp_path):
 
 
 def test_html_escapes_dataset_text_and_needs_no_network(gap_workspace):
-    report = coverage("train", "prod", workspace=gap_workspace)
+    report = coverage("train", queries="prod", workspace=gap_workspace)
     page = render_html(report)
     assert "<script" not in page.lower()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page

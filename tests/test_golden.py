@@ -49,6 +49,12 @@ def _hash_encode(texts):
     return out
 
 
+def _portable(text: str, tmp: str) -> str:
+    """Paths as on every checkout: CI clones elsewhere, and files outside the workspace's folder are named
+    absolutely."""
+    return text.replace(tmp, "<tmp>").replace(str(SHARED), "<shared>").replace(str(SAMPLE.parent), "<root>")
+
+
 def _normalise(value: Any, tmp: str) -> Any:
     if isinstance(value, dict):
         return {k: _normalise(v, tmp) for k, v in value.items()
@@ -56,7 +62,7 @@ def _normalise(value: Any, tmp: str) -> Any:
     if isinstance(value, list):
         return [_normalise(v, tmp) for v in value]
     if isinstance(value, str):
-        return value.replace(tmp, "<tmp>")
+        return _portable(value, tmp)
     if isinstance(value, float):
         return round(value, 3)
     return value
@@ -101,10 +107,10 @@ class _Runner:
         return json.loads(result.stdout)
 
 
-def _export_files(out: Path) -> dict[str, Any]:
+def _export_files(out: Path, tmp: Path) -> dict[str, Any]:
     files = {}
     for path in sorted(out.rglob("*.jsonl")):
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = _portable(path.read_text(encoding="utf-8"), str(tmp)).splitlines()
         files[str(path.relative_to(out))] = {"rows": len(lines), "digests": sorted(
             hashlib.blake2b(line.encode(), digest_size=6).hexdigest() for line in lines)}
     return files
@@ -124,7 +130,8 @@ def _pipeline(run: _Runner, tmp: Path, collection: str, queries: str, files: lis
     export_dir = tmp / f"export-{collection}"
     out["export"] = run.json("export", str(export_dir), "--collection", collection, "--split", "80/10/10",
                              "--stratify", "cluster")
-    out["export_files"] = _export_files(export_dir)
+    out["export"].pop("files")  # checksums of files that name paths: export_files holds their portable digests
+    out["export_files"] = _export_files(export_dir, tmp)
     out["show"] = run.json("show", out["check"]["findings"][0]["example_id"])
     return out
 

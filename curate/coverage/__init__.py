@@ -1,5 +1,5 @@
 """Coverage: cluster training prompts with production queries to find the topics training misses."""
 
-from .run import DEFAULT_UNCOVERED_SIMILARITY, CoverageReport, coverage
+from .run import DEFAULT_UNCOVERED_SIMILARITY, CoverageReport, run
 
-__all__ = ["coverage", "CoverageReport", "DEFAULT_UNCOVERED_SIMILARITY"]
+__all__ = ["run", "CoverageReport", "DEFAULT_UNCOVERED_SIMILARITY"]
