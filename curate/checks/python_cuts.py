@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from .ending import NUMBERS, Cut, End, count_of
+from .ending import Cut, End, count_of
+from .lexicon import NUMBERS
 
 
 def try_alone(end: End, prompt: str) -> Cut | None:
@@ -18,7 +19,7 @@ def try_alone(end: End, prompt: str) -> Cut | None:
     if at >= 0 and end.code and re.match(r"\s*try\s*:\s*$", end.body[end.body.rfind("\n", 0, at) + 1:].split("\n")[0]):
         rest = end.body[at:]
         if not re.search(r"^\s*(except\b|finally\s*:)", rest, re.M):
-            return Cut("warning", 0.6, "a `try:` block has no `except` or `finally`: the code stops inside it",
+            return Cut("a `try:` block has no `except` or `finally`: the code stops inside it",
                        at)
     return None
 
@@ -44,7 +45,7 @@ def unused_local(end: End, prompt: str) -> Cut | None:
     new = not re.search(rf"\b{store.group(2)}\b", before) and "," not in store.group(2) and store.group(2) != "_"
     if _GIVES_BACK.search(before) and not _ACCUMULATOR.match(end.last) and not new:
         return None
-    return Cut("warning", 0.6, f"the function ends by setting {store.group(2)!r}, which nothing uses: the code "
+    return Cut(f"the function ends by setting {store.group(2)!r}, which nothing uses: the code "
                f"after it is missing (\"...{end.quoted}\")", end.tail)
 
 
@@ -63,7 +64,7 @@ def main_only_assigns(end: End, prompt: str) -> Cut | None:
         return None
     block = [line for line in end.body[main[-1].end():].splitlines() if line.strip()]
     if block and all(_LOCAL_STORE.match(line) for line in block):
-        return Cut("warning", 0.6, f"the `__main__` block only sets values and never uses them: the lines "
+        return Cut(f"the `__main__` block only sets values and never uses them: the lines "
                    f"after \"...{end.quoted}\" are missing", end.tail)
     return None
 
@@ -85,7 +86,7 @@ def script_only_sets(end: End, prompt: str) -> Cut | None:
     elif opening and not re.search(r"doc|comment", prompt, re.I):
         after = end.body[opening.end():]
         if all(not line.strip() or line.lstrip().startswith("#") for line in after.splitlines()):
-            return Cut("warning", 0.6, "the code stops after its docstring", end.tail)  # or after a comment
+            return Cut("the code stops after its docstring", end.tail)  # or after a comment
     else:
         return None
     lines = [line for line in after.splitlines() if line.strip() and not line.lstrip().startswith("#")]
@@ -97,7 +98,7 @@ def script_only_sets(end: End, prompt: str) -> Cut | None:
         names = re.findall(r"\w+", store.group(1) if store else "")
         if any(re.search(rf"\b{n}\b", later) for n in names for later in top[k + 1:]):
             return None
-    return Cut("warning", 0.6, f"after its functions the script only sets values and never uses them: the lines "
+    return Cut(f"after its functions the script only sets values and never uses them: the lines "
                f"after \"...{end.quoted}\" are missing", end.tail)
 
 
@@ -122,15 +123,15 @@ def function_left_open(end: End, prompt: str) -> Cut | None:
         return None
     function = end.body[defs[-1].end():]
     if _DOCSTRING_ONLY.match(function):
-        return Cut("warning", 0.6, "the function has a docstring and no body", end.tail)
+        return Cut("the function has a docstring and no body", end.tail)
     built = _ACCUMULATOR.search(function)
     if built and not re.search(r"\b(return|yield|print|global|nonlocal)\b", function):
-        return Cut("warning", 0.6, f"the function builds {built.group(1)!r} and never returns or prints it: "
+        return Cut(f"the function builds {built.group(1)!r} and never returns or prints it: "
                    f"the code stops inside it (\"...{end.quoted}\")", end.tail)
     # A swap through a temporary ("temp = a[i]", then "a[i] = a[j]") that never puts the temporary back.
     swap = list(_SWAP.finditer(function))
     if swap and not re.search(rf"=\s*{swap[-1].group(2)}\b", function[swap[-1].end():]):
-        return Cut("warning", 0.6, f"a swap through {swap[-1].group(2)!r} stops half done (\"...{end.quoted}\")",
+        return Cut(f"a swap through {swap[-1].group(2)!r} stops half done (\"...{end.quoted}\")",
                    end.tail)
     return None
 
@@ -150,7 +151,7 @@ def branch_only_return(end: End, prompt: str) -> Cut | None:
     falls_back = any(re.match(r"[ \t]*(return|raise)\b", line) and len(line) - len(line.lstrip()) == body_level
                      for line in function)
     if not falls_back and len(defs[-1].group(1)) < body_level and len(header.group(1)) < len(ret.group(1)):
-        return Cut("warning", 0.6, f"the function returns only when its last `{header.group(2)}` holds: its "
+        return Cut(f"the function returns only when its last `{header.group(2)}` holds: its "
                    f"other branch is missing (\"...{end.quoted}\")", end.tail)
     return None
 
@@ -170,7 +171,7 @@ def init_left_open(end: End, prompt: str) -> Cut | None:
     names = [re.split(r"[:=]", p)[0].strip().lstrip("*") for p in init.group(2).split(",")]
     unused = [n for n in names if n.isidentifier() and not re.search(rf"\b{n}\b", body)]
     if unused and _STORES_ARGUMENT.search(body):
-        return Cut("warning", 0.6, f"`__init__` never stores {', '.join(map(repr, unused))}: the code stops "
+        return Cut(f"`__init__` never stores {', '.join(map(repr, unused))}: the code stops "
                    f"inside it (\"...{end.quoted}\")", end.tail)
     return None
 
@@ -186,7 +187,7 @@ def imports_unused(end: End, prompt: str) -> Cut | None:
             "```") or re.search(r"\b(import|include)", prompt, re.I):
         return None  # a question about importing is answered by the import alone
     if re.match(r"\s*#include\s*[<\"]", end.last):
-        return Cut("warning", 0.6, f"the code stops after its #include lines (\"...{end.quoted}\")", end.tail)
+        return Cut(f"the code stops after its #include lines (\"...{end.quoted}\")", end.tail)
     imports = list(_IMPORT.finditer(end.body))
     if not imports or re.search(r"[{;]\s*$", end.body, re.M):  # braces and semicolons: not Python (Swift)
         return None
@@ -194,7 +195,7 @@ def imports_unused(end: End, prompt: str) -> Cut | None:
     names = [name for m in imports for name in _bound_names(m)]
     if names and not any(re.search(rf"\b{re.escape(n)}\b", after) for n in names) and not re.search(
             r"^\s*(def|class)\b", end.body[:imports[0].start()], re.M):
-        return Cut("warning", 0.6, f"the code imports {', '.join(names[:3])} and stops before using it "
+        return Cut(f"the code imports {', '.join(names[:3])} and stops before using it "
                    f"(\"...{end.quoted}\")", end.tail)
     return None
 
@@ -221,7 +222,7 @@ def count_never_started(end: End, prompt: str) -> Cut | None:
         return None
     m = _COUNT_IF_PRESENT.match(end.lines[-2] + "\n" + end.last)
     if m:
-        return Cut("warning", 0.6, f"the count only grows keys already in {m.group(3)!r}: the `else` that adds "
+        return Cut(f"the count only grows keys already in {m.group(3)!r}: the `else` that adds "
                    f"them is missing (\"...{end.quoted}\")", end.tail)
     return None
 
@@ -241,7 +242,7 @@ def fewer_definitions_than_asked(end: End, prompt: str) -> Cut | None:
     kind = "class" if asked.group(2).lower().startswith("class") else "def"
     have = len(re.findall(rf"^[ \t]*{kind}\s+\w+", end.body, re.M))
     if 0 < have < want <= 20:
-        return Cut("warning", 0.6, f"the prompt asks for {want} {asked.group(2).lower()} and the code stops inside "
+        return Cut(f"the prompt asks for {want} {asked.group(2).lower()} and the code stops inside "
                    f"number {have} (\"...{end.quoted}\")", end.tail)
     return None
 
@@ -259,27 +260,18 @@ def built_never_used(end: End, prompt: str) -> Cut | None:
     made = list(_ACCUMULATOR.finditer(end.body, start)) if _MADE_EMPTY.search(end.body, start) else []
     for m in made[-3:]:
         if not re.search(rf"\b{m.group(1)}\b", end.body[m.end():]):
-            return Cut("warning", 0.6, f"{m.group(1)!r} is made empty to be filled and nothing fills or uses it: the "
+            return Cut(f"{m.group(1)!r} is made empty to be filled and nothing fills or uses it: the "
                        f"code after \"...{end.quoted}\" is missing", end.tail)
     return None
 
 
-RULES = (try_alone, unused_local, main_only_assigns, function_left_open, branch_only_return, init_left_open,
-         imports_unused, script_only_sets, count_never_started,
-         fewer_definitions_than_asked, built_never_used)
-# Every rule above needs one of these in the answer (or a docstring opening it, or an empty container
+# Every rule here needs one of these in the answer (or a docstring opening it, or an empty container
 # made): an answer with none is not asked at all, which spares prose ending on ")" eleven calls.
 _NEEDS = ("def ", "class ", "import", "try", "__main__", "+= 1", "#include")
 
 
-def python_cut(end: End, prompt: str) -> Cut | None:
-    """The first Python rule that finds a cut, for answers that hold anything those rules read."""
+def may_hold_python(end: End) -> bool:
+    """Whether the answer holds anything the Python rules read; the table asks this before them."""
     body = end.body
-    if not (any(word in body for word in _NEEDS) or body.lstrip()[:1] in ("'", '"')
-            or _MADE_EMPTY.search(body, max(0, len(body) - 800))):
-        return None
-    for rule in RULES:
-        cut = rule(end, prompt)
-        if cut:
-            return cut
-    return None
+    return (any(word in body for word in _NEEDS) or body.lstrip()[:1] in ("'", '"')
+            or _MADE_EMPTY.search(body, max(0, len(body) - 800)) is not None)
