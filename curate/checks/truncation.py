@@ -29,8 +29,8 @@ class Truncation(Check):
         found = find_cut(body, asked_by(example, i)) if body else None
         if found:
             rule, cut = found
-            evidence = span(i, body, cut.start, len(body)) if cut.start is not None else {"turn": i}
-            evidence["rule"] = rule.name
+            where = span(i, body, cut.start, len(body)) if cut.start is not None else {"turn": i}
+            evidence = {**where, "rule": rule.name}
             yield Flag(rule.severity, rule.score, f"turn {i + 1}: {cut.message}", evidence)
 
 
