@@ -9,7 +9,7 @@ import re
 
 from .code import CODE_LINE
 from .ending import ASSIGNMENT, COMMENT, HEADING, QUOTED_BRACKET, WHOLE, Cut, End, unbalanced
-from .lexicon import BLOCK_ENDS, CODE_DANGLING, PLACEHOLDER_WORDS, SHOWN_VALUES, STATEMENT_ALONE
+from .lexicon import BLOCK_ENDS, CODE_DANGLING, PLACEHOLDER_WORDS, SHOWN_VALUES
 
 # A block header as the last line has lost its body ("for x in xs:", "if (n > 0)"); a one-line form
 # ("if x: return y", "if (x) y;") has not.
@@ -144,34 +144,3 @@ def no_semicolon(end: End, prompt: str) -> Cut | None:
     return None
 
 
-def block_left_open(end: End, prompt: str) -> Cut | None:
-    """Visual Basic that opens a `Module`, `Sub` or `Function` and stops before its `End Module` (or
-    `End Sub`...): the code was cut inside the block."""
-    if "Sub " not in end.body and "Function " not in end.body and "Module " not in end.body:
-        return None
-    opened = _VB_OPEN.findall(end.body)
-    for kind in ("Module", "Class", "Sub", "Function"):
-        if opened.count(kind) > len(re.findall(rf"^\s*End\s+{kind}\b", end.body, re.M)):
-            return Cut(f"a Visual Basic `{kind}` is opened and never ended with `End {kind}`",
-                       end.tail)
-    return None
-
-
-def start_of_an_earlier_line(end: End, prompt: str) -> Cut | None:
-    """A last line that is only the start of a line the code wrote before ("read -p" under
-    `read -p "Old string: " old`, "Set" under `Set c1 = ActiveCell`): the rest of it was cut."""
-    last = end.last.strip()
-    tokens = last.split()
-    if not tokens or len(tokens) > 3 or not last[-1].isalnum() or tokens[0].lower() in STATEMENT_ALONE:
-        return None
-    if (last + " ") not in end.body:
-        return None  # the cheap test first: no line above starts so
-    for line in end.lines[:-1]:
-        if line.strip().startswith(last + " ") and len(line.split()) >= len(tokens) + 2 and (
-                end.body.startswith("#!") or end.looks_like_code):
-            return Cut(f"the last line is only the start of a line the code has above "
-                       f"(\"...{end.quoted}\")", end.tail)
-    return None
-
-_VB_OPEN = re.compile(r"^\s*(?:(?:Public|Private|Friend|Protected|Shared|Overrides|Static)\s+)*"
-                      r"(Module|Class|Sub|Function)\s+\w+(?:\s*\(.*\))?(?:\s+As\s+\w+)?\s*$", re.M)

@@ -75,12 +75,3 @@ PLACEHOLDER_WORDS = ("code", "something", "here", "todo", "logic", "implementati
                      r"function \d")
 # One-word comments that show a value rather than introduce code ("# True", "# Output").
 SHOWN_VALUES = frozenset("true false none null nil output result done yes end error".split())
-
-# Units of measure: "- 1/2 cup" in a recipe is a quantity whose ingredient was cut.
-UNITS = frozenset(
-    "cup cups tablespoon tablespoons tbsp teaspoon teaspoons tsp oz ounce ounces g grams gram kg lb lbs pound pounds "
-    "ml l liter liters litre litres can cans pinch clove cloves slice slices piece pieces handful dash stick sticks "
-    "package packages bunch head jar bottle quart pint gallon".split())
-
-# A song's part labels: "[Chorus]" as the last line is a part whose lines were cut.
-SONG_PARTS = ("verse", "chorus", "bridge", "outro", "intro", "pre-chorus", "hook", "refrain")

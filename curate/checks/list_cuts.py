@@ -15,13 +15,10 @@ from .lexicon import (
     CLOSING_SECTIONS,
     NOT_ITEMS,
     NUMBERS,
-    SONG_PARTS,
     VOID_TAGS,
 )
 
 _OPENING_TAG = re.compile(r"<([A-Za-z][\w:.-]*)(\s[^<>]*)?(?<!/)>")
-# "[Chorus]", "(Verse 2)" as the last line: the part's lines never came
-_SONG_PART = re.compile(r"\s*[\[(]?(?:" + "|".join(SONG_PARTS) + r")\b[\w .]{0,12}[\])]?:?\s*", re.I)
 _SECTION = re.compile(r"\s*[IVX]+\.\s+\S")  # an outline's section, "III. The Characters"
 _LIST_NUMBER = re.compile(r"\s*(\d{1,2})[.)](?!\d)")
 _LETTER_ONLY = re.compile(r"\s*([b-zB-Z])([.)])")
@@ -165,13 +162,6 @@ def heading_last(end: End, prompt: str) -> Cut | None:
                                    and len(lines[k + 1].split()) >= 8 for k in heads):
             return Cut(f"the answer ends on a numbered heading with nothing under it "
                        f"(\"...{end.quoted}\")", end.tail)
-    return None
-
-
-def song_part_last(end: End, prompt: str) -> Cut | None:
-    """A song's part label as the last line ("[Chorus]", "Verse 2:"): the part's lines never came."""
-    if _SONG_PART.fullmatch(end.last) and len(end.lines) >= 2 and not end.code:
-        return Cut(f"the song ends on a part's label (\"...{end.quoted}\")", end.tail)
     return None
 
 

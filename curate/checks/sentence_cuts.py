@@ -30,13 +30,11 @@ from .lexicon import (
     ENDS_AFTER_CONNECTIVE,
     MODALS,
     SHOWS,
-    UNITS,
 )
 
 _NOT_VERSE = re.compile(r"```|[=→|]")
 _TRAILING_COMMENT = re.compile(r"[\w)\]'\";:]\s+(#|//)\s*\S")  # code, then a note after it on the line
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
-_QUANTITY = re.compile(r"\s*(?:[-*•+]|\d+[.)])?\s*(\d+(?:[/.]\d+)?|½|¼|¾|a|an|one|two|three)\s")
 CLOSING = re.compile(r"\b(" + "|".join(CLOSINGS) + r")\b", re.I)
 
 
@@ -61,14 +59,6 @@ def dangling(end: End, prompt: str) -> Cut | None:
         dangling = dangling or (body.endswith(",") and not CLOSING.search(end.last))
     if dangling:
         return Cut(f"the answer stops mid-phrase (\"...{end.quoted}\")", end.tail)
-    return None
-
-
-def quantity_last(end: End, prompt: str) -> Cut | None:
-    """A recipe line that is only a quantity ("- 1/2 cup"): its ingredient never came."""
-    last = end.words[-1].lower() if end.words else ""
-    if last in UNITS and _QUANTITY.match(end.last) and not (code_line(end) or ASSIGNMENT.match(end.last)):
-        return Cut(f"the last line is a quantity with nothing after it (\"...{end.quoted}\")", end.tail)
     return None
 
 
@@ -125,7 +115,10 @@ def mid_sentence(end: End, prompt: str) -> Cut | None:
                        end.tail)
     if end.code and (len(words) < 8 or any(c in end.last for c in "()[]{};=<>") or shown):
         return None  # in a code answer, only a plain prose line is judged as a sentence
-    punctuated = len(SENTENCE_END.findall(end.body)) >= 2  # the body ends on a word: all of these are inside
+    # Sentences above that end, and this one does not (the body ends on a word: every end found is inside);
+    # after one sentence only, a last line with code's signs in it ("arr.includes(4); // x") is not prose.
+    ends = len(SENTENCE_END.findall(end.body))
+    punctuated = ends >= 2 or ends == 1 and not _CODE_SIGNS.search(end.last)
     capitals = sum(w[:1].isupper() for w in words) / len(words)
     wordy = sum(any(c.isalpha() for c in w) for w in words) >= 0.6 * len(words)  # not "12 -> 15 -> 20"
     prose_line = len(words) >= 8 and (capitals < 0.4 or len(words) >= 14 and capitals < 0.7) and wordy
@@ -141,22 +134,7 @@ def mid_sentence(end: End, prompt: str) -> Cut | None:
     return None
 
 
-def sum_left_open(end: End, prompt: str) -> Cut | None:
-    """Working that ends on a sum with no "=" ("10 + 3b" under "2(5) + 3b = 20"): every step above
-    gives its result, this one lost it."""
-    last = end.last.strip()
-    if "=" in last or not last[-1:].isalnum() and last[-1:] != ")" or not _EXPRESSION.fullmatch(last) or (
-            not _OPERATION.search(last)) or end.code:
-        return None
-    steps = [line for line in end.lines[-4:-1] if "=" in line and any(c.isdigit() for c in line)]
-    if steps and any(c.isdigit() for c in last):
-        return Cut(f"the working stops on \"{last[-30:]}\" with no result, where the steps above "
-                   f"give theirs", end.tail)
-    return None
-
-
-_EXPRESSION = re.compile(r"[\w\s().,$€£%^²³+*/×÷−-]+")
-_OPERATION = re.compile(r"[\w)²³%]\s*[-+*/×÷−]\s*[\w($€£(]")
+_CODE_SIGNS = re.compile(r"[;(){}=/_<>]|\w\.\w")
 
 
 def clause_alone(end: End, prompt: str) -> Cut | None:
@@ -182,26 +160,6 @@ def clause_alone(end: End, prompt: str) -> Cut | None:
 _CONDITION = re.compile(r"(?:(?:so|and|but|now),?\s+)?(?:if|although|though|unless|whereas)\s[^,;:()]+$", re.I)
 
 
-def quoted_last(end: End, prompt: str) -> Cut | None:
-    """A long sentence that ends on a quoted word or phrase with no full stop after it ('...means it can
-    act as a "buffer"'): the sentence went on. Short ones are left: casual writers end 'How about "Saw"'."""
-    if end.body[-1:] not in "\"”'’" or not end.body[-2:-1].isalnum() or end.code:
-        return None
-    close = end.body[-1]
-    sentence = SENTENCE_END.split(end.last)[-1].strip()
-    opened = sentence.rfind(_OPENING.get(close, close), 0, len(sentence) - 1)
-    quoted = sentence[opened + 1:-1].split()
-    # a word or phrase quoted inside a long sentence, not a title that is the whole line, after other
-    # sentences that do end ("How about "Saw"" alone is a casual reply)
-    if opened > 0 and len(quoted) <= 6 and len(sentence.split()) >= 10 and SENTENCE_END.search(end.body):
-        return Cut(f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
-                   end.tail)
-    return None
-
-
-_OPENING = {"”": "“", "’": "‘"}
-
-
 def _verse(lines: list[str]) -> bool:
     """Short lines that mostly end without a full stop, as the last one does; list items, equations and
     code above are not verse."""
@@ -211,12 +169,3 @@ def _verse(lines: list[str]) -> bool:
         for line in lines[-4:-1])
 
 
-def aside_last(end: End, prompt: str) -> Cut | None:
-    """A sentence that ends on an aside in brackets ("...of the behavior (failing to finish the task)")
-    with no full stop after it: the aside closed, the sentence did not; judged without the aside."""
-    if not end.body.endswith(")"):
-        return None
-    opened = end.body.rfind("(")
-    if opened < 2 or "\n" in end.body[opened:] or not re.match(r"\w+\s$", end.body[opened - 2:opened]) or end.code:
-        return None  # "(555) 123", an aside that is the whole sentence, "f(x)"
-    return mid_sentence(End(end.body[:opened].rstrip()), prompt)

@@ -130,8 +130,6 @@ def ends_on_operator(end: End, prompt: str) -> Cut | None:
 
 
 _PY = python_cuts.may_hold_python
-_VB_OPEN = "Module Module1\n Sub Main()\n Dim n As Integer = 10\n"
-_CAR = "class Car:\n    def __init__(self, color, speed):\n        self.color = color"
 
 RULES: tuple[Rule, ...] = (
     # structure
@@ -162,22 +160,10 @@ RULES: tuple[Rule, ...] = (
     Rule("no_semicolon", "code", "warning", 0.6, code_cuts.no_semicolon,
          "var total = 0;\nvar count = 3;\ntotal = total + count;\ntotal = total * coun",
          "let arr = [2, 5];\nlet max = 0;\nconsole.log(findMax(arr)); // Output: 9"),
-    Rule("block_left_open", "code", "warning", 0.6, code_cuts.block_left_open,
-         _VB_OPEN + " For i As Integer = 2 To n Step 2",
-         "Module Module1\n Sub Main()\n  Console.WriteLine(1)\n End Sub\nEnd Module"),
-    Rule("start_of_an_earlier_line", "code", "warning", 0.6, code_cuts.start_of_an_earlier_line,
-         '#!/bin/bash\n\nread -p "File name: " fileName\nread -p', "#!/bin/bash\nfor x in a b\ndo\n    echo $x\ndone"),
     # Python
-    Rule("try_alone", "python", "warning", 0.6, python_cuts.try_alone,
-         "def is_binary(s):\n    try:\n        int(s, 2)\n        return True",
-         "def is_binary(s):\n    try:\n        int(s, 2)\n        return True\n    except ValueError:\n"
-         "        return False", gate=_PY),
     Rule("unused_local", "python", "warning", 0.6, python_cuts.unused_local,
          "def days(a, b):\n    d1 = parse(a)\n    d2 = parse(b)",
          "def days(a, b):\n    d1 = parse(a)\n    d2 = parse(b)\n    return (d2 - d1).days", gate=_PY),
-    Rule("main_only_assigns", "python", "warning", 0.6, python_cuts.main_only_assigns,
-         "def f(s):\n    return s[::-1]\n\nif __name__ == '__main__':\n    s = 'hi'",
-         "def f(s):\n    return s[::-1]\n\nif __name__ == '__main__':\n    s = 'hi'\n    print(f(s))", gate=_PY),
     Rule("function_left_open", "python", "warning", 0.6, python_cuts.function_left_open,
          'def product(xs):\n    """Find the product of all numbers."""',
          'def product(xs):\n    """Find the product of all numbers."""\n    return math.prod(xs)', gate=_PY),
@@ -185,24 +171,6 @@ RULES: tuple[Rule, ...] = (
          "def max_num(a, b):\n    if a > b:\n        return a",
          "def find(xs, x):\n    for i, v in enumerate(xs):\n        if v == x:\n            return i\n    return -1",
          gate=_PY),
-    Rule("init_left_open", "python", "warning", 0.6, python_cuts.init_left_open, _CAR,
-         _CAR + "\n        self.speed = speed", gate=_PY),
-    Rule("imports_unused", "python", "warning", 0.6, python_cuts.imports_unused,
-         '"""\nCompress a string with Huffman coding.\n"""\n\nimport collections',
-         "import numpy as np\n\narr = np.zeros(3)", gate=_PY),
-    Rule("script_only_sets", "python", "warning", 0.6, python_cuts.script_only_sets,
-         "def is_binary(s):\n    return set(s) <= {'0', '1'}\n\n# Driver code\ns = '11001'",
-         "def double(x):\n    return 2 * x\n\nresult = double(4)", gate=_PY),
-    Rule("count_never_started", "python", "warning", 0.6, python_cuts.count_never_started,
-         "word_freq = {}\nfor word in words:\n    if word in word_freq:\n        word_freq[word] += 1",
-         "for w in words:\n    if w in counts:\n        counts[w] += 1\n    else:\n        counts[w] = 1", gate=_PY),
-    Rule("fewer_definitions_than_asked", "python", "warning", 0.6, python_cuts.fewer_definitions_than_asked,
-         "class Car:\n    def __init__(self):\n        self.type = 'car'",
-         "class Car:\n    pass\n\nclass Truck:\n    pass\n\nclass Bike:\n    pass",
-         prompt="Create three classes named Car, Truck, and Bike.", gate=_PY),
-    Rule("built_never_used", "python", "warning", 0.6, python_cuts.built_never_used,
-         "my_list = [1, 3, 4, 6]\n\neven_numbers = []\nodd_numbers = []",
-         "evens = []\nfor n in numbers:\n    if n % 2 == 0:\n        evens.append(n)", gate=_PY),
     # lists and tables
     Rule("short_row", "list", "warning", 0.6, list_cuts.short_row,
          "| Year | Rate |\n|---|---|\n| 2014 | 7.17 |\n| 2015 |",
@@ -211,22 +179,14 @@ RULES: tuple[Rule, ...] = (
     Rule("dangling", "prose", "warning", 0.6, sentence_cuts.dangling,
          "Tips:\n1. Use a long password\n2. Turn on two-factor login and",
          "Tips:\n1. Use a long password\n2. Turn on two-factor login", frozenset({WORD})),
-    Rule("quantity_last", "prose", "warning", 0.6, sentence_cuts.quantity_last,
-         "Ingredients:\n- 2 tablespoons soy sauce\n- 1 tablespoon sesame oil\n- 1/2 cup",
-         "Ingredients:\n- 2 tablespoons soy sauce\n- 1 tablespoon sesame oil\n- Rice, about a cup",
-         frozenset({WORD})),
     Rule("heading_last", "list", "warning", 0.6, list_cuts.heading_last,
          "Rome grew for centuries. Its roads still stand.\n\n## Legacy",
          "I. Introduction\nII. Health\nIII. Cost-benefit analysis", ANY),
-    Rule("song_part_last", "list", "warning", 0.6, list_cuts.song_part_last,
-         "Verse 1\nWe sing along\nAll night long\n\n[Chorus]", "Verse 1\nWe sing along\nAll night long", ANY),
     Rule("open_quote", "prose", "warning", 0.6, sentence_cuts.open_quote, 'He said: "Stay hungry, stay',
          '"No man is an island." - John Donne'),
     Rule("list_item_cut", "list", "warning", 0.6, list_cuts.list_item_cut,
          "1. Sleep well.\n2. Drink water.\n3. Walk daily.\n4. Eat more fresh",
          "Activities:\n1. Swimming\n2. Hiking\n3. Fishing", frozenset({WORD})),
-    Rule("sum_left_open", "prose", "warning", 0.5, sentence_cuts.sum_left_open,
-         "Substituting a = 5:\n\n2(5) + 3b = 20\n10 + 3b", "Substituting a = 5:\n\n2(5) + 3b = 20\n10 + 3b = 20"),
     Rule("clause_alone", "prose", "warning", 0.5, sentence_cuts.clause_alone,
          "The formula is: (F - 32) x 5/9 = C.\n\nSo, if the temperature given in Fahrenheit",
          "When to act:\n- If the fever lasts three days, call a doctor\n- If the rash spreads then go to hospital",
@@ -234,11 +194,4 @@ RULES: tuple[Rule, ...] = (
     Rule("mid_sentence", "prose", "warning", 0.5, sentence_cuts.mid_sentence,
          "Good to hear you want to learn.\n\nWhat sort of mentoring most interests",
          "Roses are red,\nViolets are blue,\nSugar is sweet,\nAnd so are you", frozenset({WORD})),
-    Rule("aside_last", "prose", "warning", 0.5, sentence_cuts.aside_last,
-         "It is a case of punishment. It removes a stimulus (recess) to lower the chance of the behavior "
-         "(failing to finish the task)",
-         "I can't browse. (Remember that I have no access to current events)", frozenset({SIGN})),
-    Rule("quoted_last", "prose", "warning", 0.5, sentence_cuts.quoted_last,
-         'The ocean stores heat. Its ability to absorb and store heat means that it can act as a "buffer"',
-         'Let me see... How about "The Saw"', frozenset({SIGN})),
 )
