@@ -14,7 +14,8 @@ A cut that leaves a whole sentence (the text ends on ".", "!" or "?") is not pla
 text shows it was cut, and no rule can be asked to see it.
 
 False flags: untouched answers of the half that the check flags, less those listed in
-bench/real_faults.tsv (answers of the data that are really cut; bench/checks.py labels them).
+bench/real_faults.tsv (answers of the data that are really cut; bench/checks.py labels them). HH-RLHF's
+answers were cut in its source, often mid-sentence, and are not labelled: its flags are shown apart.
 
 `--old COMMIT` also runs the same bench against the truncation code at COMMIT (extracted with `git
 archive` into a temporary folder, run in a subprocess) and prints both side by side. `--rules` prints
@@ -72,6 +73,11 @@ def load_base() -> list[tuple[str, str, tuple[str, int]]]:
 
 def half_of(prompt: str, answer: str) -> str:
     return "fit" if zlib.crc32((prompt + "\0" + answer).encode()) % 2 == 0 else "held"
+
+
+# HH-RLHF's answers were cut in the source, often mid-sentence ("I'd be happy to have this conversation
+# again if"), and none of them is labelled in real_faults.tsv: its flags are counted apart, not as false.
+UNLABELLED = "hh_rlhf"
 
 
 def real_faults() -> set[tuple[str, int]]:
@@ -211,14 +217,17 @@ def measure(half: str, per_rule: bool) -> dict:
     base = load_base()
     cuts = planted(base, half)
     real = real_faults()
-    untouched = [(p, a) for p, a, key in base if half_of(p, a) == half and key not in real]
+    ours = [(p, a, key[0]) for p, a, key in base if half_of(p, a) == half and key not in real]
+    untouched = [(p, a) for p, a, path in ours if not path.startswith(UNLABELLED)]
+    unlabelled = [(p, a) for p, a, path in ours if path.startswith(UNLABELLED)]
     found = [find_cut(answer, prompt) is not None for _, prompt, answer in cuts]
-    flagged = sum(find_cut(a.rstrip(), p) is not None for p, a in untouched if a.strip())
+    flagged = sum(find_cut(a.rstrip(), p) is not None for p, a in untouched)
     styles: dict[str, list[bool]] = {}
     for (style, _, _), hit in zip(cuts, found):
         styles.setdefault(style, []).append(hit)
     out = {"planted": len(cuts), "recall": sum(found) / len(cuts), "untouched": len(untouched),
-           "false_flags": flagged, "styles": {s: sum(h) / len(h) for s, h in sorted(styles.items())}}
+           "false_flags": flagged, "unlabelled": len(unlabelled),
+           "unlabelled_flagged": sum(find_cut(a.rstrip(), p) is not None for p, a in unlabelled), "styles": {s: sum(h) / len(h) for s, h in sorted(styles.items())}}
     if per_rule:
         out["rules"] = rule_table(cuts, untouched)
     return out
@@ -229,7 +238,7 @@ def rule_table(cuts, untouched) -> list[dict]:
     from curate.checks.truncation_rules import RULES, fired
 
     hits = [fired(answer, prompt) for _, prompt, answer in cuts]
-    flags = [fired(a.rstrip(), p) for p, a in untouched if a.strip()]
+    flags = [fired(a.rstrip(), p) for p, a in untouched]
     return [{"rule": r.name, "family": r.family, "severity": r.severity,
              "hits": sum(r.name in h for h in hits), "unique": sum(h == {r.name} for h in hits),
              "false_flags": sum(r.name in f for f in flags)} for r in RULES]
@@ -264,11 +273,14 @@ def main() -> None:
     if args.old:
         runs[f"old ({args.old})"] = measure_old(args.old, args.half)
     print(f"{args.half} half: {new['planted']:,} planted cuts over seeds "
-          f"{[s for s in SEEDS if (s % 2 == 0) == (args.half == 'fit')]}; {new['untouched']:,} untouched answers")
+          f"{[s for s in SEEDS if (s % 2 == 0) == (args.half == 'fit')]}; {new['untouched']:,} untouched answers, "
+          f"and {new['unlabelled']:,} of HH-RLHF (unlabelled)")
     print(f"\n{'':<18}" + "".join(f"{name:>18}" for name in runs))
     print(f"{'recall':<18}" + "".join(f"{r['recall']:>18.3f}" for r in runs.values()))
     print(f"{'false flags':<18}" + "".join(f"{r['false_flags']:>10} ({r['false_flags'] / r['untouched']:.2%})"
                                            for r in runs.values()))
+    print(f"{'flagged, HH-RLHF':<18}" + "".join(
+        f"{r['unlabelled_flagged']:>10} ({r['unlabelled_flagged'] / r['unlabelled']:.2%})" for r in runs.values()))
     for style in new["styles"]:
         print(f"  {style:<16}" + "".join(f"{r['styles'].get(style, 0):>18.3f}" for r in runs.values()))
     if args.rules:
