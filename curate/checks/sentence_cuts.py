@@ -116,9 +116,10 @@ def mid_sentence(end: End, prompt: str) -> Cut | None:
     if end.code and (len(words) < 8 or any(c in end.last for c in "()[]{};=<>") or shown):
         return None  # in a code answer, only a plain prose line is judged as a sentence
     # Sentences above that end, and this one does not (the body ends on a word: every end found is inside);
-    # after one sentence only, a last line with code's signs in it ("arr.includes(4); // x") is not prose.
+    # after one sentence only, a last line with code's signs in it ("arr.includes(4); // x") is not prose,
+    # nor is a reply of two words ("Why not").
     ends = len(SENTENCE_END.findall(end.body))
-    punctuated = ends >= 2 or ends == 1 and not _CODE_SIGNS.search(end.last)
+    punctuated = ends >= 2 or ends == 1 and not _CODE_SIGNS.search(end.last) and len(words) >= 3
     capitals = sum(w[:1].isupper() for w in words) / len(words)
     wordy = sum(any(c.isalpha() for c in w) for w in words) >= 0.6 * len(words)  # not "12 -> 15 -> 20"
     prose_line = len(words) >= 8 and (capitals < 0.4 or len(words) >= 14 and capitals < 0.7) and wordy
