@@ -276,11 +276,11 @@ def main() -> None:
           f"{[s for s in SEEDS if (s % 2 == 0) == (args.half == 'fit')]}; {new['untouched']:,} untouched answers, "
           f"and {new['unlabelled']:,} of HH-RLHF (unlabelled)")
     print(f"\n{'':<18}" + "".join(f"{name:>18}" for name in runs))
-    print(f"{'recall':<18}" + "".join(f"{r['recall']:>18.3f}" for r in runs.values()))
-    print(f"{'false flags':<18}" + "".join(f"{r['false_flags']:>10} ({r['false_flags'] / r['untouched']:.2%})"
-                                           for r in runs.values()))
-    print(f"{'flagged, HH-RLHF':<18}" + "".join(
-        f"{r['unlabelled_flagged']:>10} ({r['unlabelled_flagged'] / r['unlabelled']:.2%})" for r in runs.values()))
+    rows = {"recall": lambda r: f"{r['recall']:.4f} ({round(r['recall'] * r['planted']):,})",
+            "false flags": lambda r: f"{r['false_flags']} ({r['false_flags'] / r['untouched']:.2%})",
+            "flagged, HH-RLHF": lambda r: f"{r['unlabelled_flagged']} ({r['unlabelled_flagged'] / r['unlabelled']:.2%})"}
+    for label, cell in rows.items():
+        print(f"{label:<18}" + "".join(f"{cell(r):>18}" for r in runs.values()))
     for style in new["styles"]:
         print(f"  {style:<16}" + "".join(f"{r['styles'].get(style, 0):>18.3f}" for r in runs.values()))
     if args.rules:
