@@ -1,7 +1,7 @@
 """Truncation rules for code in any language: where a cut leaves code that cannot be whole (a block
 header with no body, a statement with no ";" among statements that all have one, a comment over code
-that never came). Python's own are in python_cuts.py. Each takes the answer's `End` and
-returns a `Cut` or None; `truncation.find_cut` runs them in order."""
+that never came). Python's own are in python_cuts.py. Each takes the answer's `End` and returns a `Cut`
+or None; the table in `truncation_rules.py` says when each is asked, with what severity and score."""
 
 from __future__ import annotations
 

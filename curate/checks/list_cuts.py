@@ -1,7 +1,7 @@
 """Truncation rules for lists, tables, headings and markup: a list short of the items asked for or
 announced, an item that stops short of its siblings, a table row short of cells, a heading with
 nothing under it, an element never closed. Each takes the answer's `End` and returns a `Cut` or None;
-`truncation.find_cut` runs them in order."""
+the table in `truncation_rules.py` says when each is asked, with what severity and score."""
 
 from __future__ import annotations
 

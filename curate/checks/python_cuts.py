@@ -1,7 +1,6 @@
-"""Truncation rules for Python code: a cut leaves names that nothing uses (a function that builds a
-value and never returns it, a local stored last, `__init__` parameters never stored, imports never
-used, a script that only sets values), or a block without its other half (`try:` with no `except`, an
-`if` that returns with no fallback). Each takes the answer's `End` and returns a `Cut` or None."""
+"""Truncation rules for Python code: a cut leaves a function short of its end (one that builds a value
+and never returns it, a local stored last, a docstring with no body, a swap half done), or an `if`
+that returns with no fallback. Each takes the answer's `End` and returns a `Cut` or None."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Truncation rules for prose: a sentence that never ended (its siblings end and it does not, it stops
 on a word no phrase ends on, it is only its "if" clause or the start of its conclusion), a quotation
-or aside left open, a working step without its result. Each takes the answer's `End` and returns a
-`Cut` or None; `truncation.find_cut` runs them in order."""
+left open. Each takes the answer's `End` and returns a `Cut` or None; the table in
+`truncation_rules.py` says when each is asked, with what severity and score."""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ Endings: an answer ends on a full stop ("stop"), on a word, a digit, a comma, a 
 statement is left open, so only the rows that read structure (a fence, bracket, element, list or table
 left short) are asked; the prose rows that need a last word read "word" only.
 
-bench/truncation.py measures every row on held-out seeds (hits, unique hits, false flags); a row that
-earns nothing there is removed.
+bench/truncation.py measures every row (hits, unique hits, false flags) on a fit and a held-out half of
+answers and seeds; a row that earns nothing on the fit half (fewer than 2 cuts found by it alone, or no
+more of those than its false flags) is removed, and the held-out half says whether that held.
 """
 
 from __future__ import annotations
