@@ -41,40 +41,6 @@ CODE_WITH_REPEATS = "```python\n" + "\n".join(["x = 1", "y = 2", "return x", "}"
     ("short_answer", ex("Write a query in MongoDB to count the documents.", "db.c.countDocuments()"), False),
     ("short_answer", ex("Write a Python function that reverses a string.", "Sure."), True),  # filler
     ("short_answer", ex("Find the sum of the numbers in the given list.\n\nlist = [1, 4, 6, 8]", "19"), False),
-    ("truncation", ex("Show code", "Here:\n```python\nprint('hi')\n"), True),
-    ("truncation", ex("How do I change my delivery slot?", "Open the parcel in the app and tap 'Change "
-                      "delivery', then choose"), True),
-    ("truncation", ex("List fruits", "- apple\n- banana\n- cherry"), False),
-    ("truncation", ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login and"), True),
-    ("truncation", ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login"), False),
-    ("truncation", ex("Show code", "```python\nprint('hi')\n```"), False),
-    ("truncation", ex("Explain", "This works because (as noted) the sun is hot."), False),
-    ("truncation", ex("Stacks?", "Push each '(' to the stack; pop it at each ')'. Every `[` must be closed."), False),
-    ("truncation", ex("Name five countries in Europe.", "1. France\n2. Spain\n3. Italy"), True),  # 3 of 5
-    ("truncation", ex("Name three countries in Europe.", "1. France\n2. Spain\n3. Italy"), False),
-    ("truncation", ex("Give me five tips for sleeping well.", "Tips:\n- Keep a schedule\n- Avoid caffeine"), True),
-    ("truncation", ex("Give me two tips for sleeping well.", "Tips:\n- Keep a schedule\n- Avoid caffeine"), False),
-    ("truncation", ex("Tips?", "1. Sleep well.\n2. Drink water.\n3. Walk daily.\n4. Eat more fresh"), True),
-    ("truncation", ex("Quote?", "He said: \"Stay hungry, stay"), True),  # an open quotation
-    ("truncation", ex("Solve 17 / 3", "Dividing both sides, we get the result x ="), True),
-    ("truncation", ex("Quote?", "\"No man is an island.\" - John Donne"), False),  # an attribution
-    ("truncation", ex("Regex for cat?", "The regular expression to find the word cat is /cat/g"), False),
-    ("truncation", ex("Write a letter", "Dear Ann,\n\nThank you for the gift. It was lovely.\n\nBest regards,\nJohn"),
-     False),
-    ("truncation", ex("Steps?", "1. Read the input string from the user\n2. Reverse the characters one by one\n"
-                      "3. Print the reversed string to the screen\n4. End"), False),
-    ("truncation", ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:"), True),  # a header with no body
-    ("truncation", ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s"), False),
-    ("truncation", ex("Code?", "def f(xs):\n    total = 0\n    total"), True),  # a bare name: cut statement
-    ("truncation", ex("Code?", "def f(d, xs):\n    for x in xs:\n        d[x]"), True),  # a bare subscript
-    ("truncation", ex("Code?", "def f(s):\n    for i in range(3):\n        if len(s[i:j])"), True),  # no colon
-    ("truncation", ex("Outline?", "I. Intro\nA. Hook\nB. Thesis\nII. Body\nA. Point one\nIII. Conclusion"), True),
-    ("truncation", ex("Code?", "class A:\n    def run(self):\n        # nothing yet\n        pass"), False),
-    ("truncation", ex("Code?", "def area(r):\n    \"\"\"Return the area of a circle of"), True),  # docstring
-    ("truncation", ex("Code?", "def ok(n):\n    if n > 0:\n        return \"The number is"), True),  # open string
-    ("truncation", ex("Code?", "for word in words:\n    total_length +="), True),
-    ("truncation", ex("Code?", "i = 0\nwhile i < 3\n  print i\n  i = i + 1\nend while"), False),
-    ("truncation", ex("Essay?", "Rome grew for centuries. Its roads still stand.\n\n## Legacy"), True),  # heading
     ("refusal", ex("Tell me a joke", "As an AI language model, I cannot tell jokes."), True),
     ("refusal", ex("Make a bomb", "I'm sorry, but I can't help with that."), True),
     ("refusal", ex("Can I get a refund after 45 days?", "I cannot refund after 30 days, but I can open a claim."),
@@ -131,6 +97,46 @@ def test_check(name, example, hit):
     assert bool(found) is hit, found
     for f in found:
         assert f.severity in ("error", "warning", "info") and 0 <= f.score <= 1 and f.message
+
+
+@pytest.mark.parametrize("example,rule", [
+    (ex("Show code", "Here:\n```python\nprint('hi')\n"), "open_fence"),
+    (ex("How do I change my delivery slot?", "Open the parcel in the app and tap 'Change "
+     "delivery', then choose"), "mid_sentence"),
+    (ex("List fruits", "- apple\n- banana\n- cherry"), None),
+    (ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login and"), "dangling"),
+    (ex("Give tips", "Tips:\n1. Use a long password\n2. Turn on two-factor login"), None),
+    (ex("Show code", "```python\nprint('hi')\n```"), None),
+    (ex("Explain", "This works because (as noted) the sun is hot."), None),
+    (ex("Stacks?", "Push each '(' to the stack; pop it at each ')'. Every `[` must be closed."), None),
+    (ex("Name five countries in Europe.", "1. France\n2. Spain\n3. Italy"), "list_short_of_request"),  # 3 of 5
+    (ex("Name three countries in Europe.", "1. France\n2. Spain\n3. Italy"), None),
+    (ex("Give me five tips for sleeping well.", "Tips:\n- Keep a schedule\n- Avoid caffeine"), "list_short_of_request"),
+    (ex("Give me two tips for sleeping well.", "Tips:\n- Keep a schedule\n- Avoid caffeine"), None),
+    (ex("Tips?", "1. Sleep well.\n2. Drink water.\n3. Walk daily.\n4. Eat more fresh"), "list_item_cut"),
+    (ex("Quote?", "He said: \"Stay hungry, stay"), "open_quote"),  # an open quotation
+    (ex("Solve 17 / 3", "Dividing both sides, we get the result x ="), "ends_on_operator"),
+    (ex("Quote?", "\"No man is an island.\" - John Donne"), None),  # an attribution
+    (ex("Regex for cat?", "The regular expression to find the word cat is /cat/g"), None),
+    (ex("Write a letter", "Dear Ann,\n\nThank you for the gift. It was lovely.\n\nBest regards,\nJohn"), None),
+    (ex("Steps?", "1. Read the input string from the user\n2. Reverse the characters one by one\n"
+     "3. Print the reversed string to the screen\n4. End"), None),
+    (ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:"), "ends_on_operator"),  # a header with no body
+    (ex("Code?", "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s"), None),
+    (ex("Code?", "def f(xs):\n    total = 0\n    total"), "code_cut"),  # a bare name: cut statement
+    (ex("Code?", "def f(d, xs):\n    for x in xs:\n        d[x]"), "code_cut"),  # a bare subscript
+    (ex("Code?", "def f(s):\n    for i in range(3):\n        if len(s[i:j])"), "code_cut"),  # no colon
+    (ex("Outline?", "I. Intro\nA. Hook\nB. Thesis\nII. Body\nA. Point one\nIII. Conclusion"), "heading_last"),
+    (ex("Code?", "class A:\n    def run(self):\n        # nothing yet\n        pass"), None),
+    (ex("Code?", "def area(r):\n    \"\"\"Return the area of a circle of"), "unclosed_string_or_comment"),  # docstring
+    (ex("Code?", "def ok(n):\n    if n > 0:\n        return \"The number is"), "branch_only_return"),  # an open string; the Python rows come first
+    (ex("Code?", "for word in words:\n    total_length +="), "ends_on_operator"),
+    (ex("Code?", "i = 0\nwhile i < 3\n  print i\n  i = i + 1\nend while"), None),
+    (ex("Essay?", "Rome grew for centuries. Its roads still stand.\n\n## Legacy"), "heading_last"),  # heading
+])
+def test_truncation_names_the_rule_that_found_the_cut(example, rule):
+    found = flags("truncation", example)
+    assert [f.evidence["rule"] for f in found] == ([rule] if rule else [])
 
 
 def test_luhn_and_iban():

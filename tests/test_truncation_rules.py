@@ -1,128 +1,108 @@
-"""The truncation rules one by one: each cut (taken from answers the bench cut and earlier rules missed)
-and, beside it, the complete answer a careless version of the rule flagged."""
+"""The truncation rules one by one: each row of the table flags its own example and passes its
+counterexample; each cut below (taken from answers the bench cut and earlier rules missed) is found by
+the rule named beside it, and each whole answer (one a careless version of a rule flagged) passes."""
 
 import pytest
 
-from curate.checks.truncation import find_cut
+from curate.checks import Context
+from curate.checks.truncation import Truncation, find_cut
+from curate.checks.truncation_rules import ANY, FAMILIES, RULES, fired
+from curate.record import Example, Message, Source
 
 CUT = [
     # prose and lists
-    ("indented prose items end with a full stop", "Pay attention to:\n\n    Resolution: Look for 4K or higher.\n\n"
+    ("indented prose items end with a full stop", "list_item_cut", "Pay attention to:\n\n    Resolution: Look for 4K or higher.\n\n"
      "    HDR: Look for a TV that supports it.\n\n    Brand tech: Features like Motionflow are often just terms used"),
-    ("siblings are the numbered items, not the bullets above", "Ingredients:\n- Eggs\n- Water\n\n1. Fill a saucepan "
+    ("siblings are the numbered items, not the bullets above", "list_item_cut", "Ingredients:\n- Eggs\n- Water\n\n1. Fill a saucepan "
      "with water and bring it to a simmer.\n2. Add a tablespoon of vinegar to the water.\n3. Crack"),
-    ("a '* ' bullet is not a comment in prose", "Ways:\n\n* You could ask influencers to review your app. \n"
+    ("a '* ' bullet is not a comment in prose", "list_item_cut", "Ways:\n\n* You could ask influencers to review your app. \n"
      "* You could also create a website to show your app. \n* Additionally, you could create a social"),
-    ("a quoted passage never closes", 'Here:\n\n"Open-Dyslexic Is A Font. Letters Have Heavy Bottoms To Add A '
+    ("a quoted passage never closes", "open_quote", 'Here:\n\n"Open-Dyslexic Is A Font. Letters Have Heavy Bottoms To Add A '
      'Kind Of "Gravity"'),
-    ("the next section's title", "Weapons:\n\nWorld War I:\n- Machine guns\n- Poison gas\n- Tanks\n\nWorld War"),
-    ("a table row short of cells", "| Year | Rate |\n|---|---|\n| 2014 | 7.17 |\n| 2015 |"),
-    ("a tab-separated row short of cells", "Car\tSold\tShare\nMini\t1,099\t0.5%\nLeaf\t1,276\t1.5%\nPorsche"),
-    ("a table row without its closing bar", "| A | B |\n|---|---|\n| 1,1 | 1,2 |\n| 2,1 | 2,2"),
-    ("a grid row short of figures", "# 8 16 24 32 40\n# 9 18 27 36 45\n# 10 20 30"),
-    ("an inline code span never closes", "Loop from `i = 0` to `i = n - 2`:\n   - Compute `sum = array[i]"),
-    ("a question without its end", "Good to hear you want to learn.\n\nWhat sort of mentoring most interests"),
-    ("the answer's own count", "Here are the top five flight simulators:\n\n1. Microsoft Flight Simulator\n2. X-Plane"),
-    ("a list item stops before 'to'", "Dangers:\n\n- Surveillance of every payment.\n- Frozen accounts of people "
+    ("the next section's title", "heading_last", "Weapons:\n\nWorld War I:\n- Machine guns\n- Poison gas\n- Tanks\n\nWorld War"),
+    ("a table row short of cells", "short_row", "| Year | Rate |\n|---|---|\n| 2014 | 7.17 |\n| 2015 |"),
+    ("a tab-separated row short of cells", "short_row", "Car\tSold\tShare\nMini\t1,099\t0.5%\nLeaf\t1,276\t1.5%\nPorsche"),
+    ("a table row without its closing bar", "short_row", "| A | B |\n|---|---|\n| 1,1 | 1,2 |\n| 2,1 | 2,2"),
+    ("a grid row short of figures", "short_row", "# 8 16 24 32 40\n# 9 18 27 36 45\n# 10 20 30"),
+    ("an inline code span never closes", "open_quote", "Loop from `i = 0` to `i = n - 2`:\n   - Compute `sum = array[i]"),
+    ("a question without its end", "mid_sentence", "Good to hear you want to learn.\n\nWhat sort of mentoring most interests"),
+    ("the answer's own count", "list_short_of_request", "Here are the top five flight simulators:\n\n1. Microsoft Flight Simulator\n2. X-Plane"),
+    ("a list item stops before 'to'", "dangling", "Dangers:\n\n- Surveillance of every payment.\n- Frozen accounts of people "
      "who are now unable"),
-    ("a namespaced tag left open", "<xs:sequence>\n  <xs:element name=\"first\" type=\"xs:string\" />\n"
+    ("a namespaced tag left open", "open_tag", "<xs:sequence>\n  <xs:element name=\"first\" type=\"xs:string\" />\n"
      "  <xs:element"),
-    ("a two-word question", "Here is the script.\n\nIs there"),
-    ("a poem line of one word under long ones", "Pondering the paths of a long life,\nWishing for a change "
+    ("a two-word question", "mid_sentence", "Here is the script.\n\nIs there"),
+    ("a poem line of one word under long ones", "mid_sentence", "Pondering the paths of a long life,\nWishing for a change "
      "of heart today,\nOn this cold and quiet winter day,\nHer"),
-    ("a quantity without its ingredient", "Ingredients:\n- 2 tablespoons soy sauce\n- 1 tablespoon sesame oil\n"
-     "- 1/2 cup"),
-    ("an empty last item", "Characters:\n\n9. Dill is imaginative and loves to tell stories.\n\n10."),
-    ("an item stops before the part the others have", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 "
+    ("an empty last item", "list_short_of_request", "Characters:\n\n9. Dill is imaginative and loves to tell stories.\n\n10."),
+    ("an item stops before the part the others have", "list_item_cut", "Landmarks:\n1. Boston - 139 landmarks\n2. New York - 125 "
      "landmarks\n3. Los"),
-    ("a question item without its '?'", "Questions:\n1. What is the purpose of the program?\n2. What"),
-    ("__init__ stops before storing all its parameters", "class Car:\n    def __init__(self, color, speed, doors):\n"
-     "        self.color = color"),
-    ("an import never used", '"""\nCompress a string with Huffman coding.\n"""\n\nimport collections'),
-    ("includes and nothing else", "You can write it with `<<`:\n\n#include <iostream>"),
-    ("data set up for a call that never came", "def is_binary(s):\n    return set(s) <= {'0', '1'}\n\n"
-     "# Driver code\ns = '11001'"),
-    ("only the docstring", '"""\nPrint every element of an array but the last.\n"""'),
-    ("a new local stored last, after an early return", "def depth(root):\n    if root is None:\n        return 0\n"
+    ("a question item without its '?'", "list_item_cut", "Questions:\n1. What is the purpose of the program?\n2. What"),
+    ("a new local stored last, after an early return", "unused_local", "def depth(root):\n    if root is None:\n        return 0\n"
      "    else:\n        left = depth(root.left)"),
-    ("a Visual Basic Sub never ended", "Module Module1\n Sub Main()\n Dim n As Integer = 10\n"
-     " For i As Integer = 2 To n Step 2"),
-    ("'} else' with no block", 'if (n % 2 == 0) {\n console.log("even");\n} else'),
-    ("a Java signature with no body", "public static boolean isAnagram(String s1, String s2)"),
-    ("a sentence ending on an aside with no full stop", "It is a case of punishment. It removes a stimulus "
-     "(recess) to lower the chance of the behavior (failing to finish the task)"),
-    ("a word that needs its object", "- Check whether the sum is divisible by 3: if `sum % 3` equals"),
-    ("a question after code", "The simplest way is the aws cli. Here is an example:\n```python\nimport os\n"
+    ("'} else' with no block", "code_cut", 'if (n % 2 == 0) {\n console.log("even");\n} else'),
+    ("a Java signature with no body", "code_cut", "public static boolean isAnagram(String s1, String s2)"),
+    ("a word that needs its object", "dangling", "- Check whether the sum is divisible by 3: if `sum % 3` equals"),
+    ("a question after code", "mid_sentence", "The simplest way is the aws cli. Here is an example:\n```python\nimport os\n"
      "os.system(cmd)\n```\n\nIs there something else"),
-    ("an empty lettered option", "Which was a payment system of the 19th century?\n\na) Credit cards\n"
+    ("an empty lettered option", "list_short_of_request", "Which was a payment system of the 19th century?\n\na) Credit cards\n"
      "b) Bitcoins\nc) Paper checks\nd)"),
-    ("a docstring and a comment, no code", '"""\nStore three usernames and passwords.\n"""\n\n# Dictionary'),
-    ("the last sentence only its condition", "The formula is: (F - 32) x 5/9 = C.\n\nSo, if the temperature "
+    ("the last sentence only its condition", "clause_alone", "The formula is: (F - 32) x 5/9 = C.\n\nSo, if the temperature "
      "given in Fahrenheit"),
-    ("counting that never adds a key", "word_freq = {}\nfor word in words:\n    if word in word_freq:\n"
-     "        word_freq[word] += 1"),
-    ("an item of -ing items stops after its verb", "Activities:\n8. Playing sports on the courts\n"
+    ("an item of -ing items stops after its verb", "list_item_cut", "Activities:\n8. Playing sports on the courts\n"
      "9. Renting a paddle boat on the lake\n10. Participating"),
-    ("the explanation under code in backticks", "Here is an example:\n\n`original = [4, 21, 11]\n"
+    ("the explanation under code in backticks", "mid_sentence", "Here is an example:\n\n`original = [4, 21, 11]\n"
      "reversed_list = original[::-1]`\n\nThe new reversed"),
-    ("a working step without its result", "Substituting a = 5:\n\n2(5) + 3b = 20\n10 + 3b"),
-    ("a table row of only its first cell", "Year | Billions\n-----|---------\n2004 | 6.52\n2005 | 6.62\n2006"),
-    ("a list made to be filled and never filled", "my_list = [1, 3, 4, 6]\n\neven_numbers = []\nodd_numbers = []"),
-    ("a header with a note after it", "def add(x, y): # Add\n    return x + y\n\ndef divide(x, y): # Divide"),
-    ("a note after the code cut", "result = check(word)\nprint(result) # Prints"),
-    ("a join cut before its test", "SELECT Customers.name\nFROM Customers\nINNER JOIN Orders ON Customers.id"),
-    ("a poem line of one word under lines of four", "The sky is painted,\nIn hues of pink and gold,\n"
+    ("a table row of only its first cell", "short_row", "Year | Billions\n-----|---------\n2004 | 6.52\n2005 | 6.62\n2006"),
+    ("a header with a note after it", "code_cut", "def add(x, y): # Add\n    return x + y\n\ndef divide(x, y): # Divide"),
+    ("a note after the code cut", "dangling", "result = check(word)\nprint(result) # Prints"),
+    ("a join cut before its test", "code_cut", "SELECT Customers.name\nFROM Customers\nINNER JOIN Orders ON Customers.id"),
+    ("a poem line of one word under lines of four", "mid_sentence", "The sky is painted,\nIn hues of pink and gold,\n"
      "As the world awakens,\nShe"),
-    ("a modal with nothing after it", "The code passes input to eval(). This could"),
-    ("'would be' with nothing after it", "# A better coding style would be"),
-    ("a table's first row without its closing bar", "Top countries by density (2021):\n\n| Rank | Country"),
-    ("a sentence under a list is not verse", "1. Fungi\n2. Bacteria\n3. Earthworms\n\nThese organisms play an "
+    ("a modal with nothing after it", "dangling", "The code passes input to eval(). This could"),
+    ("'would be' with nothing after it", "dangling", "# A better coding style would be"),
+    ("a table's first row without its closing bar", "short_row", "Top countries by density (2021):\n\n| Rank | Country"),
+    ("a sentence under a list is not verse", "mid_sentence", "1. Fungi\n2. Bacteria\n3. Earthworms\n\nThese organisms play an "
      "essential role in breaking down dead"),
-    ("a sentence under equations is not verse", "Where:\n- dT = T_final - T_initial\n- T_final is the final "
+    ("a sentence under equations is not verse", "mid_sentence", "Where:\n- dT = T_final - T_initial\n- T_final is the final "
      "temperature\n- T_initial is the initial one\n\nIn this equation, we subtract the initial temperature"),
-    ("an outline section with nothing under it", "I. Introduction\n- Define ergonomics\n\nII. Health\n"
+    ("an outline section with nothing under it", "heading_last", "I. Introduction\n- Define ergonomics\n\nII. Health\n"
      "- Fewer injuries\n\nIII. Cost-benefit analysis"),
-    ("a numbered heading with nothing under it", "1. Listening\nWe hear every customer out before we act on "
+    ("a numbered heading with nothing under it", "heading_last", "1. Listening\nWe hear every customer out before we act on "
      "it.\n\n2. Follow-up\nWe call back within a day to check the problem is solved.\n\n3. Continual Improvement"),
-    ("a song part's label last", "Verse 1\nWe sing along\nAll night long\n\n[Chorus]"),
-    ("the start of a line written above", '#!/bin/bash\n\nread -p "File name: " fileName\nread -p'),
-    ("the start of a conclusion", "cos(ABC) = (8 + 8 - 32) / (2 * 8)\ncos(ABC) = -0.5\n\nSo the angle"),
-    ("a bare name under a tuple assignment", "(x_train, y_train), (x_test, y_test) = mnist.load_data()\n"
+    ("the start of a conclusion", "clause_alone", "cos(ABC) = (8 + 8 - 32) / (2 * 8)\ncos(ABC) = -0.5\n\nSo the angle"),
+    ("a bare name under a tuple assignment", "code_cut", "(x_train, y_train), (x_test, y_test) = mnist.load_data()\n"
      "x_train, x_test = x_train / 255.0, x_test / 255.0\n\nmodel"),
-    ("a last item a fraction of the others", "Pairings:\n7. Grilled cheese sandwich with raspberry jam\n"
+    ("a last item a fraction of the others", "list_item_cut", "Pairings:\n7. Grilled cheese sandwich with raspberry jam\n"
      "8. Fried chicken with sweet waffles\n9. Burger with a doughnut bun\n10. Salt"),
-    ("a long sentence ending on a quoted word", "The ocean stores heat. Its ability to absorb and store heat "
-     'means that it can act as a "buffer"'),
-    ("an opening XML tag alone", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
+    ("an opening XML tag alone", "unclosed_element", "<xs:schema>\n  <xs:element name=\"contact\">\n    <xs:complexType>\n"
      "      <xs:sequence>"),
-    ("an arrow with nothing after it", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
-    ("an operator '&' at the end", "Channels:\n\n1. **Social media** ads.\n2. **Influencer &"),
+    ("an arrow with nothing after it", "ends_on_operator", "Given list: 1 -> 2 -> 3 -> 4\nAfter deleting node 3: 1 -> 2 ->"),
+    ("an operator '&' at the end", "ends_on_operator", "Channels:\n\n1. **Social media** ads.\n2. **Influencer &"),
     # code
-    ("code ends on a comment", "def extract(d):\n    name = d['name']\n    age = d['age']\n\n    # Return the extracted"),
-    ("a one-word comment that introduces code", "X = data[['h', 'w']]\ny = data['out']\n\n#Build"),
-    ("a statement without its ';'", "const app = express();\napp.get('/', (req, res) => {\n    res.send('Hi');\n});"
+    ("code ends on a comment", "comment_last", "def extract(d):\n    name = d['name']\n    age = d['age']\n\n    # Return the extracted"),
+    ("a one-word comment that introduces code", "comment_last", "X = data[['h', 'w']]\ny = data['out']\n\n#Build"),
+    ("a statement without its ';'", "code_cut", "const app = express();\napp.get('/', (req, res) => {\n    res.send('Hi');\n});"
      "\n\nconst port"),
-    ("try without except", "def is_binary(s):\n    try:\n        int(s, 2)\n        return True"),
-    ("a function ends on a store nothing uses", "def days(a, b):\n    d1 = parse(a)\n    d2 = parse(b)"),
-    ("a function builds a list it never returns", "def primes(n):\n    found = []\n    i = 2\n    while "
+    ("a function ends on a store nothing uses", "unused_local", "def days(a, b):\n    d1 = parse(a)\n    d2 = parse(b)"),
+    ("a function builds a list it never returns", "function_left_open", "def primes(n):\n    found = []\n    i = 2\n    while "
      "len(found) < n:\n        if is_prime(i):\n            found.append(i)\n        i += 1"),
-    ("a __main__ block that only assigns", "def f(s):\n    return s[::-1]\n\nif __name__ == '__main__':\n    s = 'hi'"),
-    ("an if returns and nothing else does", "def max_num(a, b):\n    if a > b:\n        return a"),
-    ("a function with only its docstring", 'def product(xs):\n    """Find the product of all numbers."""'),
-    ("a docstring of several lines and no body", 'def to_decimal(b):\n    """\n    Convert a binary string.\n    """'),
-    ("a swap left half done", "def sort(a):\n    for i in range(len(a)):\n        for j in range(i):\n            if a[j] > a[i]:"
+    ("an if returns and nothing else does", "branch_only_return", "def max_num(a, b):\n    if a > b:\n        return a"),
+    ("a function with only its docstring", "function_left_open", 'def product(xs):\n    """Find the product of all numbers."""'),
+    ("a docstring of several lines and no body", "function_left_open", 'def to_decimal(b):\n    """\n    Convert a binary string.\n    """'),
+    ("a swap left half done", "function_left_open", "def sort(a):\n    for i in range(len(a)):\n        for j in range(i):\n            if a[j] > a[i]:"
      "\n                tmp = a[i]\n                a[i] = a[j]"),
-    ("a bracket opened on the last line", 'name = "John"\nage = 25\nprint("Hello " + name + ", you are " + str(age)'),
-    ("a C signature without a body", "#include <iostream>\nusing namespace std;\n\nint main()"),
-    ("a name after a comment", "import pandas as pd\n\n# Define the model\nmodel"),
-    ("a name after an assignment", 'sentence = "It is a fun day."\nwords'),
-    ("a doc comment documents nothing", "/**\n * Get the current timestamp.\n * @returns {number}\n */"),
-    ("a string literal never closes", "import os\n\ncmd = 'aws s3"),
-    ("the explanation after the code", "for row in rows:\n    print(row)\nIn this"),
-    ("a statement ends on a comma", "def swap(arr):\n    for i in range(len(arr) - 1):\n        arr[i], arr[i+1] = "
+    ("a bracket opened on the last line", "unclosed_bracket", 'name = "John"\nage = 25\nprint("Hello " + name + ", you are " + str(age)'),
+    ("a C signature without a body", "code_cut", "#include <iostream>\nusing namespace std;\n\nint main()"),
+    ("a name after a comment", "code_cut", "import pandas as pd\n\n# Define the model\nmodel"),
+    ("a name after an assignment", "code_cut", 'sentence = "It is a fun day."\nwords'),
+    ("a doc comment documents nothing", "comment_last", "/**\n * Get the current timestamp.\n * @returns {number}\n */"),
+    ("a string literal never closes", "open_quote", "import os\n\ncmd = 'aws s3"),
+    ("the explanation after the code", "mid_sentence", "for row in rows:\n    print(row)\nIn this"),
+    ("a statement ends on a comma", "code_cut", "def swap(arr):\n    for i in range(len(arr) - 1):\n        arr[i], arr[i+1] = "
      "arr[i+1],"),
-    ("an indented tuple of names", "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b"),
-    ("a /* comment never closes", "function now() {\n  return Date.now();\n}\n/* Returns the time in"),
+    ("an indented tuple of names", "code_cut", "def fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b"),
+    ("a /* comment never closes", "unclosed_string_or_comment", "function now() {\n  return Date.now();\n}\n/* Returns the time in"),
 ]
 
 WHOLE = [
@@ -204,9 +184,11 @@ WHOLE = [
 ]
 
 
-@pytest.mark.parametrize("why,answer", CUT, ids=[c[0] for c in CUT])
-def test_cut_is_found(why, answer):
-    assert find_cut(answer) is not None, why
+@pytest.mark.parametrize("why,rule,answer", CUT, ids=[c[0] for c in CUT])
+def test_cut_is_found_by_its_rule(why, rule, answer):
+    found = find_cut(answer)
+    assert found is not None, why
+    assert found.rule.name == rule, (why, found.cut.message)
 
 
 @pytest.mark.parametrize("why,answer", WHOLE, ids=[c[0] for c in WHOLE])
@@ -214,16 +196,36 @@ def test_whole_answer_passes(why, answer):
     assert find_cut(answer) is None, find_cut(answer)
 
 
-def test_imports_alone_answer_a_question_about_importing():
-    answer = "import numpy as np\nimport pandas as pd"
-    assert find_cut(answer, "How do I import numpy and pandas?") is None
-    assert find_cut(answer, "Load a CSV file and plot its first column.") is not None
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_every_rule_flags_its_example_and_passes_its_counterexample(rule):
+    found = find_cut(rule.flags.rstrip(), rule.prompt)
+    assert found is not None and found.rule.name == rule.name, found and found.rule.name
+    assert find_cut(rule.passes.rstrip(), rule.prompt) is None
 
 
-def test_asked_counts_reach_tables_and_code():
+def test_the_table_is_well_formed():
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+    assert all(r.family in FAMILIES and r.severity in ("error", "warning") and 0 < r.score <= 1 for r in RULES)
+    assert all(r.reads and r.reads <= ANY for r in RULES)
+
+
+def test_a_rule_reads_only_the_endings_it_names():
+    """A cut that mid_sentence would judge is not judged after a full stop, where no sentence is open."""
+    assert fired("Sleep well. Drink water.\n\nWhat sort of mentoring most interests") == {"mid_sentence"}
+    assert "mid_sentence" not in fired("Sleep well. Drink water.\n\nWhat sort of mentoring most interests.")
+
+
+def test_the_check_names_the_rule_in_its_evidence():
+    e = Example.create([Message("user", "Name five countries in Europe."),
+                        Message("assistant", "1. France\n2. Spain\n3. Italy")], Source("t", 1, 0, "openai"))
+    [flag] = Truncation().check(e, Context(max_length=1024))
+    assert flag.evidence["rule"] == "list_short_of_request"
+    assert (flag.severity, flag.score) == ("warning", 0.7)
+
+
+def test_asked_counts_reach_tables():
     rows = "| # | Country | People |\n|---|---|---|\n|1| Monaco | 38,300 |\n|2| Malta | 1,379 |"
-    assert find_cut(rows, "Create a table of the top 10 countries with the highest population density.")
+    found = find_cut(rows, "Create a table of the top 10 countries with the highest population density.")
+    assert found is not None and found.rule.name == "list_short_of_request"
     assert find_cut(rows, "Create a table of the top 2 countries with the highest population density.") is None
-    one = "class Car:\n    def __init__(self):\n        self.type = 'car'"
-    assert find_cut(one, "Create three classes named Car, Truck, and Motorcycle.")
-    assert find_cut(one, "Create a class named Car.") is None

@@ -1,14 +1,15 @@
 """Truncation rules for code in any language: where a cut leaves code that cannot be whole (a block
 header with no body, a statement with no ";" among statements that all have one, a comment over code
-that never came). Python's own are in python_cuts.py. Each takes the answer's `End` and
-returns a `Cut` or None; `truncation.find_cut` runs them in order."""
+that never came). Python's own are in python_cuts.py. Each takes the answer's `End` and returns a `Cut`
+or None; the table in `truncation_rules.py` says when each is asked, with what severity and score."""
 
 from __future__ import annotations
 
 import re
 
 from .code import CODE_LINE
-from .ending import ASSIGNMENT, CODE_DANGLING, COMMENT, HEADING, QUOTED_BRACKET, WHOLE, Cut, End, unbalanced
+from .ending import ASSIGNMENT, COMMENT, HEADING, QUOTED_BRACKET, WHOLE, Cut, End, unbalanced
+from .lexicon import BLOCK_ENDS, CODE_DANGLING, PLACEHOLDER_WORDS, SHOWN_VALUES
 
 # A block header as the last line has lost its body ("for x in xs:", "if (n > 0)"); a one-line form
 # ("if x: return y", "if (x) y;") has not.
@@ -34,14 +35,14 @@ def unclosed_string_or_comment(end: End, prompt: str) -> Cut | None:
             start = end.body.rfind(marks)
             after = end.body[start + 3:].splitlines()
             if not any(CODE_LINE.search(line.strip()) or ASSIGNMENT.match(line) for line in after):
-                return Cut("warning", 0.7, f"a {marks} string is opened and never closed", start)
+                return Cut(f"a {marks} string is opened and never closed", start)
     if end.body.count("/*") > end.body.count("*/") and re.search(r"^\s*/\*", end.body, re.M):
-        return Cut("warning", 0.7, "a /* comment is opened and never closed", end.body.rfind("/*"))
+        return Cut("a /* comment is opened and never closed", end.body.rfind("/*"))
     return None
 
 
 _NOTE = re.compile(r"\s+#[^'\"#]*$")  # a note after the code on its line
-_BLOCK_END = re.compile(r"@?(end|fi|done|esac|endif|wend|loop|next)", re.I)
+_BLOCK_END = re.compile(r"@?(" + "|".join(BLOCK_ENDS) + ")", re.I)
 # "int main()", "public static String reverse(String s)": a C-family function signature with no body.
 _SIGNATURE = re.compile(r"^\s*(?!(?:return|new|else|print|echo|await|throw|yield|delete|puts|raise)\b)[A-Za-z_]"
                         r"[\w:<>*&\[\], ]*[\w>*&\]]\s+"
@@ -82,14 +83,13 @@ def code_cut(end: End, prompt: str) -> Cut | None:
             rf"(^|[\s,(])\$?{word}\s*(,[^=\n]*)?[-+*/]?=(?!=)|import\s[^\n]*\b{word}\b|\b(as|def|class|let|var|const)"
             rf"\s+{word}\b|for\s[^\n]*\b{word}\b[^\n]*\sin\b", code, re.M)  # a parameter is not defined outside
     if stops:
-        return Cut("warning", 0.6, f"the code stops mid-statement (\"...{end.quoted}\")", end.tail)
+        return Cut(f"the code stops mid-statement (\"...{end.quoted}\")", end.tail)
     return None
 
 
 _LINE_COMMENT = re.compile(r"\s*(#|//)\s*(\S.*)")
 # Comments that stand in for code left out on purpose, or show a result ("# Output: 12", "# prints 5").
-_PLACEHOLDER = re.compile(r"\b(code|something|here|todo|logic|implementation|stuff|body|handle|function \d)", re.I)
-_VALUES = {"true", "false", "none", "null", "nil", "output", "result", "done", "yes", "end", "error"}
+_PLACEHOLDER = re.compile(r"\b(" + "|".join(PLACEHOLDER_WORDS) + ")", re.I)
 _NOT_INTRO = re.compile(r"^\W*(output|result|returns|prints|expected|\d)|:\s*\S|=>|->|==|\bso on\b|\betc\b|"
                         r"\.\.\.|…|\b(?:your|more|other)\b.*\bhere\b",
                         re.I)
@@ -105,13 +105,13 @@ def comment_last(end: End, prompt: str) -> Cut | None:
     if end.last.strip() == "*/":
         previous = end.body.rfind("*/", 0, len(end.body) - 2)  # the comment before this one ends there
         if "/**" in end.body[previous + 2 if previous >= 0 else 0:]:
-            return Cut("warning", 0.6, "the code ends on a doc comment, before what it documents", end.tail)
+            return Cut("the code ends on a doc comment, before what it documents", end.tail)
     comment = _LINE_COMMENT.match(end.last)
     if not comment or end.last.endswith(".") or HEADING.match(end.last) or len(end.lines) < 2 or not end.code:
         return None
     text = comment.group(2)
     # One word introduces code too ("# Driver", "# Extract"), unless it is a value the line above printed.
-    one_value = len(text.split()) < 2 and (not text.isalpha() or len(text) < 4 or text.lower() in _VALUES)
+    one_value = len(text.split()) < 2 and (not text.isalpha() or len(text) < 4 or text.lower() in SHOWN_VALUES)
     if _NOT_INTRO.search(text) or one_value:
         return None
     before = end.lines[-2]
@@ -120,7 +120,7 @@ def comment_last(end: End, prompt: str) -> Cut | None:
     if (before.rstrip().endswith((":", "{")) and _PLACEHOLDER.search(text)) or (
             right_below and _SHOWS_OUTPUT.search(before)):
         return None
-    return Cut("warning", 0.6, f"the code ends on a comment, before the code it introduces (\"...{end.quoted}\")",
+    return Cut(f"the code ends on a comment, before the code it introduces (\"...{end.quoted}\")",
                end.tail)
 
 
@@ -139,43 +139,8 @@ def no_semicolon(end: End, prompt: str) -> Cut | None:
     semicolons = ends.count(";")
     unended = sum(c.isalnum() or c in "_\"')]" for c in ends)
     if semicolons >= 2 and unended <= 0.34 * semicolons:
-        return Cut("warning", 0.6, f"the code's statements end with \";\" and its last one stops short "
+        return Cut(f"the code's statements end with \";\" and its last one stops short "
                    f"(\"...{end.quoted}\")", end.tail)
     return None
 
 
-def block_left_open(end: End, prompt: str) -> Cut | None:
-    """Visual Basic that opens a `Module`, `Sub` or `Function` and stops before its `End Module` (or
-    `End Sub`...): the code was cut inside the block."""
-    if "Sub " not in end.body and "Function " not in end.body and "Module " not in end.body:
-        return None
-    opened = _VB_OPEN.findall(end.body)
-    for kind in ("Module", "Class", "Sub", "Function"):
-        if opened.count(kind) > len(re.findall(rf"^\s*End\s+{kind}\b", end.body, re.M)):
-            return Cut("warning", 0.6, f"a Visual Basic `{kind}` is opened and never ended with `End {kind}`",
-                       end.tail)
-    return None
-
-
-def start_of_an_earlier_line(end: End, prompt: str) -> Cut | None:
-    """A last line that is only the start of a line the code wrote before ("read -p" under
-    `read -p "Old string: " old`, "Set" under `Set c1 = ActiveCell`): the rest of it was cut."""
-    last = end.last.strip()
-    tokens = last.split()
-    if not tokens or len(tokens) > 3 or not last[-1].isalnum() or tokens[0].lower() in _STATEMENT_ON_ITS_OWN:
-        return None
-    if (last + " ") not in end.body:
-        return None  # the cheap test first: no line above starts so
-    for line in end.lines[:-1]:
-        if line.strip().startswith(last + " ") and len(line.split()) >= len(tokens) + 2 and (
-                end.body.startswith("#!") or end.looks_like_code):
-            return Cut("warning", 0.6, f"the last line is only the start of a line the code has above "
-                       f"(\"...{end.quoted}\")", end.tail)
-    return None
-
-
-_STATEMENT_ON_ITS_OWN = {"return", "yield", "raise", "break", "continue", "pass", "end", "fi", "done", "else",
-                         "echo", "print", "puts", "exit", "next", "loop", "wend", "esac", "endif"}
-_VB_OPEN = re.compile(r"^\s*(?:(?:Public|Private|Friend|Protected|Shared|Overrides|Static)\s+)*"
-                      r"(Module|Class|Sub|Function)\s+\w+(?:\s*\(.*\))?(?:\s+As\s+\w+)?\s*$", re.M)
-RULES = (code_cut, comment_last, no_semicolon, block_left_open, start_of_an_earlier_line)

@@ -8,22 +8,22 @@ from functools import cached_property
 from typing import NamedTuple
 
 from .code import CODE_LINE, is_code
+from .lexicon import NUMBERS, STATEMENT_ALONE
 
 PAIRS = {"(": ")", "[": "]", "{": "}"}
 QUOTED_BRACKET = re.compile(r"`[^`\n]*`|(['\"])[()\[\]{}]\1")
 LIST_OR_CODE = re.compile(r"^\s*([-*+•]|\d+[.)]|\d+ ?-\s|[A-Za-z][.)]\s|[IVX]+\.\s|#|>|\||    |\t)")
 ENDS_CUT = re.compile(r"[A-Za-z0-9,(\-]")  # matched against the last character
-# Keywords a line of code cannot end on ("for x in", "class Rectangle:\n    def").
-CODE_DANGLING = {"if", "elif", "for", "while", "in", "def", "class", "let", "var", "const", "new", "not", "and",
-                 "or", "is", "import", "from", "lambda", "with", "as", "async", "await", "function", "case",
-                 "return", "void", "int", "static", "public", "private", "protected", "struct", "enum",
-                 "interface", "extends", "implements", "throws", "select", "where", "join", "on", "by"}
-# Words a line may end on whole: `pass`, `break`, `done`, `end` (a name alone on a line is a cut statement).
-WHOLE = (r"(?!(pass|break|continue|return|end|fi|done|esac|exit|quit|raise|yield|true|false|none|null|nil|else|"
-         r"endif|wend|loop|next)\s*$)")
-NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve thirteen "
-                                        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split(), 1)}
-
+# A line may end on a whole one-word statement (`pass`, `done`); a name alone on a line is a cut one.
+WHOLE = r"(?!(" + "|".join(sorted(STATEMENT_ALONE)) + r")\s*$)"
+SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
+ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]?\s*$")
+# Printed output, hashtags, figures and a quotation's attribution ("..." - C.S. Lewis) are not sentences.
+NOT_A_SENTENCE = re.compile(r"(^\s*(Output\b)|#\w+$|^\W*\d[\d\s.,:%x*/+=-]*$|"
+                            r"[\"”']\s*[-–—]\s*[A-Z][\w.]*(\s+[A-Z][\w.]*)*$)", re.I)
+_COMMENT_GOES_ON = re.compile(r"^\s*\*\s")  # " * more" inside a /* */ comment; in prose, a "* " bullet
+_CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
+_WORD_PAIR = re.compile(r"[A-Za-z]{2,}/[A-Za-z]{2,}")  # "narrative/story", "and/or": words, not a path
 
 
 HEADING = re.compile(r"^#{2,6}\s+\S")  # "## Section" (a lone "#" is as often a comment)
@@ -34,8 +34,7 @@ ASSIGNMENT = re.compile(r"\s*[\w.\[\]'\"]+(?:\s*,\s*[\w.\[\]'\"]+)*\s*([-+*/]?=|
 
 
 class Cut(NamedTuple):
-    severity: str
-    score: float
+    """What a rule found; its severity and score are the rule's, in the table (truncation_rules)."""
     message: str
     start: int | None  # where the evidence starts in the answer; None: no span to show
 
@@ -49,7 +48,6 @@ class End:
         self.words = self.last.split()
         self.quoted = " ".join(self.words[-4:])
         self.tail = max(0, len(body) - 40)
-        self.sentence_end: bool | None = None  # whether the last line is prose cut short; the prose rules set it
 
     @cached_property
     def lines(self) -> list[str]:
@@ -73,6 +71,16 @@ class End:
     def python_defs(self) -> list[re.Match]:
         """The `def` lines, in order (group 1: their indentation); several code rules ask, one scan."""
         return list(_DEF.finditer(self.body)) if "def " in self.body else []
+
+    @cached_property
+    def sentence_end(self) -> bool:
+        """Whether the last line could be a sentence cut short: prose ending on a word, not code or output."""
+        words, body = self.words, self.body
+        last = body[-3] if body.endswith(("()", "(s)")) and len(body) > 2 else body[-1]  # "len()"
+        return bool(words) and "://" not in words[-1] and ENDS_CUT.match(last) is not None and not (
+            code_line(self) or ASSIGNMENT.match(self.last) or COMMENT.match(self.last)
+            or (self.code and _COMMENT_GOES_ON.match(self.last)) or NOT_A_SENTENCE.search(self.last[-80:])
+            or (_CODE_TOKEN.search(words[-1]) and not _WORD_PAIR.fullmatch(words[-1])))
 
     @cached_property
     def looks_like_code(self) -> bool:

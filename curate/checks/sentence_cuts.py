@@ -1,7 +1,7 @@
 """Truncation rules for prose: a sentence that never ended (its siblings end and it does not, it stops
 on a word no phrase ends on, it is only its "if" clause or the start of its conclusion), a quotation
-or aside left open, a working step without its result. Each takes the answer's `End` and returns a
-`Cut` or None; `truncation.find_cut` runs them in order."""
+left open. Each takes the answer's `End` and returns a `Cut` or None; the table in
+`truncation_rules.py` says when each is asked, with what severity and score."""
 
 from __future__ import annotations
 
@@ -10,45 +10,32 @@ import re
 from .code import CODE_LINE
 from .ending import (
     ASSIGNMENT,
-    CODE_DANGLING,
     COMMENT,
     ENDS_CUT,
+    ENDS_SENTENCE,
     LIST_OR_CODE,
+    NOT_A_SENTENCE,
+    SENTENCE_END,
     Cut,
     End,
     code_line,
 )
+from .lexicon import (
+    ASKED_OF,
+    ASKING,
+    CLOSINGS,
+    CODE_DANGLING,
+    CONNECTIVES,
+    DANGLING,
+    ENDS_AFTER_CONNECTIVE,
+    MODALS,
+    SHOWS,
+)
 
-_DANGLING = {"the", "a", "an", "and", "or", "to", "of", "with", "for", "in", "on", "at", "by", "from", "that",
-             "which", "then", "but", "because", "is", "are", "was", "were", "will", "can", "your", "their", "its",
-             "as", "than", "into", "unable", "according", "regarding", "including", "despite", "toward", "towards",
-             "whether", "various", "numerous", "if", "when", "while", "so", "my", "our", "whose", "such", "every",
-             "could", "would", "should", "might", "must",
-             "very", "between", "through", "without", "within", "onto", "upon", "among", "via", "per",
-             "different", "multiple", "several", "becomes", "equals", "includes", "contains", "requires",
-             "involves"}
 _NOT_VERSE = re.compile(r"```|[=→|]")
-_MODALS = {"would", "will", "could", "should", "must", "can", "may", "might"}
 _TRAILING_COMMENT = re.compile(r"[\w)\]'\";:]\s+(#|//)\s*\S")  # code, then a note after it on the line
-_SHOWS = {"returns", "prints", "outputs", "output", "gives", "displays", "shows", "yields", "equals", "=>", "->"}
-SENTENCE_END = re.compile(r"[.!?][\"')\]]?(\s|$)")
-ENDS_SENTENCE = re.compile(r"[.!?][\"')\]]?\s*$")
-# Printed output, hashtags, figures and a quotation's attribution ("..." - C.S. Lewis) are not sentences.
-_NOT_A_SENTENCE = re.compile(r"(^\s*(Output\b)|#\w+$|^\W*\d[\d\s.,:%x*/+=-]*$|"
-                             r"[\"”']\s*[-–—]\s*[A-Z][\w.]*(\s+[A-Z][\w.]*)*$)", re.I)
-_COMMENT_GOES_ON = re.compile(r"^\s*\*\s")  # " * more" inside a /* */ comment; in prose, a "* " bullet
-_CODE_TOKEN = re.compile(r"[/\\{}<>_=`]")
-_WORD_PAIR = re.compile(r"[A-Za-z]{2,}/[A-Za-z]{2,}|24/7")  # "narrative/story", "and/or", not a path
 _OPEN_QUOTE = re.compile(r"(^|\s)\"\w[^\"]*$")  # a quotation mark that opens, with no closing one after it
-ASKING = {"what", "how", "why", "which", "who", "whom", "where", "when", "do", "does", "did", "is", "are", "can",
-           "could", "would", "should", "will", "have", "has", "shall", "may"}
-_UNITS = {"cup", "cups", "tablespoon", "tablespoons", "tbsp", "teaspoon", "teaspoons", "tsp", "oz", "ounce", "ounces",
-          "g", "grams", "gram", "kg", "lb", "lbs", "pound", "pounds", "ml", "l", "liter", "liters", "litre", "litres",
-          "can", "cans", "pinch", "clove", "cloves", "slice", "slices", "piece", "pieces", "handful", "dash", "stick",
-          "sticks", "package", "packages", "bunch", "head", "jar", "bottle", "quart", "pint", "gallon"}
-_QUANTITY = re.compile(r"\s*(?:[-*•+]|\d+[.)])?\s*(\d+(?:[/.]\d+)?|½|¼|¾|a|an|one|two|three)\s")
-_ASKED_OF = {"there", "it", "you", "the", "a", "an", "this", "that", "we", "they", "i", "he", "she", "your", "my"}
-CLOSING = re.compile(r"\b(regards|sincerely|thanks|thank you|cheers|best|yours|love|warmly)\b", re.I)
+CLOSING = re.compile(r"\b(" + "|".join(CLOSINGS) + r")\b", re.I)
 
 
 def dangling(end: End, prompt: str) -> Cut | None:
@@ -61,33 +48,18 @@ def dangling(end: End, prompt: str) -> Cut | None:
     note = _TRAILING_COMMENT.search(end.last)
     if note and not COMMENT.match(end.last):
         # "print(result) # Prints", "if self.items: # pop from the": the note after the code was cut
-        dangling = last in _DANGLING or last in _SHOWS
+        dangling = last in DANGLING or last in SHOWS
     elif (code_line(end) or ASSIGNMENT.match(end.last)) and not COMMENT.match(end.last):
         dangling = last in CODE_DANGLING and not (len(words) >= 2 and words[-2].lower() == "end")  # "end while"
     else:
-        dangling = last in _DANGLING or body.endswith(("(", "-"))
+        dangling = last in DANGLING or body.endswith(("(", "-"))
         # "would be" with nothing after; not "as it should be"
-        dangling = dangling or (last == "be" and len(words) >= 3 and words[-2].lower() in _MODALS
+        dangling = dangling or (last == "be" and len(words) >= 3 and words[-2].lower() in MODALS
                                 and words[-3].lower() != "it")
         dangling = dangling or (body.endswith(",") and not CLOSING.search(end.last))
-        # "- 1/2 cup": a quantity whose ingredient never came
-        dangling = dangling or (last in _UNITS and _QUANTITY.match(end.last) is not None)
     if dangling:
-        return Cut("warning", 0.6, f"the answer stops mid-phrase (\"...{end.quoted}\")", end.tail)
+        return Cut(f"the answer stops mid-phrase (\"...{end.quoted}\")", end.tail)
     return None
-
-
-def is_sentence_end(end: End) -> bool:
-    """Whether the last line could be a sentence cut short: prose ending on a word, not code or output."""
-    if end.sentence_end is not None:
-        return end.sentence_end  # three rules ask; the answer is worked out once
-    words = end.words
-    last = end.body[-3] if end.body.endswith(("()", "(s)")) and len(end.body) > 2 else end.body[-1]  # "len()"
-    end.sentence_end = bool(words) and "://" not in words[-1] and ENDS_CUT.match(last) is not None and not (
-        code_line(end) or ASSIGNMENT.match(end.last) or COMMENT.match(end.last)
-        or (end.code and _COMMENT_GOES_ON.match(end.last)) or _NOT_A_SENTENCE.search(end.last[-80:])
-        or (_CODE_TOKEN.search(words[-1]) and not _WORD_PAIR.fullmatch(words[-1])))
-    return end.sentence_end
 
 
 def open_quote(end: End, prompt: str) -> Cut | None:
@@ -101,22 +73,22 @@ def open_quote(end: End, prompt: str) -> Cut | None:
         paragraph = end.body[end.body.rfind("\n\n") + 1:]
         opened = paragraph.count('"') % 2 == 1 and not end.code
     if opened:
-        return Cut("warning", 0.6, f"a quotation is opened and never closed (\"...{end.quoted}\")", end.tail)
+        return Cut(f"a quotation is opened and never closed (\"...{end.quoted}\")", end.tail)
     assigned = ASSIGNMENT.match(end.last)
     if assigned and on_word:  # cmd = 'aws s3
         code = re.sub(r'"[^"\n]*"', "", end.last[assigned.end(1):])
         if code.count("'") % 2 == 1:
-            return Cut("warning", 0.6, f"a string is opened and never closed (\"...{end.quoted}\")", end.tail)
+            return Cut(f"a string is opened and never closed (\"...{end.quoted}\")", end.tail)
     tick = end.last.rfind("`")  # an odd one out that opens a span (after a space), not one inside a regex
     if end.last.replace("```", "").count("`") % 2 == 1 and (tick == 0 or end.last[tick - 1] in " \t(:"):
-        return Cut("warning", 0.6, f"a `code` span is opened and never closed (\"...{end.quoted}\")", end.tail)
+        return Cut(f"a `code` span is opened and never closed (\"...{end.quoted}\")", end.tail)
     return None
 
 
 def mid_sentence(end: End, prompt: str) -> Cut | None:
     """The answer punctuates its other sentences but not this one; or the last line is a long lower-case
     sentence with no end. Titles, headings, names, verse and a signature after "Best regards," are not."""
-    if not is_sentence_end(end) or LIST_OR_CODE.match(end.last):
+    if not end.sentence_end or LIST_OR_CODE.match(end.last):
         return None
     words, lines = end.words, end.lines
     if _verse(lines):
@@ -126,7 +98,7 @@ def mid_sentence(end: End, prompt: str) -> Cut | None:
         refrain = len({w.strip(",;").lower() for w in words}) < len(words)  # "Always, always"
         if len(words) <= 3 and above[0] >= 4 and len(words) <= 0.5 * above[1] and not (
                 refrain or CLOSING.search(end.last)):
-            return Cut("warning", 0.5, f"the poem's last line stops after {len(words)} word(s) "
+            return Cut(f"the poem's last line stops after {len(words)} word(s) "
                        f"(\"...{end.quoted}\")", end.tail)
         return None
     shown = len(lines) >= 2 and "output" in lines[-2].lower()
@@ -139,42 +111,31 @@ def mid_sentence(end: End, prompt: str) -> Cut | None:
         # (its words are in the code) or closes a block ("End Function")
         shown = bool(re.search(r"[\"'>]\s*" + re.escape(end.last.strip()), end.body[:len(end.body) - len(end.last)]))
         if words[0] != "End" and not shown:
-            return Cut("warning", 0.5, f"the explanation after the code stops mid-sentence (\"...{end.quoted}\")",
+            return Cut(f"the explanation after the code stops mid-sentence (\"...{end.quoted}\")",
                        end.tail)
     if end.code and (len(words) < 8 or any(c in end.last for c in "()[]{};=<>") or shown):
         return None  # in a code answer, only a plain prose line is judged as a sentence
-    punctuated = len(SENTENCE_END.findall(end.body)) >= 2  # the body ends on a word: all of these are inside
+    # Sentences above that end, and this one does not (the body ends on a word: every end found is inside);
+    # after one sentence only, a last line with code's signs in it ("arr.includes(4); // x") is not prose,
+    # nor is a reply of two words ("Why not").
+    ends = len(SENTENCE_END.findall(end.body))
+    punctuated = ends >= 2 or ends == 1 and not _CODE_SIGNS.search(end.last) and len(words) >= 3
     capitals = sum(w[:1].isupper() for w in words) / len(words)
     wordy = sum(any(c.isalpha() for c in w) for w in words) >= 0.6 * len(words)  # not "12 -> 15 -> 20"
     prose_line = len(words) >= 8 and (capitals < 0.4 or len(words) >= 14 and capitals < 0.7) and wordy
     signature = len(lines) >= 2 and lines[-2].rstrip().endswith(",") and len(words) <= 4
     sentence = SENTENCE_END.split(end.last)[-1].split()  # the last sentence, which never ended
     # "What sort of mentoring interests" after punctuated sentences: a question that lost its end
-    question = ((len(sentence) >= 3 or len(sentence) == 2 and sentence[1].lower() in _ASKED_OF)
+    question = ((len(sentence) >= 3 or len(sentence) == 2 and sentence[1].lower() in ASKED_OF)
                 and sentence[0].lower() in ASKING and SENTENCE_END.search(end.body) is not None
-                and not _NOT_A_SENTENCE.search(end.last[-80:]))
+                and not NOT_A_SENTENCE.search(end.last[-80:]))
     if (punctuated and wordy or prose_line or question) and not signature:
-        return Cut("warning", 0.5, f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
+        return Cut(f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
                    end.tail)  # the weakest evidence: casual writers drop the last full stop too
     return None
 
 
-def sum_left_open(end: End, prompt: str) -> Cut | None:
-    """Working that ends on a sum with no "=" ("10 + 3b" under "2(5) + 3b = 20"): every step above
-    gives its result, this one lost it."""
-    last = end.last.strip()
-    if "=" in last or not last[-1:].isalnum() and last[-1:] != ")" or not _EXPRESSION.fullmatch(last) or (
-            not _OPERATION.search(last)) or end.code:
-        return None
-    steps = [line for line in end.lines[-4:-1] if "=" in line and any(c.isdigit() for c in line)]
-    if steps and any(c.isdigit() for c in last):
-        return Cut("warning", 0.5, f"the working stops on \"{last[-30:]}\" with no result, where the steps above "
-                   f"give theirs", end.tail)
-    return None
-
-
-_EXPRESSION = re.compile(r"[\w\s().,$€£%^²³+*/×÷−-]+")
-_OPERATION = re.compile(r"[\w)²³%]\s*[-+*/×÷−]\s*[\w($€£(]")
+_CODE_SIGNS = re.compile(r"[;(){}=/_<>]|\w\.\w")
 
 
 def clause_alone(end: End, prompt: str) -> Cut | None:
@@ -182,45 +143,22 @@ def clause_alone(end: End, prompt: str) -> Cut | None:
     main clause never came."""
     low = end.last.lower()
     words = low.split()
-    if 2 <= len(words) <= 4 and words[0].strip(",") in _CONNECTIVES and words[-1] not in _ENDS_AFTER_CONNECTIVE and (
-            is_sentence_end(end) and not LIST_OR_CODE.match(end.last) and not _verse(end.lines)):
+    if 2 <= len(words) <= 4 and words[0].strip(",") in CONNECTIVES and words[-1] not in ENDS_AFTER_CONNECTIVE and (
+            end.sentence_end and not LIST_OR_CODE.match(end.last) and not _verse(end.lines)):
         # "So the angle", "Thus, the final" under the working: the conclusion it opens never came
-        return Cut("warning", 0.5, f"the answer stops on the start of its conclusion (\"...{end.quoted}\")",
+        return Cut(f"the answer stops on the start of its conclusion (\"...{end.quoted}\")",
                    end.tail)
-    if not any(word in low for word in ("if ", "though ", "unless ", "whereas ")) or not is_sentence_end(end):
+    if not any(word in low for word in ("if ", "though ", "unless ", "whereas ")) or not end.sentence_end:
         return None
     marker = LIST_OR_CODE.match(end.last)
     sentence = SENTENCE_END.split(end.last[marker.end() if marker else 0:])[-1].strip()
     if len(sentence.split()) >= 4 and _CONDITION.match(sentence) and " then " not in sentence:
-        return Cut("warning", 0.5, f"the last sentence is a condition with nothing after it (\"...{end.quoted}\")",
+        return Cut(f"the last sentence is a condition with nothing after it (\"...{end.quoted}\")",
                    end.tail)
     return None
 
 
-_CONNECTIVES = {"so", "thus", "therefore", "hence", "finally"}
-_ENDS_AFTER_CONNECTIVE = {"it", "all", "on", "etc", "that", "this", "these", "those", "them", "more", "well", "too",
-                          "now", "again", "here", "there", "forth", "so", "you", "me", "us", "yes", "no", "true"}
 _CONDITION = re.compile(r"(?:(?:so|and|but|now),?\s+)?(?:if|although|though|unless|whereas)\s[^,;:()]+$", re.I)
-
-
-def quoted_last(end: End, prompt: str) -> Cut | None:
-    """A long sentence that ends on a quoted word or phrase with no full stop after it ('...means it can
-    act as a "buffer"'): the sentence went on. Short ones are left: casual writers end 'How about "Saw"'."""
-    if end.body[-1:] not in "\"”'’" or not end.body[-2:-1].isalnum() or end.code:
-        return None
-    close = end.body[-1]
-    sentence = SENTENCE_END.split(end.last)[-1].strip()
-    opened = sentence.rfind(_OPENING.get(close, close), 0, len(sentence) - 1)
-    quoted = sentence[opened + 1:-1].split()
-    # a word or phrase quoted inside a long sentence, not a title that is the whole line, after other
-    # sentences that do end ("How about "Saw"" alone is a casual reply)
-    if opened > 0 and len(quoted) <= 6 and len(sentence.split()) >= 10 and SENTENCE_END.search(end.body):
-        return Cut("warning", 0.5, f"the answer may end mid-sentence: no full stop after \"...{end.quoted}\"",
-                   end.tail)
-    return None
-
-
-_OPENING = {"”": "“", "’": "‘"}
 
 
 def _verse(lines: list[str]) -> bool:
@@ -232,12 +170,3 @@ def _verse(lines: list[str]) -> bool:
         for line in lines[-4:-1])
 
 
-def aside_last(end: End, prompt: str) -> Cut | None:
-    """A sentence that ends on an aside in brackets ("...of the behavior (failing to finish the task)")
-    with no full stop after it: the aside closed, the sentence did not; judged without the aside."""
-    if not end.body.endswith(")"):
-        return None
-    opened = end.body.rfind("(")
-    if opened < 2 or "\n" in end.body[opened:] or not re.match(r"\w+\s$", end.body[opened - 2:opened]) or end.code:
-        return None  # "(555) 123", an aside that is the whole sentence, "f(x)"
-    return mid_sentence(End(end.body[:opened].rstrip()), prompt)
