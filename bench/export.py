@@ -89,7 +89,7 @@ def main() -> None:
             print(f"setup: dedup {time.perf_counter() - t:.1f} s, {d.summary['groups']:,} groups", flush=True)
 
             t = time.perf_counter()
-            report = export(tmp / "out", "big", ws, stratify="metadata:category", leakage_check="off")
+            report = export("big", tmp / "out", workspace=ws, stratify="metadata:category", leakage_check="off")
             seconds = time.perf_counter() - t
             m = report.manifest
             split_of = {eid: s for s, ids in m["splits"].items() for eid in ids}
@@ -105,7 +105,7 @@ def main() -> None:
                   f"[target <= 60 s: {'PASS' if seconds <= 60 else 'FAIL'}]", flush=True)
             if not args.skip_leakage:
                 t = time.perf_counter()
-                r2 = export(tmp / "out2", "big", ws, stratify="metadata:category", leakage_check="near")
+                r2 = export("big", tmp / "out2", workspace=ws, stratify="metadata:category", leakage_check="near")
                 print(f"curate export with the near leakage check: {time.perf_counter() - t:.1f} s "
                       f"({r2.manifest['leakage']['near_pairs']:,} val/test examples at Jaccard >= 0.5)")
         (tmp / "peer").mkdir()

@@ -184,7 +184,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         with Workspace(tmp / "ws") as ws:
             ingest(sorted(DATA.glob("*.json*")), "alpaca", workspace=ws)
-            export(tmp / "export", "alpaca", ws, split="90/10/0", leakage_check="off", stratify="none")
+            export("alpaca", tmp / "export", workspace=ws, split="90/10/0", leakage_check="off", stratify="none")
         _, splits = load_export(tmp / "export")
         convs = splits["train"][:args.examples]
         tok = tiny_tokenizer([m.get("content") or "" for c in convs for m in c.messages],
@@ -216,7 +216,7 @@ def main() -> None:
             rows.write_text("".join(json.dumps({"messages": c.messages}) + "\n" for c in convs[:200]))
             with Workspace(tmp / "ws") as ws:
                 ingest([rows], "small", workspace=ws)
-                export(tmp / "small" / "export", "small", ws, split="80/10/10", leakage_check="off", stratify="none")
+                export("small", tmp / "small" / "export", workspace=ws, split="80/10/10", leakage_check="off", stratify="none")
             summary["reload"] = reload_check(tmp / "small" / "export", model_dir, args.method, tmp / "adapter")
             print(f"best checkpoint: val loss {summary['reload']['best_eval_loss']} in the run, "
                   f"{summary['reload']['reloaded_eval_loss']} reloaded from disk")

@@ -512,7 +512,7 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
     with _workspace(ctx) as ws:
         name = _default_collection(ws, collection, "examples")
         with render.stage_progress(not as_json) as progress:
-            report = run_export(out_dir, name, ws, split=split, seed=seed, stratify=stratify, policy=policy,
+            report = run_export(name, out_dir, workspace=ws, split=split, seed=seed, stratify=stratify, policy=policy,
                                 verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
                                 leakage_check=leakage_check, group_by=group_by, strict=strict, progress=progress)
     _warn(report.warnings)

@@ -44,7 +44,7 @@ def manifest(out: Path) -> dict:
 
 
 def test_groups_and_conflicts_never_cross_splits(sample_ws, tmp_path):
-    report = export(tmp_path / "out", "support", sample_ws, leakage_check="near")
+    report = export("support", tmp_path / "out", workspace=sample_ws, leakage_check="near")
     m = report.manifest
     split_of = {eid: s for s, ids in m["splits"].items() for eid in ids}
     run = sample_ws.latest_run("support", "dedup")
@@ -86,7 +86,7 @@ def test_strata_keep_their_share_within_one_example(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with Workspace(tmp_path / "ws") as ws:
         ingest([path], "d", workspace=ws)
-        m = export(tmp_path / "out", "d", ws, split="70/15/15", stratify="metadata:topic", leakage_check="off").manifest
+        m = export("d", tmp_path / "out", workspace=ws, split="70/15/15", stratify="metadata:topic", leakage_check="off").manifest
     sizes = Counter(r["topic"] for r in rows)
     for topic, counts in m["strata"].items():
         for split, ratio in m["split"].items():
@@ -99,13 +99,13 @@ def test_strata_keep_their_share_within_one_example(tmp_path):
 def test_same_seed_same_bytes_and_round_trip(sample_ws, tmp_path, fmt):
     if fmt == "hf":
         require("datasets", "hf")
-    a = export(tmp_path / "a", "support", sample_ws, fmt=fmt, seed=7, leakage_check="near").manifest
-    b = export(tmp_path / "b", "support", sample_ws, fmt=fmt, seed=7, leakage_check="near").manifest
+    a = export("support", tmp_path / "a", workspace=sample_ws, fmt=fmt, seed=7, leakage_check="near").manifest
+    b = export("support", tmp_path / "b", workspace=sample_ws, fmt=fmt, seed=7, leakage_check="near").manifest
     assert a["files"] == b["files"], "same inputs and seed: identical bytes (sha256 of every file)"
     for rel in a["files"]:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
-    other = export(tmp_path / "c", "support", sample_ws, fmt=fmt, seed=8, leakage_check="near").manifest
+    other = export("support", tmp_path / "c", workspace=sample_ws, fmt=fmt, seed=8, leakage_check="near").manifest
     assert other["splits"] != a["splits"]
 
     # Back through curate's own loaders: the same conversations, and for lossless formats the same ids.
@@ -146,7 +146,7 @@ def test_same_seed_same_bytes_and_round_trip(sample_ws, tmp_path, fmt):
 
 
 def test_review_policy_edits_and_contamination(sample_ws, tmp_path):
-    m = export(tmp_path / "base", "support", sample_ws, leakage_check="off").manifest
+    m = export("support", tmp_path / "base", workspace=sample_ws, leakage_check="off").manifest
     train = m["splits"]["train"]
     first, second, third = train[:3]
     original = sample_ws.get_example("support", first)
@@ -158,14 +158,14 @@ def test_review_policy_edits_and_contamination(sample_ws, tmp_path):
     undone = sample_ws.record_decision("support", train[3], "ann", "reject")
     sample_ws.retract_decision(undone, "ann")
 
-    m = export(tmp_path / "acc", "support", sample_ws, policy="accepted", leakage_check="off").manifest
+    m = export("support", tmp_path / "acc", workspace=sample_ws, policy="accepted", leakage_check="off").manifest
     assert sorted(i for s in m["splits"].values() for i in s) == sorted([first, second])
     lines = [json.loads(line) for s in ("train", "val", "test")
              for line in (tmp_path / "acc" / f"{s}.jsonl").read_text().splitlines()]
     assert "An edited, better answer." in [r["messages"][-1]["content"] for r in lines]
     assert m["reviewed"] == {"accepted": 2, "edited": 1}
 
-    m = export(tmp_path / "nr", "support", sample_ws, leakage_check="off").manifest
+    m = export("support", tmp_path / "nr", workspace=sample_ws, leakage_check="off").manifest
     exported = {i for s in m["splits"].values() for i in s}
     assert third not in exported and train[3] in exported, "a retracted rejection no longer counts"
     excluded = {json.loads(x)["id"]: json.loads(x)
@@ -177,29 +177,29 @@ def test_review_policy_edits_and_contamination(sample_ws, tmp_path):
     evalset = tmp_path / "eval.jsonl"
     evalset.write_text(json.dumps({"query": target.prompt}) + "\n")
     ingest([evalset], "eval", kind="queries", workspace=sample_ws)
-    m = export(tmp_path / "clean", "support", sample_ws, exclude_near="eval", leakage_check="off").manifest
+    m = export("support", tmp_path / "clean", workspace=sample_ws, exclude_near="eval", leakage_check="off").manifest
     assert second not in {i for s in m["splits"].values() for i in s}
     assert m["excluded_by_reason"].get("contaminates:eval", 0) >= 1
 
 
 def test_refuses_to_overwrite_and_replaces_only_its_own(sample_ws, tmp_path):
     out = tmp_path / "out"
-    export(out, "support", sample_ws, leakage_check="off")
+    export("support", out, workspace=sample_ws, leakage_check="off")
     with pytest.raises(UsageError, match="--force"):
-        export(out, "support", sample_ws, leakage_check="off")
-    export(out, "support", sample_ws, leakage_check="off", force=True, seed=5)
+        export("support", out, workspace=sample_ws, leakage_check="off")
+    export("support", out, workspace=sample_ws, leakage_check="off", force=True, seed=5)
     assert manifest(out)["seed"] == 5
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"\xff\xd8")
     with pytest.raises(UsageError, match="not a curate export"):
-        export(foreign, "support", sample_ws, force=True)
+        export("support", foreign, workspace=sample_ws, force=True)
     assert (foreign / "holiday.jpg").exists()
     with pytest.raises(UsageError, match="workspace"):
-        export(tmp_path, "support", sample_ws, force=True)
-    export(tmp_path / "ws" / "export", "support", sample_ws, leakage_check="off")  # inside it is fine
+        export("support", tmp_path, workspace=sample_ws, force=True)
+    export("support", tmp_path / "ws" / "export", workspace=sample_ws, leakage_check="off")  # inside it is fine
     with pytest.raises(UsageError, match="--split"):
-        export(tmp_path / "x", "support", sample_ws, split="80/20")
+        export("support", tmp_path / "x", workspace=sample_ws, split="80/20")
 
 
 _SLOW_EXPORT = """
@@ -215,7 +215,7 @@ def slow(*a, **k):
     return files
 writers.write_split = slow
 with Workspace(sys.argv[1]) as ws:
-    export(sys.argv[2], "support", ws, leakage_check="off")
+    export("support", sys.argv[2], workspace=ws, leakage_check="off")
 """
 
 
@@ -232,7 +232,7 @@ def test_killed_export_leaves_no_partial_output(sample_ws, tmp_path):
     leftovers = list(tmp_path.glob(".out.curate-tmp-*"))
     assert leftovers and Path(line.split()[1]).exists(), "the partial files sit in the temporary directory only"
     with Workspace(tmp_path / "ws") as ws:
-        export(out, "support", ws, leakage_check="off")
+        export("support", out, workspace=ws, leakage_check="off")
     assert manifest(out)["counts"]["exported"] > 0
     assert not list(tmp_path.glob(".out.curate-tmp-*")), "a later export clears what the killed one left"
 
@@ -271,10 +271,10 @@ def test_overlap_with_production_is_kept_but_eval_contamination_is_dropped(tmp_p
         ingest([tmp_path / "prod.jsonl"], "prod", kind="queries", workspace=ws)
         ingest([tmp_path / "eval.jsonl"], "eval", workspace=ws)
         dedup("d", workspace=ws, methods=("exact",), against="prod")
-        m = export(tmp_path / "a", "d", ws, leakage_check="off").manifest
+        m = export("d", tmp_path / "a", workspace=ws, leakage_check="off").manifest
         assert m["counts"]["exported"] == 12, "matching a production query is coverage, not a leak"
         dedup("d", workspace=ws, methods=("exact",), against="eval")
-        m = export(tmp_path / "b", "d", ws, leakage_check="off").manifest
+        m = export("d", tmp_path / "b", workspace=ws, leakage_check="off").manifest
         assert m["counts"]["exported"] == 11 and m["excluded_by_reason"] == {"error:contamination": 1}
 
 
@@ -284,8 +284,8 @@ def test_paths_of_one_oasst_tree_stay_in_one_split(tmp_path, shared_data):
     data = shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl"
     with Workspace(tmp_path / "ws") as ws:
         ingest([data], "o", workspace=ws)
-        apart = export(tmp_path / "apart", "o", ws, group_by="none", leakage_check="near").manifest
-        together = export(tmp_path / "together", "o", ws, leakage_check="near").manifest
+        apart = export("o", tmp_path / "apart", workspace=ws, group_by="none", leakage_check="near").manifest
+        together = export("o", tmp_path / "together", workspace=ws, leakage_check="near").manifest
         assert together["group_by"] == "metadata:message_tree_id" and apart["group_by"] == "none"
         where: dict[str, set] = {}
         for name, ids in together["splits"].items():
@@ -295,4 +295,4 @@ def test_paths_of_one_oasst_tree_stay_in_one_split(tmp_path, shared_data):
         assert together["leakage"]["near_pairs"] < apart["leakage"]["near_pairs"] / 5
         assert "message_tree_id" in (tmp_path / "together" / "README.md").read_text()
     with pytest.raises(UsageError, match="group-by"):
-        export(tmp_path / "bad", "o", Workspace(tmp_path / "ws"), group_by="tree")
+        export("o", tmp_path / "bad", workspace=Workspace(tmp_path / "ws"), group_by="tree")

@@ -34,7 +34,7 @@ def make_export(tmp_path, rows, name="d", split="80/10/10") -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with Workspace(tmp_path / f"ws-{name}") as ws:
         ingest([path], name, workspace=ws)
-        export(tmp_path / f"export-{name}", name, ws, split=split, leakage_check="off")
+        export(name, tmp_path / f"export-{name}", workspace=ws, split=split, leakage_check="off")
     return tmp_path / f"export-{name}"
 
 
@@ -268,8 +268,8 @@ def test_every_export_format_loads_for_training(tmp_path, fmt):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with Workspace(tmp_path / "ws") as ws:
         ingest([path], "d", workspace=ws)
-        export(tmp_path / "openai", "d", ws, leakage_check="off")
-        export(tmp_path / fmt, "d", ws, fmt=fmt, leakage_check="off")
+        export("d", tmp_path / "openai", workspace=ws, leakage_check="off")
+        export("d", tmp_path / fmt, workspace=ws, fmt=fmt, leakage_check="off")
     _, reference = load_export(tmp_path / "openai")
     _, loaded = load_export(tmp_path / fmt)
     for split in ("train", "val", "test"):

@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 def _glaive_export(tmp_path, shared_data) -> Path:
     with Workspace(tmp_path / "ws") as ws:
         ingest([shared_data / "glaive_toolcall_demo" / "glaive_toolcall_en_demo.json"], "g", workspace=ws)
-        export(tmp_path / "export", "g", ws, split="80/10/10", leakage_check="off")
+        export("g", tmp_path / "export", workspace=ws, split="80/10/10", leakage_check="off")
     return tmp_path / "export"
 
 

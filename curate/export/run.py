@@ -15,22 +15,22 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
 from .. import __version__, matching
 from ..errors import UsageError
+from ..findings import Progress
 from ..provenance import check_inputs
 from ..record import Example
-from ..workspace import Workspace
+from ..workspace import Workspace, opened
 from . import writers
 from .card import dataset_card
 from .leakage import leakage
-from .select import POLICIES, select
+from .select import POLICIES, Selection, select
 from .split import SPLITS, assign, parse_ratios, seeded_key, units
 
-Progress = Callable[[str, int, int | None], None]
 _TMP = ".curate-tmp-"
 
 
@@ -152,14 +152,14 @@ def _shared_origin(group_by: str, kept: list[Example]) -> tuple[str, list[tuple[
     return group_by, links
 
 
-def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *, split: str = "80/10/10",
-           seed: int = 0, stratify: str = "auto", policy: str = "not-rejected", verdict_policy: str | None = None,
-           fmt: str = "openai", exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto",
-           group_by: str = "auto", strict: bool = False, progress: Progress | None = None) -> ExportReport:
+def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace | str | None = None,
+           progress: Progress | None = None, split: str = "80/10/10", seed: int = 0, stratify: str = "auto",
+           policy: str = "not-rejected", verdict_policy: str | None = None, fmt: str = "openai",
+           exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto", group_by: str = "auto",
+           strict: bool = False) -> ExportReport:
     """Write the clean set; see the module doc. The dedup and check runs it uses (and coverage, for
     stratified splits) are judged fresh or stale first: a warning each, or with `strict` StaleInputs and
     nothing written."""
-    ws = workspace
     ratios = parse_ratios(split)
     if policy not in POLICIES:
         raise UsageError(f"--policy {policy!r}: choose {' or '.join(POLICIES)}")
@@ -168,20 +168,35 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
     if leakage_check not in ("auto", "near", "off"):
         raise UsageError("--leakage must be auto, near or off")
     out = Path(out_dir).resolve()
-    _check_target(out, ws, force)
-    if exclude_near:
-        ws.collection_id(exclude_near)
-    uses_clusters = stratify == "cluster" or (stratify == "auto" and ws.latest_run(collection, "coverage"))
-    inputs, stale = check_inputs(ws, collection, ("dedup", "check") + (("coverage",) if uses_clusters else ()),
-                                 strict)
-    started = time.perf_counter()
+    with opened(workspace) as ws:
+        _check_target(out, ws, force)
+        if exclude_near:
+            ws.collection_id(exclude_near)
+        uses_clusters = stratify == "cluster" or (stratify == "auto" and ws.latest_run(collection, "coverage"))
+        inputs, stale = check_inputs(ws, collection, ("dedup", "check") + (("coverage",) if uses_clusters else ()),
+                                     strict)
+        started = time.perf_counter()
+        if verdict_policy is None:  # the policy `curate agreement --policy` set, else the latest decision counts
+            run = ws.latest_run(collection, "agreement")
+            verdict_policy = run.params["policy"] if run else "latest"
+        sel = select(ws, collection, policy, verdict_policy,
+                     _contamination_check(ws, exclude_near) if exclude_near else None,
+                     (lambda d, t: progress("load", d, t)) if progress else None)
+        kept = _representable(sel, fmt, policy, collection)
+        if progress:
+            progress("split", 0, None)
+        plan = _split(ws, collection, sel, kept, ratios, seed, stratify, group_by)
+        check = _leakage(plan.splits, ws, leakage_check, progress)
+        settings = {"collection": collection, "format": fmt, "seed": seed, "split": dict(zip(SPLITS, ratios)),
+                    "policy": policy, "verdict_policy": verdict_policy, "stratify": plan.stratify,
+                    "group_by": plan.group_by, "exclude_near": exclude_near}
+        manifest = _write(out, ws, settings, sel, plan, check, inputs, fmt, progress)
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    return ExportReport(str(out), manifest, sel.excluded, stale)
 
-    if verdict_policy is None:  # the policy `curate agreement --policy` set, else the latest decision counts
-        run = ws.latest_run(collection, "agreement")
-        verdict_policy = run.params["policy"] if run else "latest"
-    sel = select(ws, collection, policy, verdict_policy,
-                 _contamination_check(ws, exclude_near) if exclude_near else None,
-                 (lambda d, t: progress("load", d, t)) if progress else None)
+
+def _representable(sel: Selection, fmt: str, policy: str, collection: str) -> list[Example]:
+    """The selected examples the format can hold; the others join the excluded, with why."""
     kept = []
     for e in sel.kept:
         why = writers.representable(e, fmt)
@@ -194,8 +209,23 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
         raise UsageError(f"nothing to export from {collection!r}: all {len(sel.excluded):,} examples are excluded "
                          f"(policy {policy}" + ("; no example has been accepted yet, review first or use --policy "
                                                 "not-rejected" if policy == "accepted" else "") + ")")
-    if progress:
-        progress("split", 0, None)
+    return kept
+
+
+@dataclass
+class _Plan:
+    """Which split each kept example goes to, and how the splits were made."""
+
+    splits: dict[str, list[Example]]
+    where: dict[str, str]
+    stratum_of: dict[str, str]
+    stratify: str
+    group_by: str
+
+
+def _split(ws: Workspace, collection: str, sel: Selection, kept: list[Example], ratios: tuple[float, float, float],
+           seed: int, stratify: str, group_by: str) -> _Plan:
+    """Linked examples (a duplicate group, a conflict, one origin) form one unit, and units are split by stratum."""
     stratify_used, stratum_of = _strata(ws, collection, stratify, kept)
     group_by_used, shared = _shared_origin(group_by, kept)
     links = [(g[i], g[i + 1]) for g in sel.groups for i in range(len(g) - 1)] + sel.conflicts + shared
@@ -204,12 +234,21 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
     splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
     for e in sorted(kept, key=lambda e: keys[e.id]):
         splits[where[e.id]].append(e)
+    return _Plan(splits, where, stratum_of, stratify_used, group_by_used)
 
-    check = {"near_pairs": 0, "closest_near": [], "semantic": None, "skipped": "--leakage off"} \
-        if leakage_check == "off" else \
-        leakage(splits, ws, "off" if leakage_check == "near" else "auto",
-                (lambda stage: progress(stage, 0, None)) if progress else None)
 
+def _leakage(splits: dict[str, list[Example]], ws: Workspace, leakage_check: str,
+             progress: Progress | None) -> dict[str, Any]:
+    if leakage_check == "off":
+        return {"near_pairs": 0, "closest_near": [], "semantic": None, "skipped": "--leakage off"}
+    return leakage(splits, ws, "off" if leakage_check == "near" else "auto",
+                   (lambda stage: progress(stage, 0, None)) if progress else None)
+
+
+def _write(out: Path, ws: Workspace, settings: dict[str, Any], sel: Selection, plan: _Plan,
+           check: dict[str, Any], inputs: dict, fmt: str, progress: Progress | None) -> dict[str, Any]:
+    """The split files, excluded.jsonl, the dataset card and the manifest, written to a temporary folder that
+    replaces `out` whole: an interrupted export leaves the previous one or none, never a mix."""
     out.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(out)
     tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}-{os.urandom(4).hex()}"
@@ -217,51 +256,50 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
     try:
         if progress:
             progress("write", 0, None)
-        files: list[Path] = []
-        if fmt == "hf":
-            files += writers.write_hf(splits, tmp)
-        else:
-            for name in SPLITS:
-                files += writers.write_split(fmt, splits[name], tmp, name)
+        files = writers.write_hf(plan.splits, tmp) if fmt == "hf" else \
+            [f for name in SPLITS for f in writers.write_split(fmt, plan.splits[name], tmp, name)]
         with open(tmp / "excluded.jsonl", "wb") as fh:
             for x in sel.excluded:
                 fh.write(orjson.dumps(x) + b"\n")
         files.append(tmp / "excluded.jsonl")
-        by_reason: dict[str, int] = {}
-        for x in sel.excluded:
-            by_reason[x["reason"]] = by_reason.get(x["reason"], 0) + 1
-        strata_counts: dict[str, dict[str, int]] = {}
-        for e in kept:
-            row = strata_counts.setdefault(stratum_of.get(e.id, "all"), {s: 0 for s in SPLITS})
-            row[where[e.id]] += 1
-        runs = dict(sel.runs)
-        cov = ws.latest_run(collection, "coverage")
-        runs["coverage"] = cov.id if cov and stratify_used == "cluster" else None
-        total = ws.count_examples(collection)
-        manifest: dict[str, Any] = {
-            "tool": "curate", "version": __version__, "collection": collection, "format": fmt, "seed": seed,
-            "split": dict(zip(SPLITS, ratios)), "policy": policy, "verdict_policy": verdict_policy,
-            "stratify": stratify_used, "group_by": group_by_used, "exclude_near": exclude_near,
-            "counts": {"examples": total, "exported": len(kept), "excluded": len(sel.excluded),
-                       **{s: len(splits[s]) for s in SPLITS}},
-            "reviewed": {"accepted": len(sel.accepted & set(where)), "edited": len(sel.edited & set(where))},
-            "excluded_by_reason": dict(sorted(by_reason.items())),
-            "strata": dict(sorted(strata_counts.items())),
-            "leakage": check,
-            "workspace_fingerprint": _fingerprint(ws, collection, runs), "runs": runs,
-            "inputs": {kind: f.to_dict() for kind, f in inputs.items()},
-        }
-        (tmp / "README.md").write_text(dataset_card(manifest, splits, sel.excluded), encoding="utf-8")
+        manifest = _manifest(ws, settings, sel, plan, check, inputs)
+        (tmp / "README.md").write_text(dataset_card(manifest, plan.splits, sel.excluded), encoding="utf-8")
         files.append(tmp / "README.md")
         manifest["files"] = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(files)}
-        manifest["splits"] = {s: [e.id for e in splits[s]] for s in SPLITS}
+        manifest["splits"] = {s: [e.id for e in plan.splits[s]] for s in SPLITS}
         (tmp / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    manifest["seconds"] = round(time.perf_counter() - started, 2)
-    return ExportReport(str(out), manifest, sel.excluded, stale)
+    return manifest
+
+
+def _manifest(ws: Workspace, settings: dict[str, Any], sel: Selection, plan: _Plan, check: dict[str, Any],
+              inputs: dict) -> dict[str, Any]:
+    collection = settings["collection"]
+    by_reason: dict[str, int] = {}
+    for x in sel.excluded:
+        by_reason[x["reason"]] = by_reason.get(x["reason"], 0) + 1
+    strata_counts: dict[str, dict[str, int]] = {}
+    for eid, split in plan.where.items():
+        row = strata_counts.setdefault(plan.stratum_of.get(eid, "all"), {s: 0 for s in SPLITS})
+        row[split] += 1
+    runs = dict(sel.runs)
+    cov = ws.latest_run(collection, "coverage")
+    runs["coverage"] = cov.id if cov and plan.stratify == "cluster" else None
+    exported = set(plan.where)
+    return {
+        "tool": "curate", "version": __version__, **settings,
+        "counts": {"examples": ws.count_examples(collection), "exported": len(exported),
+                   "excluded": len(sel.excluded), **{s: len(plan.splits[s]) for s in SPLITS}},
+        "reviewed": {"accepted": len(sel.accepted & exported), "edited": len(sel.edited & exported)},
+        "excluded_by_reason": dict(sorted(by_reason.items())),
+        "strata": dict(sorted(strata_counts.items())),
+        "leakage": check,
+        "workspace_fingerprint": _fingerprint(ws, collection, runs), "runs": runs,
+        "inputs": {kind: f.to_dict() for kind, f in inputs.items()},
+    }
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
