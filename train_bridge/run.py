@@ -24,7 +24,7 @@ from curate.secrets import redact
 from .config import TrainConfig
 from .curves import loss_svg, overfitting
 from .data import SPLITS, Conversation, conversation_of, load_export
-from .masks import RenderError, encode, segments
+from .masks import Encoded, RenderError, encode, segments
 from .plan import arch_of, plan
 
 
@@ -250,47 +250,105 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
     its conversations are taken out of training, so a raw export cannot be scored on what it trained on."""
     _libs()
     import torch
-    from transformers import EarlyStoppingCallback
 
-    from .evaluate import prompts
-    from .trainer import Log, load_base, precision, sft_trainer, with_lora
+    from .trainer import Log, precision, sft_trainer
 
     manifest, splits = load_export(export_dir)
-    held_out = 0
-    if test_from is not None:
-        seen = {_fingerprint(c) for c in test_from}
-        kept = [c for c in splits["train"] if _fingerprint(c) not in seen]
-        held_out, splits["train"], splits["test"] = len(splits["train"]) - len(kept), kept, test_from
+    held_out = _hold_out(splits, test_from)
     if not splits["train"]:
         raise UsageError(f"{export_dir}: the train split is empty")
     cuda = torch.cuda.is_available()
     _checks(cfg, cuda, merge)
-    mixed = None
-    if mix:
-        extra, mixed = _mix(mix, len(splits["train"]), cfg.seed)
-        splits["train"] = splits["train"] + extra
+    mixed = _blend(splits, mix, cfg.seed)
     torch.manual_seed(cfg.seed)
     dtype = precision(cfg, cuda)
     out = _output(output, force)  # after every check that needs no model: a refused run leaves nothing behind
-    base, tok, _ = _tokenizer(model, splits["train"], out, cfg.seed)
+    base, tok = _base_and_tokenizer(model, splits["train"], out, cfg, cuda, dtype)
+    enc = _encoded(tok, splits, cfg.max_length)
+    model_ = _adapter(base, model, cfg, out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = Log(out / "metrics.jsonl", quiet)
+    trainer = sft_trainer(model_, tok, cfg, enc, out, cuda, dtype, log)
+    final = _fit_and_measure(trainer, tok, cfg, enc, splits["test"])
+    _save(model_, tok, out, merge)
+    loss_svg(log.rows, out / "loss_curve.svg")
+    warning = overfitting(log.rows)
+    record = _record(export_dir, manifest, model, cfg, out, splits, enc, cuda, dtype, final, warning, mixed, merge)
+    _write_manifest(record, out, held_out, bool(splits["test"]))
+    if not os.environ.get("CURATE_KEEP_CHECKPOINTS"):
+        _drop_checkpoints(out / "checkpoints")
+    return record
+
+
+def _hold_out(splits: dict[str, list[Conversation]], test_from: list[Conversation] | None) -> int:
+    """With `test_from`: it becomes the test split and its conversations leave train. How many left."""
+    if test_from is None:
+        return 0
+    seen = {_fingerprint(c) for c in test_from}
+    kept = [c for c in splits["train"] if _fingerprint(c) not in seen]
+    held_out, splits["train"], splits["test"] = len(splits["train"]) - len(kept), kept, test_from
+    return held_out
+
+
+def _blend(splits: dict[str, list[Conversation]], mix: str | None, seed: int) -> dict[str, Any] | None:
+    """--mix: the general set's conversations added to train; what was added (None without --mix)."""
+    if not mix:
+        return None
+    extra, mixed = _mix(mix, len(splits["train"]), seed)
+    splits["train"] = splits["train"] + extra
+    return mixed
+
+
+def _base_and_tokenizer(model: str, train_split: list[Conversation], out: Path, cfg: TrainConfig, cuda: bool,
+                        dtype: str):
+    """The base model and its tokenizer, with a pad token."""
+    from .trainer import load_base
+
+    base, tok, _ = _tokenizer(model, train_split, out, cfg.seed)
     if base is None or cfg.method == "qlora":  # tiny + qlora: the saved tiny base, loaded in 4-bit
         base = load_base(str(out / "base") if model == "tiny" else model, cfg, cuda, dtype)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    enc = {s: encode(tok, splits[s], cfg.max_length) for s in SPLITS}
+    return base, tok
+
+
+def _encoded(tok, splits: dict[str, list[Conversation]], max_length: int) -> dict[str, Encoded]:
+    """Every split rendered, tokenised and masked; refused when no training example has a token to learn."""
+    enc = {s: encode(tok, splits[s], max_length) for s in SPLITS}
     if not enc["train"].input_ids:
         raise UsageError("every training example has an empty loss mask (no assistant tokens after the template "
                          "and truncation): nothing would be learned; check the chat template and max_length "
                          "(curate plan --show-masks 3 shows what is trained)")
-    model_: Any = with_lora(base, cfg)  # Any: PeftModel forwards attributes to the base dynamically
+    return enc
+
+
+def _adapter(base, model: str, cfg: TrainConfig, out: Path) -> Any:
+    """The base wrapped in LoRA (Any: PeftModel forwards attributes to the base dynamically)."""
+    from .trainer import with_lora
+
+    model_: Any = with_lora(base, cfg)
     if model == "tiny":  # so the adapter reloads by itself (AutoPeftModelForCausalLM reads this)
         model_.peft_config["default"].base_model_name_or_path = str((out / "base").resolve())
-    out.mkdir(parents=True, exist_ok=True)
-    log = Log(out / "metrics.jsonl", quiet)
-    trainer = sft_trainer(model_, tok, cfg, enc, out, cuda, dtype, log)
-    cases = prompts(splits["test"], cfg.eval_samples)
+    return model_
+
+
+def _fit_and_measure(trainer, tok, cfg: TrainConfig, enc: dict[str, Encoded],
+                     test: list[Conversation]) -> dict[str, Any]:
+    """The test measures before training, the training, and the measures after: the run's metrics."""
+    from .evaluate import prompts
+
+    cases = prompts(test, cfg.eval_samples)
     before = _measure(trainer, tok, enc["test"], cases)
-    has_val = bool(enc["val"].input_ids)
+    final = _fit(trainer, cfg, has_val=bool(enc["val"].input_ids))
+    final.update(_measure(trainer, tok, enc["test"], cases))
+    final["before"] = before
+    return final
+
+
+def _fit(trainer, cfg: TrainConfig, has_val: bool) -> dict[str, Any]:
+    """Train (stopping early on the validation loss, where there is a val split); the training's metrics."""
+    from transformers import EarlyStoppingCallback
+
     if has_val:
         trainer.add_callback(EarlyStoppingCallback(cfg.early_stopping_patience))
     started = time.perf_counter()
@@ -303,21 +361,17 @@ def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: boo
     if has_val and trainer.state.best_metric is not None:  # None when training ended before the first eval
         final["best_eval_loss"] = round(trainer.state.best_metric, 4)
     trainer.remove_callback(EarlyStoppingCallback)  # it only knows eval_loss, and would warn about test_loss
-    final.update(_measure(trainer, tok, enc["test"], cases))
-    final["before"] = before
-    _save(model_, tok, out, merge)
-    loss_svg(log.rows, out / "loss_curve.svg")
-    warning = overfitting(log.rows)
-    record = _record(export_dir, manifest, model, cfg, out, splits, enc, cuda, dtype, final, warning, mixed, merge)
+    return final
+
+
+def _write_manifest(record: dict[str, Any], out: Path, held_out: int, has_test: bool) -> None:
+    """training_manifest.json, the record completed with what only `train` knows."""
     record["data"]["held_out_of_train"] = held_out
     record["output"] = str(out.resolve())
-    if not splits["test"]:
+    if not has_test:
         record["warnings"].append("no test split: nothing measured the model before and after training (export "
                                   "with --split 80/10/10)")
     (out / "training_manifest.json").write_text(json.dumps(record, indent=2) + "\n")
-    if not os.environ.get("CURATE_KEEP_CHECKPOINTS"):
-        _drop_checkpoints(out / "checkpoints")
-    return record
 
 
 def _save(model_, tok, out: Path, merge: bool) -> None:
