@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import click
 
@@ -63,10 +63,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except StaleInputs as exc:  # a --strict refusal, not a usage error
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {self._message(ctx, exc)}", fg="red", err=True)
             ctx.exit(1)
         except CurateError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {self._message(ctx, exc)}", fg="red", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: every batch written before the interrupt is kept; re-run to finish "
@@ -81,6 +81,23 @@ class _Group(click.Group):
                         f"your data; the details are in {_crash_log()} (CURATE_DEBUG=1 shows them here)",
                         fg="red", err=True)
             ctx.exit(3)
+
+    def _message(self, ctx: click.Context, exc: CurateError) -> str:
+        """The library's message with each parameter it names spelled as the running command's flag."""
+        command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+        return exc.render(_flags(command))
+
+
+# A library parameter -> the click parameter that sets it, where the two names differ.
+_CLICK_NAME = {"format": "fmt", "header_row": "no_header", "record_bytes": "max_record",
+               "decompressed_bytes": "max_inflated", "ratio": "max_ratio", "path": "config_path", "target": "emit",
+               "export_b": "compare_dir"}
+
+
+def _flags(command: click.Command | None) -> Callable[[str], str | None]:
+    """A library parameter's name -> the flag `command` sets it with; None where it has none."""
+    opts = {p.name: max(p.opts, key=len) for p in (command.params if command else []) if isinstance(p, click.Option)}
+    return lambda name: opts.get(_CLICK_NAME.get(name, name))
 
 
 def _one_line(exc: Exception) -> str:

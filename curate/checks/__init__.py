@@ -64,16 +64,16 @@ def load_custom(paths: list[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if not path.is_file():
-            raise UsageError(f"--checks {p}: no such file")
+            raise UsageError(f"{{custom}} {p}: no such file", params=("custom",))
         spec = importlib.util.spec_from_file_location(f"curate_user_checks_{path.stem}", path)
         if spec is None or spec.loader is None:
-            raise UsageError(f"--checks {p}: not a Python module (use a .py file)")
+            raise UsageError(f"{{custom}} {p}: not a Python module (use a .py file)", params=("custom",))
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as exc:  # the user's code: report it as one clear line
-            raise UsageError(f"--checks {p}: {type(exc).__name__}: {exc}") from exc
+            raise UsageError(f"{{custom}} {p}: {type(exc).__name__}: {exc}", params=("custom",)) from exc
     return sorted(set(REGISTRY) - before)
 
 
@@ -109,9 +109,10 @@ def run_checks(
     if unknown:
         raise UsageError(f"unknown check(s) {', '.join(unknown)}; available: {', '.join(sorted(REGISTRY))}")
     if prune_bottom is not None and not 0 < prune_bottom < 1:
-        raise UsageError(f"--prune-bottom must be a share between 0 and 1 (e.g. 10%), got {prune_bottom}")
+        raise UsageError(f"{{prune_bottom}} must be a share between 0 and 1 (e.g. 10%), got {prune_bottom}",
+                         params=("prune_bottom",))
     if max_length is not None and max_length < 1:
-        raise UsageError(f"--max-length must be positive, got {max_length}")
+        raise UsageError(f"{{max_length}} must be positive, got {max_length}", params=("max_length",))
     with opened(workspace) as ws, gc_paused():
         return _run(ws, collection, names, max_length, tokenizer, prune_bottom, added, progress)
 

@@ -285,11 +285,12 @@ def dedup(
         raise UsageError(f"unknown dedup method(s) {', '.join(sorted(unknown)) or '(none)'}; "
                          "choose from exact, near, semantic")
     if not 0 < semantic_threshold <= 1:
-        raise UsageError(f"--semantic-threshold must be in (0, 1], got {semantic_threshold}")
+        raise UsageError(f"{{semantic_threshold}} must be in (0, 1], got {semantic_threshold}",
+                         params=("semantic_threshold",))
     if key not in KEYS:
         raise UsageError(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
     if not 0 < near_threshold <= 1:
-        raise UsageError(f"--near-threshold must be in (0, 1], got {near_threshold}")
+        raise UsageError(f"{{near_threshold}} must be in (0, 1], got {near_threshold}", params=("near_threshold",))
     with opened(workspace) as ws, gc_paused():
         return _run(ws, collection, methods, key, near_threshold, semantic_threshold, model, against, preview,
                     num_perm, progress)
