@@ -253,6 +253,11 @@ def _output(output: str, force: bool) -> Path:
     return out
 
 
+def default_output(export_dir: str, model: str) -> str:
+    """Where an adapter goes when no output is named: beside the export, named after the model."""
+    return str(Path(export_dir).resolve().parent / f"adapter-{Path(model).name}")
+
+
 def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False, mix: str | None = None,
           merge: bool = False, test_from: list[Conversation] | None = None, force: bool = False) -> dict[str, Any]:
     """Train on the export; `test_from` replaces its test split (--compare evaluates both runs on one), and

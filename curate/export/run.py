@@ -182,8 +182,9 @@ def export(out_dir: str | os.PathLike, collection: str, workspace: Workspace, *,
     started = time.perf_counter()
 
     if verdict_policy is None:  # the policy `curate agreement --policy` set, else the latest decision counts
-        run = ws.latest_run(collection, "agreement")
-        verdict_policy = run.params["policy"] if run else "latest"
+        from ..agreement import policy_of
+
+        verdict_policy = policy_of(ws, collection)
     sel = select(ws, collection, policy, verdict_policy,
                  _contamination_check(ws, exclude_near) if exclude_near else None,
                  (lambda d, t: progress("load", d, t)) if progress else None)
