@@ -181,8 +181,6 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
     from .ingest import ingest as run_ingest
     from .readers.limits import Limits, parse_size
 
-    if max_ratio < 1:
-        raise UsageError("--max-decompression-ratio must be at least 1")
     limits = Limits(parse_size(max_record, "--max-record-bytes"), parse_size(max_inflated, "--max-decompressed-bytes"),
                     max_ratio)
     with render.file_progress(not as_json) as progress:

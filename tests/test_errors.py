@@ -37,3 +37,15 @@ def test_cli_names_its_flags_where_names_differ(tmp_path):
     bad_map = runner.invoke(main, ["-w", ws, "ingest", str(data), "--map", "bad"])
     assert bad_map.exit_code == 2
     assert "error: --map 'bad': expected SOURCE_FIELD=TARGET_FIELD, e.g. --map question=instruction" in bad_map.output
+
+
+def test_a_limit_is_named_as_the_caller_sets_it(tmp_path):
+    from curate.readers.limits import Limits
+
+    with pytest.raises(UsageError, match=r"^limits.ratio must be at least 1$"):
+        Limits(ratio=0.5)
+    data = tmp_path / "a.jsonl"
+    data.write_text('{"instruction": "hi", "output": "there"}\n')
+    result = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "ingest", str(data),
+                                       "--max-decompression-ratio", "0.5"])
+    assert result.exit_code == 2 and result.output == "error: --max-decompression-ratio must be at least 1\n"
