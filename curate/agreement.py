@@ -4,14 +4,23 @@ Two reviewers: Cohen's kappa on the examples both decided. More: Fleiss' kappa o
 every reviewer decided (Fleiss needs the same number of raters per item), plus Cohen's kappa per pair.
 Kappa is (observed agreement - chance agreement) / (1 - chance agreement); undefined (None) when chance
 agreement is 1 (everyone gave one verdict to everything).
+
+A collection's verdict policy (decisions.POLICIES: how several reviewers' decisions make the verdict export
+uses) is kept in the workspace as a finished "agreement" run whose params hold it: workspaces in the wild
+store it so. `set_policy` and `policy_of` are the only code that knows that.
 """
 
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .decisions import POLICIES
+from .errors import UsageError
 from .workspace import Decision
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 LABELS = ("accept", "reject")
 
@@ -62,3 +71,30 @@ def agreement(decisions: list[Decision]) -> dict[str, Any]:
             "fleiss_kappa": fleiss_kappa([[v[r].verdict for r in reviewers] for v in
                                           (by_example[e] for e in everyone)]) if everyone else None,
             "all_reviewers_overlap": len(everyone), "disagreements": disagreements}
+
+
+DEFAULT_POLICY = "latest"
+
+
+def set_policy(ws: Workspace, collection: str, policy: str) -> None:
+    """Keep `policy` as the collection's verdict policy, with the reviewers who had decided when it was set."""
+    if policy not in POLICIES:
+        raise UsageError(f"unknown verdict policy {policy!r}; choose {', '.join(POLICIES)}")
+    reviewers = sorted({d.reviewer for d in ws.decisions_in_force(collection)})
+    run = ws.start_run(collection, "agreement", {"policy": policy})
+    ws.finish_run(run, {"policy": policy, "reviewers": reviewers}, [])
+
+
+def policy_of(ws: Workspace, collection: str) -> str:
+    """The verdict policy last set on the collection, else the latest decision counts."""
+    run = ws.latest_run(collection, "agreement")
+    return run.params["policy"] if run else DEFAULT_POLICY
+
+
+def report(ws: Workspace, collection: str, policy: str | None = None) -> dict[str, Any]:
+    """`agreement` over the decisions in force, and the verdict policy in force (set to `policy` first, if given)."""
+    result = agreement(ws.decisions_in_force(collection))
+    if policy:
+        set_policy(ws, collection, policy)
+    result["policy"] = policy_of(ws, collection)
+    return result

@@ -1,15 +1,15 @@
 """The `curate` command: parses arguments, calls the library, prints. Nothing else.
 
 Every command has a summary for people and `--json` for machines. Library errors
-(`CurateError`) become one line on stderr and exit status 2; `--strict` failures exit 1.
+(`CurateError`) become one line on stderr, the parameters they name spelled as this
+command's flags, and exit status 2; `--strict` failures exit 1.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import click
 
@@ -63,10 +63,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except StaleInputs as exc:  # a --strict refusal, not a usage error
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {self._message(ctx, exc)}", fg="red", err=True)
             ctx.exit(1)
         except CurateError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {self._message(ctx, exc)}", fg="red", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: every batch written before the interrupt is kept; re-run to finish "
@@ -81,6 +81,23 @@ class _Group(click.Group):
                         f"your data; the details are in {_crash_log()} (CURATE_DEBUG=1 shows them here)",
                         fg="red", err=True)
             ctx.exit(3)
+
+    def _message(self, ctx: click.Context, exc: CurateError) -> str:
+        """The library's message with each parameter it names spelled as the running command's flag."""
+        command = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+        return exc.render(_flags(command))
+
+
+# A library parameter -> the click parameter that sets it, where the two names differ.
+_CLICK_NAME = {"format": "fmt", "header_row": "no_header", "record_bytes": "max_record",
+               "decompressed_bytes": "max_inflated", "ratio": "max_ratio", "path": "config_path", "target": "emit",
+               "export_b": "compare_dir"}
+
+
+def _flags(command: click.Command | None) -> Callable[[str], str | None]:
+    """A library parameter's name -> the flag `command` sets it with; None where it has none."""
+    opts = {p.name: max(p.opts, key=len) for p in (command.params if command else []) if isinstance(p, click.Option)}
+    return lambda name: opts.get(_CLICK_NAME.get(name, name))
 
 
 def _one_line(exc: Exception) -> str:
@@ -164,8 +181,6 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
     from .ingest import ingest as run_ingest
     from .readers.limits import Limits, parse_size
 
-    if max_ratio < 1:
-        raise UsageError("--max-decompression-ratio must be at least 1")
     limits = Limits(parse_size(max_record, "--max-record-bytes"), parse_size(max_inflated, "--max-decompressed-bytes"),
                     max_ratio)
     with render.file_progress(not as_json) as progress:
@@ -194,38 +209,14 @@ def status(ctx, as_json):
     """Show the collections in the workspace: their examples, repeats and quarantined rows, each analysis
     as fresh, stale (and why) or never run, and the next command to run."""
     from . import render
-    from .provenance import STEPS, freshness, next_command
+    from .status import status as workspace_status
 
     with _workspace(ctx) as ws:
-        collections = ws.collections()
-        latest = {name: {kind: _run_digest(ws.latest_run(name, kind)) for kind in STEPS} for name in collections}
-        steps = {name: {kind: freshness(ws, name, kind) for kind in STEPS} for name in collections}
-        upcoming = {name: next_command(name, c.kind, steps[name]) for name, c in collections.items()}
-        unfinished = {name: ws.unfinished_ingests(name) for name in collections}
-        if as_json:
-            _dump_json({"workspace": str(ws.dir), "schema_version": ws.schema_version, "collections": {
-                name: {"kind": c.kind, "examples": c.examples, "quarantined": c.quarantined, "repeats": c.repeats,
-                       "latest": latest[name], "steps": {k: f.to_dict() for k, f in steps[name].items()},
-                       "next": upcoming[name],
-                       "unfinished_ingests": [{"started_at": t, "paths": p} for t, p in unfinished[name]]}
-                for name, c in collections.items()}})
-        else:
-            render.status_table(collections, str(ws.dir), latest, unfinished, steps, upcoming)
-
-
-def _run_digest(run) -> dict | None:
-    """The few numbers of an analysis run that `status` shows."""
-    if run is None or run.summary is None:
-        return None
-    s = run.summary
-    if run.kind == "dedup":
-        return {"run": run.id, "duplicates": s.get("duplicates"), "groups": s.get("groups"),
-                "conflicts": s.get("conflicts"), "contaminated": s.get("contaminated")}
-    if run.kind == "coverage":
-        return {"run": run.id, "clusters": s.get("clusters"), "gaps": s.get("gaps"),
-                "suggested_new_examples": s.get("suggested_new_examples"), "queries": run.params.get("queries")}
-    return {"run": run.id, "flagged": s.get("flagged_examples"), "proposed_rejections": s.get("proposed_rejections"),
-            "quality_mean": (s.get("quality") or {}).get("mean")}
+        st = workspace_status(ws)
+    if as_json:
+        _dump_json(st.to_dict())
+    else:
+        render.status_table(st.collections, st.workspace, st.latest, st.unfinished, st.steps, st.upcoming)
 
 
 @main.command()
@@ -242,10 +233,11 @@ def quarantine(ctx, collection, code, source, export_path, limit, as_json):
     """List rows rejected at ingest and not fixed since, with their error code, location and a fix
     (secrets masked); --export writes them as they were, to fix and ingest again."""
     from . import render
+    from .lookup import stored_path
     from .quarantine import export as export_rows
 
     with _workspace(ctx) as ws:
-        source = _stored_path(ws, source) if source else None
+        source = stored_path(ws, source) if source else None
         if export_path:
             n, reasons = export_rows(ws, export_path, collection, code, source)
             if as_json:
@@ -275,49 +267,23 @@ def show(ctx, example_id, as_json):
     """Show one example, by id, a unique id prefix, or the FILE:LINE a report names: its turns, source,
     metadata, repeats and findings."""
     from . import render
-    from .errors import UsageError
+    from .lookup import details, find
 
     with _workspace(ctx) as ws:
-        path, sep, line = example_id.rpartition(":")
-        by_place = bool(sep and line.isdigit())
-        if by_place:
-            matches = ws.find_by_source(_stored_path(ws, path), int(line))
-            if not matches:
-                raise UsageError(f"no example was read from {path} line {line}")
-        else:
-            matches = ws.find_examples(example_id)
-        if not matches:
-            raise UsageError(f"no example with id {example_id!r}")
-        if len({e.id for _, e in matches}) > 1:
+        found = find(ws, example_id)
+        if found.ambiguous:
             if as_json:
-                _dump_json([{"collection": c, "id": e.id, "source": e.source.to_dict()} for c, e in matches])
+                _dump_json(found.choices())
                 return
             # One line of a file can hold several examples (an OASST tree, an `instances` list): say which.
-            render.show_choices(example_id, matches, by_place)
-            ctx.exit(2 if not by_place else 0)
-        shown = [(c, e, ws.findings_for(e.id), ws.decisions_in_force(c, example_id=e.id), ws.repeats_of(c, e.id))
-                 for c, e in matches]
-        if as_json:
-            from .secrets import redact_value
-
-            _dump_json([{"collection": c, **redact_value(e.to_dict()),
-                         "findings": [dict(f.to_dict(), run=kind) for kind, f in findings],
-                         "decisions": [redact_value(dataclasses.asdict(d)) for d in decisions],
-                         "repeats": [s.to_dict() for s in repeats]}
-                        for c, e, findings, decisions, repeats in shown])
-            return
-        for collection, example, findings, decisions, repeats in shown:
-            render.show_example(collection, example, repeats, findings, decisions)
-
-
-def _stored_path(ws, path: str) -> str:
-    """A file as the workspace names it (see readers.source_path), with any '#list' or '#split' part kept."""
-    import re
-
-    from .readers import source_path
-
-    file, part = re.match(r"(.*?)((?:#[^/]*|\[[^/\]]*\])?)$", path).groups()  # type: ignore[union-attr]
-    return source_path(file, ws.dir.absolute().parent) + part
+            render.show_choices(example_id, found.matches, found.by_place)
+            ctx.exit(2 if not found.by_place else 0)
+        shown = details(ws, found)
+    if as_json:
+        _dump_json([d.to_dict() for d in shown])
+        return
+    for d in shown:
+        render.show_example(d.collection, d.example, d.repeats, d.findings, d.decisions)
 
 
 @main.command()
@@ -348,18 +314,6 @@ def drop(ctx, collection, yes, as_json):
         _dump_json({"dropped": collection, "rows": gone})
     else:
         render.out.print(f"dropped {render.safe(what)}")
-
-
-def _default_collection(ws, collection: str | None, kind: str | None = "examples") -> str:
-    from .errors import UsageError
-
-    if collection:
-        ws.collection_id(collection)
-        return collection
-    names = [n for n, c in ws.collections().items() if kind is None or c.kind == kind]
-    if len(names) == 1:
-        return names[0]
-    raise UsageError("name the collection with --collection (" + (", ".join(names) or "none ingested yet") + ")")
 
 
 @main.command()
@@ -393,9 +347,10 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
     from . import render
     from .dedup import DEFAULT_NEAR_THRESHOLD, DEFAULT_SEMANTIC_THRESHOLD
     from .dedup import run as run_dedup
+    from .lookup import default_collection
 
     with _workspace(ctx) as ws:
-        name = _default_collection(ws, collection, None)
+        name = default_collection(ws, collection, None)
         with render.stage_progress(not as_json) as progress:
             report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                                key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
@@ -436,13 +391,14 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
     from . import render
     from .coverage import DEFAULT_UNCOVERED_SIMILARITY
     from .coverage import run as run_coverage
+    from .lookup import default_collection
     from .provenance import check_inputs
 
     as_json = json_path == "-"
     with _workspace(ctx) as ws:
-        name = _default_collection(ws, train, "examples")
+        name = default_collection(ws, train, "examples", param="train")
         if queries:
-            _default_collection(ws, queries, None)
+            default_collection(ws, queries, None)
         # Duplicates count once per copy in a cluster's training share: dedup first, and fresh.
         _warn(check_inputs(ws, name, ("dedup",), strict,
                            {"dedup": "duplicate training examples count once per copy in the shares"})[1])
@@ -508,9 +464,10 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
     """
     from . import render
     from .export import export as run_export
+    from .lookup import default_collection
 
     with _workspace(ctx) as ws:
-        name = _default_collection(ws, collection, "examples")
+        name = default_collection(ws, collection, "examples")
         with render.stage_progress(not as_json) as progress:
             report = run_export(name, out_dir, workspace=ws, split=split, seed=seed, stratify=stratify, policy=policy,
                                 verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
@@ -549,12 +506,13 @@ def review(ctx, collection, reviewer, filter_expr, order, sample, seed, strict):
         from .errors import MissingDependency
 
         raise MissingDependency("textual", "tui", "The review app") from exc
+    from .lookup import default_collection
     from .provenance import check_inputs
     from .workspace import Workspace
 
     # A short wait for the write lock: the app says when it is busy and retries, rather than freezing.
     with Workspace(ctx.obj["workspace"], create=False, wait=2.0) as ws:
-        name = _default_collection(ws, collection, "examples")
+        name = default_collection(ws, collection, "examples")
         _warn(check_inputs(ws, name, ("dedup", "check"), strict,
                            {"dedup": "its duplicate groups are not shown", "check": "its findings are not shown"})[1])
         data = ReviewData(ws, name, reviewer, order, filter_expr, sample, seed)
@@ -571,14 +529,12 @@ def review(ctx, collection, reviewer, filter_expr, order, sample, seed, strict):
 def decisions(ctx, collection, as_json):
     """List the review decisions in force, oldest first (a retracted decision is not listed)."""
     from . import render
+    from .decisions import decision_rows
+    from .lookup import default_collection
 
     with _workspace(ctx) as ws:
-        name = _default_collection(ws, collection, "examples")
-        rows = []
-        for d in ws.decisions_in_force(name):
-            e = ws.get_example(name, d.example_id)
-            rows.append({"example_id": d.example_id, "source": e.source.location(), "reviewer": d.reviewer,
-                         "verdict": d.verdict, "reason": d.reason, "edited": d.revision is not None, "at": d.at})
+        name = default_collection(ws, collection, "examples")
+        rows = decision_rows(ws, name)
     if as_json:
         _dump_json(rows)
     else:
@@ -594,16 +550,12 @@ def decisions(ctx, collection, as_json):
 def agreement(ctx, collection, policy, as_json):
     """Inter-reviewer agreement (Cohen's kappa for pairs, Fleiss' kappa for all) and the disagreements."""
     from . import render
-    from .agreement import agreement as measure
+    from .agreement import report
+    from .lookup import default_collection
 
     with _workspace(ctx) as ws:
-        name = _default_collection(ws, collection, "examples")
-        result = measure(ws.decisions_in_force(name))
-        if policy:
-            run = ws.start_run(name, "agreement", {"policy": policy})
-            ws.finish_run(run, {"policy": policy, "reviewers": result["reviewers"]}, [])
-        latest = ws.latest_run(name, "agreement")
-        result["policy"] = latest.params["policy"] if latest else "latest"
+        name = default_collection(ws, collection, "examples")
+        result = report(ws, name, policy)
     if as_json:
         _dump_json(result)
     else:
@@ -693,14 +645,13 @@ def train(export_dir, model, method, config_path, max_steps, as_json, output, mi
     Writes the adapter (adapter_model.safetensors, adapter_config.json) with the tokenizer, metrics.jsonl,
     loss_curve.svg and training_manifest.json. --model tiny makes a smoke run that works anywhere.
     """
-    from pathlib import Path
-
+    from train_bridge.run import default_output
     from train_bridge.run import train as run_train
 
     from . import render
 
     cfg = _train_config(config_path, method, max_steps)
-    out = output or str(Path(export_dir).resolve().parent / f"adapter-{Path(model).name}")
+    out = output or default_output(export_dir, model)
     if emit:
         from train_bridge.emit import emit as write_config
 
@@ -759,6 +710,7 @@ def check(ctx, collection, only, max_length, tokenizer, custom, prune_bottom, li
     from . import render
     from .checks import REGISTRY, load_custom
     from .checks import run as run_checks
+    from .lookup import default_collection
 
     if list_checks:
         load_custom(list(custom))
@@ -766,7 +718,7 @@ def check(ctx, collection, only, max_length, tokenizer, custom, prune_bottom, li
         _dump_json(rows) if as_json else render.check_list(rows)
         return
     with _workspace(ctx) as ws:
-        name = _default_collection(ws, collection, None)
+        name = default_collection(ws, collection, None)
         with render.stage_progress(not as_json) as progress:
             report = run_checks(name, workspace=ws, only=[n.strip() for n in only.split(",")] if only else None,
                                 max_length=max_length, tokenizer=tokenizer, custom=list(custom),

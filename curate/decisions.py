@@ -1,4 +1,5 @@
-"""Final verdicts from several reviewers' decisions, by a policy; used by export (and agreement).
+"""Final verdicts from several reviewers' decisions, by a policy; used by export (and agreement). And the
+decisions in force as rows, for `curate decisions`.
 
 - latest: the most recent decision of any reviewer counts;
 - majority: more accepts than rejects accepts, more rejects rejects, a tie is undecided;
@@ -7,8 +8,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import UsageError
 from .workspace import Decision
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 POLICIES = ("latest", "majority", "unanimous")
 
@@ -41,3 +47,13 @@ def final_verdicts(decisions: list[Decision], policy: str = "latest") -> dict[st
             winner = accepts if not rejects else rejects if not accepts else None
         out[eid] = winner[-1] if winner else None
     return out
+
+
+def decision_rows(ws: Workspace, collection: str) -> list[dict[str, Any]]:
+    """The decisions in force on `collection`, oldest first, each with its example's source (`curate decisions`)."""
+    rows = []
+    for d in ws.decisions_in_force(collection):
+        e = ws.get_example(collection, d.example_id)
+        rows.append({"example_id": d.example_id, "source": e.source.location(), "reviewer": d.reviewer,
+                     "verdict": d.verdict, "reason": d.reason, "edited": d.revision is not None, "at": d.at})
+    return rows

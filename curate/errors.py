@@ -3,13 +3,47 @@
 The library raises `CurateError` subclasses; the CLI turns each into one clear line
 and a non-zero exit. A bad *row* is never an exception that escapes: it becomes a
 quarantined row with one of the codes below.
+
+A message names the parameters it is about as placeholders, so that one message serves
+both callers: `UsageError(f"{{prune_bottom}} must be a share, got {x}", params=("prune_bottom",))`
+reads "prune_bottom must be a share, got 1.5" to a library caller (`str(exc)`), and
+"--prune-bottom must be a share, got 1.5" where the CLI renders it with its flags.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable, Mapping
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
 
 class CurateError(Exception):
-    """Base class: a problem the user can fix; the message says what and how."""
+    """Base class: a problem the user can fix; the message says what and how.
+
+    `params`: the placeholders in `message` that stand for parameters, as names (the library's parameter
+    name is the text) or as a mapping name -> library text (when the library spells it differently from
+    the flag's sense, e.g. {"no_header": "header_row=False"}). Only these placeholders are replaced, so a
+    value quoted in the message that happens to hold braces is left alone.
+    """
+
+    def __init__(self, message: str = "", *, params: Iterable[str] | Mapping[str, str] = ()):
+        super().__init__(message)
+        self.template = message
+        self.params: dict[str, str] = dict(params) if isinstance(params, Mapping) else {p: p for p in params}
+
+    def render(self, flag: Callable[[str], str | None]) -> str:
+        """The message with each parameter named by `flag(name)`, or by its library text where that is None."""
+
+        def name(m: re.Match[str]) -> str:
+            if m[1] not in self.params:
+                return m[0]
+            return flag(m[1]) or self.params[m[1]]
+
+        return _PLACEHOLDER.sub(name, self.template)
+
+    def __str__(self) -> str:
+        return self.render(lambda _name: None)
 
 
 class InputFileError(CurateError):

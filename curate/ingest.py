@@ -322,7 +322,7 @@ def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str,
     except InputFileError as exc:
         batcher.flush(file)  # keep what was read before the damage
         batcher.drain()
-        raise InputFileError(f"{exc} ({file.rows:,} rows were read and kept)") from exc
+        raise InputFileError(exc.template + f" ({file.rows:,} rows were read and kept)", params=exc.params) from exc
     except BaseException:  # a bug, or an interrupt: what was read is still kept, then it propagates
         batcher.flush(file)
         batcher.drain()

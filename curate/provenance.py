@@ -104,5 +104,5 @@ def check_inputs(ws: Workspace, collection: str, kinds: tuple[str, ...], strict:
     problems = [f"{f.describe(collection)}: {loses[k]} (run: {rerun(k, collection, f.params)})"
                 for k, f in found.items() if not f.fresh]
     if strict and problems:
-        raise StaleInputs("--strict: " + "; ".join(problems))
+        raise StaleInputs("{strict}: " + "; ".join(problems), params={"strict": "strict=True"})
     return found, problems

@@ -47,7 +47,8 @@ def export(ws: Workspace, target: str, collection: str | None = None, code: str 
     if any(_delimited(s) for s in sources) and len(sources) > 1:
         listed = ", ".join(sorted(sources)[:4])
         raise UsageError(f"the quarantined rows come from {len(sources)} files, some CSV/TSV ({listed}); a CSV row "
-                         "needs its own file's header: export one file at a time with --file PATH")
+                         "needs its own file's header: export one file at a time with {source} PATH",
+                         params=("source",))
     out, reasons_path = Path(target), Path(target + ".reasons.jsonl")
     line = 1
     with open(out, "wb") as fh, open(reasons_path, "wb") as reasons:

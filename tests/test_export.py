@@ -185,7 +185,7 @@ def test_review_policy_edits_and_contamination(sample_ws, tmp_path):
 def test_refuses_to_overwrite_and_replaces_only_its_own(sample_ws, tmp_path):
     out = tmp_path / "out"
     export("support", out, workspace=sample_ws, leakage_check="off")
-    with pytest.raises(UsageError, match="--force"):
+    with pytest.raises(UsageError, match="pass force=True to replace it"):
         export("support", out, workspace=sample_ws, leakage_check="off")
     export("support", out, workspace=sample_ws, leakage_check="off", force=True, seed=5)
     assert manifest(out)["seed"] == 5
@@ -198,7 +198,7 @@ def test_refuses_to_overwrite_and_replaces_only_its_own(sample_ws, tmp_path):
     with pytest.raises(UsageError, match="workspace"):
         export("support", tmp_path, workspace=sample_ws, force=True)
     export("support", tmp_path / "ws" / "export", workspace=sample_ws, leakage_check="off")  # inside it is fine
-    with pytest.raises(UsageError, match="--split"):
+    with pytest.raises(UsageError, match="^split '80/20': give three shares"):
         export("support", tmp_path / "x", workspace=sample_ws, split="80/20")
 
 
@@ -294,5 +294,5 @@ def test_paths_of_one_oasst_tree_stay_in_one_split(tmp_path, shared_data):
         assert len(where) > 50 and all(len(splits) == 1 for splits in where.values())
         assert together["leakage"]["near_pairs"] < apart["leakage"]["near_pairs"] / 5
         assert "message_tree_id" in (tmp_path / "together" / "README.md").read_text()
-    with pytest.raises(UsageError, match="group-by"):
+    with pytest.raises(UsageError, match="^group_by 'tree': choose auto"):
         export("o", tmp_path / "bad", workspace=Workspace(tmp_path / "ws"), group_by="tree")

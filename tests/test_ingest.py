@@ -211,7 +211,7 @@ def test_every_shared_file_reads_without_crashing(shared_data, ws_dir):
         try:
             r = reconcile(curate.ingest([path], f"c{i}", workspace=ws_dir))
         except InputFileError as exc:  # sts2016's TSVs have no header row: said so, then read with names
-            assert "--no-header --columns" in str(exc), exc
+            assert "pass header_row=False columns" in str(exc), exc
             r = reconcile(curate.ingest([path], f"c{i}", workspace=ws_dir, header_row=False,
                                         columns=["score", "text", "other"]))
         # hwu64 ships an empty CSV from its source repository: no rows, and no crash.

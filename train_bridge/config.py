@@ -144,7 +144,7 @@ class TrainConfig:
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(f"--config {path}: cannot read it ({exc})") from None
+                raise UsageError(f"{{path}} {path}: cannot read it ({exc})", params=("path",)) from None
             try:
                 values = json.loads(text)
             except json.JSONDecodeError:
@@ -153,13 +153,14 @@ class TrainConfig:
 
                     values = yaml.safe_load(text)
                 except Exception as exc:
-                    raise UsageError(f"--config {path}: not JSON (or YAML): {exc}") from None
+                    raise UsageError(f"{{path}} {path}: not JSON (or YAML): {exc}", params=("path",)) from None
             if not isinstance(values, dict):
-                raise UsageError(f"--config {path}: expected a mapping of field: value")
+                raise UsageError(f"{{path}} {path}: expected a mapping of field: value", params=("path",))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise UsageError(f"--config {path}: unknown fields {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise UsageError(f"{{path}} {path}: unknown fields {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                             params=("path",))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values).validate()
 

@@ -27,6 +27,8 @@ from .config import TARGETS as _TARGET_SETS
 from .config import TrainConfig
 
 TARGETS = ("axolotl", "llamafactory", "trl")
+# `target` is the parameter; library messages call it by the function's name, which reads better.
+_EMIT = {"target": "emit"}
 
 
 def _paths(export_dir: Path) -> dict[str, str]:
@@ -34,8 +36,8 @@ def _paths(export_dir: Path) -> dict[str, str]:
         raise UsageError(f"{export_dir} is not a curate export (no manifest.json); create one with curate export")
     manifest = json.loads((export_dir / "manifest.json").read_text())
     if manifest.get("format") != "openai":
-        raise UsageError(f"--emit needs an export in OpenAI chat format (this one is {manifest.get('format')}); "
-                         "re-export with --format openai")
+        raise UsageError(f"{{target}} needs an export in OpenAI chat format (this one is {manifest.get('format')}); "
+                         "re-export with --format openai", params=_EMIT)
     return {s: str((export_dir / f"{s}.jsonl").resolve()) for s in ("train", "val", "test")}
 
 
@@ -53,7 +55,7 @@ def _rows(path: str | Path) -> Iterator[tuple[int, dict]]:
                 if line.strip():
                     yield n, json.loads(line)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--emit: cannot read the export's {path} ({exc}); re-export it") from None
+        raise UsageError(f"{{target}}: cannot read the export's {path} ({exc}); re-export it", params=_EMIT) from None
 
 
 def _count(path: str) -> int:
@@ -175,12 +177,12 @@ def _lf_template(model: str) -> tuple[str, str]:
                 return name, f"from the model id {model}"
     known = sorted({n for _, n in _LF_BY_ID} | {n for _, n in _LF_BY_MARKER})
     raise UsageError(
-        f"--emit llamafactory: cannot tell which LLaMA-Factory chat template {model!r} uses, and LLaMA-Factory "
-        f"needs it named. Known here: {', '.join(known)} (all: LLaMA-Factory's data/template.py). Give --model as "
+        f"{{target}} llamafactory: cannot tell which LLaMA-Factory chat template {model!r} uses, and LLaMA-Factory "
+        f"needs it named. Known here: {', '.join(known)} (all: LLaMA-Factory's data/template.py). Give {{model}} as "
         "a hub id naming the family (meta-llama/Llama-3.1-8B-Instruct, Qwen/Qwen2.5-7B-Instruct, "
         "mistralai/Mistral-7B-Instruct-v0.3, google/gemma-2-9b-it), or a local model directory whose "
-        "tokenizer_config.json (or chat_template.jinja) holds its chat template; or use --emit axolotl or trl, "
-        "which use the tokenizer's own template")
+        "tokenizer_config.json (or chat_template.jinja) holds its chat template; or use {target} axolotl or trl, "
+        "which use the tokenizer's own template", params={**_EMIT, "model": "model"})
 
 
 # The sharegpt form, tags spelled out. Not LLaMA-Factory's own `openai` formatting: its converter (0.9.5
@@ -424,10 +426,11 @@ if __name__ == "__main__":
 
 def emit(target: str, export_dir: str, model: str, cfg: TrainConfig, out_dir: str) -> Path:
     if target not in TARGETS:
-        raise UsageError(f"--emit {target!r}: choose {', '.join(TARGETS)}")
+        raise UsageError(f"{{target}} {target!r}: choose {', '.join(TARGETS)}", params=_EMIT)
     if model == "tiny":
-        raise UsageError("--emit needs a model another trainer can load (a hub id or a model directory); tiny "
-                         "exists only inside curate train, which saves it in OUTPUT/base: pass that directory")
+        raise UsageError("{target} needs a model another trainer can load (a hub id or a model directory); tiny "
+                         "exists only inside curate train, which saves it in OUTPUT/base: pass that directory",
+                         params=_EMIT)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = _paths(Path(export_dir))

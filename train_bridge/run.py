@@ -70,8 +70,8 @@ def _tokenizer(model: str, conversations: list[Conversation], out_dir: Path | No
             tok = AutoTokenizer.from_pretrained(model)
         except (OSError, ValueError) as exc:  # no tokenizer files, or files it cannot read
             raise UsageError(f"cannot load the tokenizer of {model!r}: {str(exc).splitlines()[0]}. Pass a model "
-                             "directory (config.json, weights and tokenizer files), or --model tiny for a smoke "
-                             "run") from None
+                             "directory (config.json, weights and tokenizer files), or {model} tiny for a smoke "
+                             "run", params=("model",)) from None
         if not tok.chat_template:
             raise UsageError(f"{model}: the tokenizer has no chat template, so conversations cannot be rendered "
                              "as the model will see them; use an instruct/chat model, or set chat_template in its "
@@ -119,8 +119,9 @@ def make_plan(export_dir: str, model: str, cfg: TrainConfig, show_masks: int = 0
         result["masking"] = enc.summary()
     if show_masks or mask_ids:
         if tok is None:
-            raise UsageError(f"--show-masks needs the model's tokenizer and chat template; {model!r} is a preset, "
-                             "which has neither offline: pass a local model directory (or tiny)")
+            raise UsageError(f"{{show_masks}} needs the model's tokenizer and chat template; {model!r} is a preset, "
+                             "which has neither offline: pass a local model directory (or tiny)",
+                             params=("show_masks",))
         result["masks"] = [_mask_entry(tok, conv, split, cfg.max_length)
                            for split, conv in _mask_choice(splits, show_masks, mask_ids)]
     return result
@@ -134,10 +135,12 @@ def _mask_choice(splits: dict[str, list[Conversation]], n: int, ids: tuple[str, 
     for want in ids:
         found = [(s, c) for s, c in everything if c.id.startswith(want)]
         if not found:
-            raise UsageError(f"--show-masks-id {want}: no example of the export has an id starting with {want!r}; "
-                             "ids are in manifest.json (splits), in --show-masks output and in curate show")
+            raise UsageError(f"{{mask_ids}} {want}: no example of the export has an id starting with {want!r}; "
+                             "ids are in manifest.json (splits), in {show_masks} output and in curate show",
+                             params=("mask_ids", "show_masks"))
         if len(found) > 1:
-            raise UsageError(f"--show-masks-id {want}: {len(found)} ids start with {want!r}; give more characters")
+            raise UsageError(f"{{mask_ids}} {want}: {len(found)} ids start with {want!r}; give more characters",
+                             params=("mask_ids",))
         chosen.append(found[0])
     train = [("train", c) for c in splits["train"]]
     tool = next((p for p in train if p[1].has_tool_calls), None)
@@ -171,7 +174,8 @@ def _mix(spec: str, n_train: int, seed: int) -> tuple[list[Conversation], dict[s
     except ValueError:
         ratio = -1.0
     if not sep or not path or not 0 < ratio < 1:
-        raise UsageError(f"--mix {spec!r}: give FILE:RATIO with a ratio between 0 and 1, e.g. general.jsonl:0.15")
+        raise UsageError(f"{{mix}} {spec!r}: give FILE:RATIO with a ratio between 0 and 1, e.g. general.jsonl:0.15",
+                         params=("mix",))
     pool, bad = [], 0
     for row in open_input(path).rows():
         try:
@@ -202,11 +206,12 @@ def _measure(trainer, tok, test, cases) -> dict[str, Any]:
 
 def _checks(cfg: TrainConfig, cuda: bool, merge: bool) -> None:
     if merge and cfg.method == "qlora":
-        raise UsageError("--merge with qlora would merge into 4-bit weights; merge the adapter into the "
-                         "full-precision base instead (load it, PeftModel.from_pretrained, merge_and_unload)")
+        raise UsageError("{merge} with qlora would merge into 4-bit weights; merge the adapter into the "
+                         "full-precision base instead (load it, PeftModel.from_pretrained, merge_and_unload)",
+                         params={"merge": "merge=True"})
     if cfg.method == "qlora" and not cuda:
         raise UsageError("QLoRA loads the base model in 4-bit with bitsandbytes, which needs a CUDA GPU; this "
-                         "machine has none. Use --method lora here, or run on a GPU machine")
+                         "machine has none. Use {method} lora here, or run on a GPU machine", params=("method",))
     if cuda:
         from .trainer import refuse_data_parallel
 
@@ -223,10 +228,12 @@ def _model_dir_or_id(model: str) -> None:
     path = Path(model)
     looks_like_path = model.startswith((".", "/", "~")) or path.exists()
     if looks_like_path and not path.is_dir():
-        raise UsageError(f"--model {model}: no such directory; pass a model directory, a hub id, or tiny")
+        raise UsageError(f"{{model}} {model}: no such directory; pass a model directory, a hub id, or tiny",
+                         params=("model",))
     if path.is_dir() and not (path / "config.json").is_file():
-        raise UsageError(f"--model {model}: not a model directory (no config.json); a model directory holds "
-                         "config.json, the weights and the tokenizer files, as save_pretrained writes them")
+        raise UsageError(f"{{model}} {model}: not a model directory (no config.json); a model directory holds "
+                         "config.json, the weights and the tokenizer files, as save_pretrained writes them",
+                         params=("model",))
 
 
 def _output(output: str, force: bool) -> Path:
@@ -237,11 +244,18 @@ def _output(output: str, force: bool) -> Path:
     out = Path(output)
     if out.is_file() or (out.is_dir() and any(out.iterdir())):
         if not (out / "training_manifest.json").is_file():
-            raise UsageError(f"{out} exists and is not a curate adapter directory; choose another --output")
+            raise UsageError(f"{out} exists and is not a curate adapter directory; choose another {{output}}",
+                             params=("output",))
         if not force:
-            raise UsageError(f"{out} holds an earlier training run; --force replaces it, or choose another --output")
+            raise UsageError(f"{out} holds an earlier training run; {{force}} replaces it, or choose another "
+                             "{output}", params={"force": "force=True", "output": "output"})
         shutil.rmtree(out)
     return out
+
+
+def default_output(export_dir: str, model: str) -> str:
+    """Where an adapter goes when no output is named: beside the export, named after the model."""
+    return str(Path(export_dir).resolve().parent / f"adapter-{Path(model).name}")
 
 
 def train(export_dir: str, model: str, cfg: TrainConfig, output: str, quiet: bool = False, mix: str | None = None,
@@ -411,8 +425,8 @@ def compare(export_a: str, export_b: str, model: str, cfg: TrainConfig, output: 
     """The same recipe trained on two exports (say curated A and raw B), both measured on A's test split."""
     _, a_splits = load_export(export_a)
     if not a_splits["test"]:
-        raise UsageError(f"{export_a}: --compare measures both runs on this export's test split, and it is empty "
-                         "(export with --split 80/10/10)")
+        raise UsageError(f"{export_a}: {{export_b}} measures both runs on this export's test split, and it is "
+                         "empty (export with --split 80/10/10)", params={"export_b": "compare"})
     a = train(export_a, model, cfg, str(Path(output) / "a"), quiet, force=force)
     # tiny trains its tokenizer on the export: B gets A's model and tokenizer, so both start the same
     b_model = str(Path(output) / "a" / "base") if model == "tiny" else model

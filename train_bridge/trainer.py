@@ -67,7 +67,7 @@ def load_base(source: str, cfg: TrainConfig, cuda: bool, dtype_name: str):
         base = AutoModelForCausalLM.from_pretrained(source, **kw)
     except (OSError, ValueError) as exc:  # missing files, or a config.json transformers cannot place
         raise UsageError(f"cannot load model {source!r}: {str(exc).splitlines()[0]}. Pass a local model directory, "
-                         "or --model tiny for a smoke run") from None
+                         "or {model} tiny for a smoke run", params=("model",)) from None
     if cfg.method == "qlora":
         from peft import prepare_model_for_kbit_training
 

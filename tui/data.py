@@ -54,7 +54,7 @@ class ReviewData:
     def __init__(self, ws: Workspace, collection: str, reviewer: str, order: str = "flagged",
                  filter_expr: str | None = None, sample: int | None = None, seed: int = 0):
         if order not in ORDERS:
-            raise UsageError(f"--order {order!r}: choose {', '.join(ORDERS)}")
+            raise UsageError(f"{{order}} {order!r}: choose {', '.join(ORDERS)}", params=("order",))
         self.ws, self.collection, self.reviewer = ws, collection, reviewer
         all_ids = ws.example_ids(collection)
         self.total_examples = len(all_ids)
@@ -91,7 +91,7 @@ class ReviewData:
         ids = all_ids
         if sample is not None:
             if sample < 1:
-                raise UsageError("--sample must be at least 1")
+                raise UsageError("{sample} must be at least 1", params=("sample",))
             if sample < len(ids):
                 keep = set(random.Random(seed).sample(ids, sample))
                 ids = [eid for eid in ids if eid in keep]

@@ -20,14 +20,14 @@ def load_custom(paths: list[str]) -> list[str]:
     for p in paths:
         path = Path(p)
         if not path.is_file():
-            raise UsageError(f"--checks {p}: no such file")
+            raise UsageError(f"{{custom}} {p}: no such file", params=("custom",))
         spec = importlib.util.spec_from_file_location(f"curate_user_checks_{path.stem}", path)
         if spec is None or spec.loader is None:
-            raise UsageError(f"--checks {p}: not a Python module (use a .py file)")
+            raise UsageError(f"{{custom}} {p}: not a Python module (use a .py file)", params=("custom",))
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as exc:  # the user's code: report it as one clear line
-            raise UsageError(f"--checks {p}: {type(exc).__name__}: {exc}") from exc
+            raise UsageError(f"{{custom}} {p}: {type(exc).__name__}: {exc}", params=("custom",)) from exc
     return sorted(set(REGISTRY) - before)

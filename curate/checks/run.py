@@ -52,9 +52,10 @@ def run(
     if unknown:
         raise UsageError(f"unknown check(s) {', '.join(unknown)}; available: {', '.join(sorted(REGISTRY))}")
     if prune_bottom is not None and not 0 < prune_bottom < 1:
-        raise UsageError(f"--prune-bottom must be a share between 0 and 1 (e.g. 10%), got {prune_bottom}")
+        raise UsageError(f"{{prune_bottom}} must be a share between 0 and 1 (e.g. 10%), got {prune_bottom}",
+                         params=("prune_bottom",))
     if max_length is not None and max_length < 1:
-        raise UsageError(f"--max-length must be positive, got {max_length}")
+        raise UsageError(f"{{max_length}} must be positive, got {max_length}", params=("max_length",))
     params: dict[str, Any] = {"checks": names, "max_length": max_length, "prune_bottom": prune_bottom,
                               "custom": added}
     ctx = Context(max_length=max_length)

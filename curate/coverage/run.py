@@ -137,9 +137,9 @@ def run(collection: str, *, workspace: Workspace | str | None = None, progress: 
     from ..embed import Embedder
 
     if k is not None and k < 1:
-        raise UsageError("--clusters must be at least 1")
+        raise UsageError("{k} must be at least 1", params=("k",))
     if target_size is not None and target_size < 1:
-        raise UsageError("--target-size must be at least 1")
+        raise UsageError("{target_size} must be at least 1", params=("target_size",))
     embedder = Embedder(model)
     params = {"queries": queries, "clusters": k, "target_size": target_size, "seed": seed,
               "uncovered_similarity": uncovered_similarity, "model": embedder.model,

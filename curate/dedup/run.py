@@ -105,11 +105,12 @@ def run(
         raise UsageError(f"unknown dedup method(s) {', '.join(sorted(unknown)) or '(none)'}; "
                          "choose from exact, near, semantic")
     if not 0 < semantic_threshold <= 1:
-        raise UsageError(f"--semantic-threshold must be in (0, 1], got {semantic_threshold}")
+        raise UsageError(f"{{semantic_threshold}} must be in (0, 1], got {semantic_threshold}",
+                         params=("semantic_threshold",))
     if key not in KEYS:
         raise UsageError(f"unknown key {key!r}; choose from {', '.join(KEYS)}")
     if not 0 < near_threshold <= 1:
-        raise UsageError(f"--near-threshold must be in (0, 1], got {near_threshold}")
+        raise UsageError(f"{{near_threshold}} must be in (0, 1], got {near_threshold}", params=("near_threshold",))
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
     with opened(workspace) as ws, gc_paused():

@@ -54,7 +54,8 @@ def _check_target(out: Path, ws: Workspace, force: bool) -> None:
         raise UsageError(f"{out} is a file; give a directory for the export")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise UsageError(f"{out} already exists; pass --force to replace it (or choose another directory)")
+            raise UsageError(f"{out} already exists; pass {{force}} to replace it (or choose another directory)",
+                             params={"force": "force=True"})
         manifest = out / "manifest.json"
         try:
             ours = orjson.loads(manifest.read_bytes()).get("tool") == "curate"
@@ -62,7 +63,7 @@ def _check_target(out: Path, ws: Workspace, force: bool) -> None:
             ours = False
         if not ours:
             raise UsageError(f"{out} is not a curate export (no curate manifest.json); refusing to replace it "
-                             "even with --force")
+                             "even with {force}", params={"force": "force=True"})
 
 
 def _clean_stale(out: Path) -> None:
@@ -85,13 +86,14 @@ def _strata(ws: Workspace, collection: str, stratify: str, kept: list[Example]) 
     if stratify == "cluster":
         run = ws.latest_run(collection, "coverage")
         if run is None:
-            raise UsageError(f"--stratify cluster needs a coverage run: curate coverage --train {collection}")
+            raise UsageError(f"{{stratify}} cluster needs a coverage run: curate coverage --train {collection}",
+                            params=("stratify",))
         clusters = ws.run_clusters(run.id)
         return stratify, {e.id: f"cluster {clusters[e.id]}" if e.id in clusters else "unclustered" for e in kept}
     if stratify.startswith("metadata:") and stratify[9:]:
         name = stratify[9:]
         return stratify, {e.id: str(e.metadata.get(name, "(missing)")) for e in kept}
-    raise UsageError(f"--stratify {stratify!r}: choose cluster, metadata:FIELD or none")
+    raise UsageError(f"{{stratify}} {stratify!r}: choose cluster, metadata:FIELD or none", params=("stratify",))
 
 
 def _fingerprint(ws: Workspace, collection: str, runs: dict[str, int | None]) -> str:
@@ -137,7 +139,7 @@ def _shared_origin(group_by: str, kept: list[Example]) -> tuple[str, list[tuple[
             return "none", []
         group_by = f"metadata:{TREE_FIELD}"
     if not (group_by.startswith("metadata:") and group_by[9:]):
-        raise UsageError(f"--group-by {group_by!r}: choose auto, metadata:FIELD or none")
+        raise UsageError(f"{{group_by}} {group_by!r}: choose auto, metadata:FIELD or none", params=("group_by",))
     name = group_by[9:]
     last: dict[str, str] = {}
     links = []
@@ -162,11 +164,11 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
     nothing written."""
     ratios = parse_ratios(split)
     if policy not in POLICIES:
-        raise UsageError(f"--policy {policy!r}: choose {' or '.join(POLICIES)}")
+        raise UsageError(f"{{policy}} {policy!r}: choose {' or '.join(POLICIES)}", params=("policy",))
     if fmt not in writers.FORMATS:
-        raise UsageError(f"--format {fmt!r}: choose {', '.join(writers.FORMATS)}")
+        raise UsageError(f"{{fmt}} {fmt!r}: choose {', '.join(writers.FORMATS)}", params=("fmt",))
     if leakage_check not in ("auto", "near", "off"):
-        raise UsageError("--leakage must be auto, near or off")
+        raise UsageError("{leakage_check} must be auto, near or off", params=("leakage_check",))
     out = Path(out_dir).resolve()
     with opened(workspace) as ws:
         _check_target(out, ws, force)
@@ -177,8 +179,9 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
                                      strict)
         started = time.perf_counter()
         if verdict_policy is None:  # the policy `curate agreement --policy` set, else the latest decision counts
-            run = ws.latest_run(collection, "agreement")
-            verdict_policy = run.params["policy"] if run else "latest"
+            from ..agreement import policy_of
+
+            verdict_policy = policy_of(ws, collection)
         sel = select(ws, collection, policy, verdict_policy,
                      _contamination_check(ws, exclude_near) if exclude_near else None,
                      (lambda d, t: progress("load", d, t)) if progress else None)
@@ -207,8 +210,9 @@ def _representable(sel: Selection, fmt: str, policy: str, collection: str) -> li
             kept.append(e)
     if not kept:
         raise UsageError(f"nothing to export from {collection!r}: all {len(sel.excluded):,} examples are excluded "
-                         f"(policy {policy}" + ("; no example has been accepted yet, review first or use --policy "
-                                                "not-rejected" if policy == "accepted" else "") + ")")
+                         f"(policy {policy}" + ("; no example has been accepted yet, review first or use {policy} "
+                                                "not-rejected" if policy == "accepted" else "") + ")",
+                         params=("policy",))
     return kept
 
 

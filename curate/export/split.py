@@ -35,11 +35,12 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
     except ValueError:
         values = []
     if len(values) != 3 or any(v < 0 for v in values) or sum(values) <= 0 or values[0] <= 0:
-        raise UsageError(f"--split {text!r}: give three shares train/val/test such as 80/10/10 (train above 0)")
+        raise UsageError(f"{{split}} {text!r}: give three shares train/val/test such as 80/10/10 (train above 0)",
+                         params=("split",))
     total = sum(values)
     if not (abs(total - 100) < 1e-6 or abs(total - 1) < 1e-9):
-        raise UsageError(f"--split {text!r}: the shares sum to {total:g}; give shares that sum to 100 (e.g. "
-                         f"{_suggest(values)}) or to 1")
+        raise UsageError(f"{{split}} {text!r}: the shares sum to {total:g}; give shares that sum to 100 (e.g. "
+                         f"{_suggest(values)}) or to 1", params=("split",))
     return tuple(round(v / total, 6) for v in values)  # type: ignore[return-value]
 
 

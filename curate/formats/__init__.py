@@ -49,7 +49,9 @@ def parse_mapping(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         src, sep, dst = pair.partition("=")
         if not sep or not src.strip() or not dst.strip():
-            raise UsageError(f"--map {pair!r}: expected SOURCE_FIELD=TARGET_FIELD, e.g. --map question=instruction")
+            raise UsageError(f"{{mapping}} {pair!r}: expected SOURCE_FIELD=TARGET_FIELD, "
+                             "e.g. {mapping} question=instruction",
+                             params=("mapping",))
         mapping[src.strip()] = dst.strip()
     return mapping
 

@@ -170,7 +170,8 @@ def open_input(path_str: str, container: str | None = None, limits: Limits | Non
     if not path.exists():
         raise InputFileError(f"{path_str}: no such file or directory")
     if not header_row and not columns:
-        raise UsageError("--no-header needs --columns to name the columns (e.g. --columns text,label)")
+        raise UsageError("{header_row} needs {columns} to name the columns (e.g. {columns} text,label)",
+                         params={"header_row": "header_row=False", "columns": "columns"})
     path_str = source_path(path_str, base)
     if path.is_dir():
         if container not in (None, "hf") or not _looks_like_hf(path):

@@ -18,6 +18,9 @@ from .base import ProgressFn, RawRow, too_large
 from .limits import human
 from .stream import read_lines
 
+# The parameters a headerless file needs, as a library caller passes them (the CLI names its flags).
+_NO_HEADER = {"header_row": "header_row=False", "columns": "columns"}
+
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # records are bounded by the reader's own limit instead
 
 
@@ -154,14 +157,15 @@ def read_delimited(stream: BinaryIO, path: str, delimiter: str, limit: int, prog
 def _header(path: str, row: list[str], columns: list[str] | None) -> list[str]:
     if columns:
         if len(columns) != len(row):
-            raise InputFileError(f"{path}: --columns names {len(columns)} columns, the header row has {len(row)}")
+            raise InputFileError(f"{path}: {{columns}} names {len(columns)} columns, the header row has {len(row)}",
+                                 params=("columns",))
         return _unique_header(columns)
     data = looks_like_data(row)
     if data is not None:
         names = (["text", "label"] + [f"col{i}" for i in range(3, len(row) + 1)])[:len(row)]
         raise InputFileError(f"{path}: the first row looks like data, not column names ({data[:60]!r}); if the "
-                             f"file has no header row, pass --no-header --columns {','.join(names)} (names for "
-                             f"its {len(row)} columns)")
+                             f"file has no header row, pass {{header_row}} {{columns}} {','.join(names)} (names for "
+                             f"its {len(row)} columns)", params=_NO_HEADER)
     return _unique_header(row)
 
 
@@ -185,7 +189,7 @@ def _broken(lines: _Lines, path: str, index: int, error: str | None, in_header: 
         return too_large(path, line, index, head, size, limit)
     if in_header:
         raise InputFileError(f"{path}: the header row is not valid CSV ({error or 'a quote never closes'}); "
-                             "fix it, or pass --file-type tsv if the file is tab-separated")
+                             "fix it, or pass {container} tsv if the file is tab-separated", params=("container",))
     if error is not None and "unexpected end of data" not in error:
         first, raw, _ = lines.take()
         return RawRow(path, first, index, raw, None, ("invalid_csv", f"{error}; a quote inside a quoted field "

@@ -158,7 +158,7 @@ def read_json(stream: BinaryIO, path: str, limit: int, progress: ProgressFn | No
     except _Incomplete:
         raise InputFileError(f"{path}: a value starting on line {buf.line} is over {human(limit)} and still not "
                              "complete (too large, or broken); the rows before it were kept. Raise "
-                             "--max-record-bytes to read it") from None
+                             "{record_bytes} to read it", params={"record_bytes": "limits.record_bytes"}) from None
 
 
 def _rest(buf: _Buffer, path: str, index: int, why: str) -> RawRow:

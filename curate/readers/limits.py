@@ -25,6 +25,10 @@ class Limits:
     decompressed_bytes: int = 64 << 30
     ratio: float = 200.0
 
+    def __post_init__(self) -> None:
+        if self.ratio < 1:  # every compressed file would stop at once
+            raise UsageError("{ratio} must be at least 1", params={"ratio": "limits.ratio"})
+
 
 def parse_size(text: str, what: str) -> int:
     """Bytes from '64M', '1.5G', '4096' (powers of 1024).

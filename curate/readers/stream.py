@@ -87,14 +87,15 @@ class Inflating(io.RawIOBase):
         limits, inflated = self._limits, self.inflated
         if inflated > limits.decompressed_bytes:
             raise InputFileError(f"{self._display}: stopped after inflating {human(inflated)}, over the limit of "
-                                 f"{human(limits.decompressed_bytes)}; raise it with --max-decompressed-bytes")
+                                 f"{human(limits.decompressed_bytes)}; raise it with {{decompressed_bytes}}",
+                                 params={"decompressed_bytes": "limits.decompressed_bytes"})
         if inflated > limits_module.RATIO_GRACE:
             ratio = inflated / max(1, self._compressed())
             if ratio > limits.ratio:
                 raise InputFileError(
                     f"{self._display}: stopped after inflating {human(self._compressed())} into {human(inflated)} "
                     f"({ratio:,.0f} times its size; the limit is {limits.ratio:,.0f}): a compression bomb, or "
-                    "very repetitive data; raise the limit with --max-decompression-ratio")
+                    "very repetitive data; raise the limit with {ratio}", params={"ratio": "limits.ratio"})
 
 
 class Recoding(io.RawIOBase):
