@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
-from curate.dedup.run import DEFAULT_SEMANTIC_THRESHOLD  # noqa: E402
+from curate.dedup import DEFAULT_SEMANTIC_THRESHOLD  # noqa: E402
 from curate.dedup.semantic import semantic_links  # noqa: E402
 from curate.embed import Embedder, _resolve  # noqa: E402
 

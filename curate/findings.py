@@ -74,7 +74,7 @@ class Finding:
 @dataclass(frozen=True)
 class Kind:
     """A kind of finding that is not a quality check: its name (stored with each finding), its usual
-    severity, and what it means, for `curate check --list` and the docs."""
+    severity, and what it means. Calling it builds a finding of that kind."""
 
     name: str
     severity: Severity

@@ -321,7 +321,7 @@ def test_parallel_run_matches_the_sequential_one(ws_dir, tmp_path, monkeypatch):
                               + ("Mail me at a.b@example-mail.com" if i % 5 == 0 else "")}]} for i in range(60)]
     curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
     sequential = run_checks("d", workspace=ws_dir)
-    module = sys.modules["curate.checks.run"]
+    module = sys.modules["curate.checks.runner"]
     monkeypatch.setattr(module, "PARALLEL_MIN", 0)
     monkeypatch.setattr(module, "PARALLEL_WORKERS", 2)
     parallel = run_checks("d", workspace=ws_dir)
@@ -339,7 +339,7 @@ def test_a_large_collections_majorities_come_from_an_even_sample(ws_dir, tmp_pat
                                 {"role": "assistant", "content": f"Answer number {i}."}])} for i in range(120)]
     curate.ingest([write_jsonl(tmp_path / "d.jsonl", records)], "d", workspace=ws_dir)
     whole = run_checks("d", workspace=ws_dir, only=["system_prompt"])
-    monkeypatch.setattr(sys.modules["curate.checks.run"], "FIRST_PASS_SAMPLE", 30)
+    monkeypatch.setattr(sys.modules["curate.checks.runner"], "FIRST_PASS_SAMPLE", 30)
     sampled = run_checks("d", workspace=ws_dir, only=["system_prompt"])
     assert "set_statistics_from" not in whole.summary and sampled.summary["set_statistics_from"] == 30
     found = [[(f["example_id"], f["check"]) for f in r.findings] for r in (whole, sampled)]

@@ -28,6 +28,6 @@ from . import (  # noqa: F401  (importing registers them)
 )
 from .base import REGISTRY, Check, Context, Flag, register
 from .custom import load_custom
-from .run import CheckReport, quality_score, run
+from .runner import CheckReport, quality_score, run
 
 __all__ = ["run", "CheckReport", "Check", "Flag", "Context", "register", "REGISTRY", "quality_score", "load_custom"]

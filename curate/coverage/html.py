@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from .run import CoverageReport
+from .analysis import CoverageReport
 
 TRAIN, QUERY, GAP = "#4c78a8", "#f58518", "#d62728"
 _CHART_ROWS = 40

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .run import CoverageReport
+from .analysis import CoverageReport
 
 _ROWS = 15
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..decisions import final_verdicts
 from ..record import Example, Message
-from ..workspace import Workspace
+from ..workspace import Decision, Workspace
 
 POLICIES = ("not-rejected", "accepted")
 
@@ -42,6 +42,9 @@ def _excluded(e: Example, reason: str, detail: str) -> dict[str, Any]:
 def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "latest",
            contaminated: Callable[[list[Example]], dict[str, str]] | None = None,
            progress: Callable[[int, int], None] | None = None) -> Selection:
+    """What export keeps, and every other example with its reason: reviewers' verdicts first, then
+    contamination, error findings and prune proposals (unless a reviewer accepted the example), then one
+    survivor per duplicate group."""
     sel = Selection()
     examples = []
     total = ws.count_examples(collection)
@@ -50,7 +53,27 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
         if progress and n % 20000 == 0:
             progress(n, total)
     verdicts = final_verdicts(ws.decisions_in_force(collection), verdict_policy)
+    errors, proposed = _findings(ws, collection, sel)
+    representative = _groups(ws, sel)
+    contaminates = contaminated(examples) if contaminated else {}
+    survivors: dict[str, Example] = {}
+    for e in examples:
+        kept = _judge(e, sel, verdicts.get(e.id), policy, contaminates, errors, proposed)
+        if kept is not None:
+            survivors[e.id] = kept
+    dropped = _one_per_group(sel, representative, survivors)
+    for e in examples:
+        if e.id in dropped:
+            sel.excluded.append(_excluded(e, "duplicate", f"duplicate of {dropped[e.id]}, which is kept"))
+        elif e.id in survivors:
+            sel.kept.append(survivors[e.id])
+    sel.excluded.sort(key=lambda x: (x["source"]["path"], x["source"]["line"], x["source"]["index"]))
+    return sel
 
+
+def _findings(ws: Workspace, collection: str, sel: Selection) -> tuple[dict[str, str], dict[str, str]]:
+    """From the latest check and dedup runs: each example's first error, the prune proposals, and the
+    conflicting pairs (into `sel`, which must share a split)."""
     errors: dict[str, str] = {}
     proposed: dict[str, str] = {}
     for kind in ("check", "dedup"):
@@ -65,36 +88,48 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
                 proposed[f.example_id] = f.message
             elif f.kind == "conflict" and f.evidence and f.example_id < f.evidence["other"]:
                 sel.conflicts.append((f.example_id, f.evidence["other"]))
+    return errors, proposed
+
+
+def _groups(ws: Workspace, sel: Selection) -> list[str | None]:
+    """The latest dedup run's groups (into `sel`) and each one's representative."""
     representative: list[str | None] = []
     dedup_run = sel.runs.get("dedup")
     if dedup_run:
         for _, group in sorted(ws.run_groups(dedup_run).items()):
             sel.groups.append([eid for eid, _, _ in group])
             representative.append(next((eid for eid, is_rep, _ in group if is_rep), None))
-    contaminates = contaminated(examples) if contaminated else {}
+    return representative
 
-    survivors: dict[str, Example] = {}
-    for e in examples:
-        verdict = verdicts.get(e.id)
-        accepted = verdict is not None and verdict.verdict == "accept"
-        if verdict is not None and verdict.verdict == "reject":
-            sel.excluded.append(_excluded(e, "rejected", f"{verdict.reviewer}: {verdict.reason or 'rejected'}"))
-        elif policy == "accepted" and not accepted:
-            sel.excluded.append(_excluded(e, "not_accepted", "no reviewer accepted it (policy: accepted)"))
-        elif e.id in contaminates:
-            sel.excluded.append(_excluded(e, contaminates[e.id].split(" ", 1)[0], contaminates[e.id]))
-        elif e.id in errors and not accepted:
-            sel.excluded.append(_excluded(e, "error:" + errors[e.id].split(":", 1)[0], errors[e.id]))
-        elif e.id in proposed and not accepted:
-            sel.excluded.append(_excluded(e, "proposed_rejection", proposed[e.id]))
-        else:
-            if accepted and verdict is not None:
-                sel.accepted.add(e.id)
-                if verdict.revision is not None:
-                    e = replace(e, messages=tuple(Message.from_dict(m) for m in verdict.revision))
-                    sel.edited.add(e.id)
-            survivors[e.id] = e
 
+def _judge(e: Example, sel: Selection, verdict: Decision | None, policy: str, contaminates: dict[str, str],
+           errors: dict[str, str], proposed: dict[str, str]) -> Example | None:
+    """The example as it survives (a reviewer's edit applied), or None with its reason recorded in `sel`."""
+    accepted = verdict is not None and verdict.verdict == "accept"
+    if verdict is not None and verdict.verdict == "reject":
+        sel.excluded.append(_excluded(e, "rejected", f"{verdict.reviewer}: {verdict.reason or 'rejected'}"))
+    elif policy == "accepted" and not accepted:
+        sel.excluded.append(_excluded(e, "not_accepted", "no reviewer accepted it (policy: accepted)"))
+    elif e.id in contaminates:
+        sel.excluded.append(_excluded(e, contaminates[e.id].split(" ", 1)[0], contaminates[e.id]))
+    elif e.id in errors and not accepted:
+        sel.excluded.append(_excluded(e, "error:" + errors[e.id].split(":", 1)[0], errors[e.id]))
+    elif e.id in proposed and not accepted:
+        sel.excluded.append(_excluded(e, "proposed_rejection", proposed[e.id]))
+    else:
+        if accepted and verdict is not None:
+            sel.accepted.add(e.id)
+            if verdict.revision is not None:
+                e = replace(e, messages=tuple(Message.from_dict(m) for m in verdict.revision))
+                sel.edited.add(e.id)
+        return e
+    return None
+
+
+def _one_per_group(sel: Selection, representative: list[str | None],
+                   survivors: dict[str, Example]) -> dict[str, str]:
+    """Survivors that duplicate another survivor -> the one kept: the representative if it survived, else an
+    accepted member."""
     dropped: dict[str, str] = {}
     for members, rep in zip(sel.groups, representative):
         alive = [m for m in members if m in survivors]
@@ -104,10 +139,4 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
         for m in alive:
             if m != keep:
                 dropped[m] = keep
-    for e in examples:
-        if e.id in dropped:
-            sel.excluded.append(_excluded(e, "duplicate", f"duplicate of {dropped[e.id]}, which is kept"))
-        elif e.id in survivors:
-            sel.kept.append(survivors[e.id])
-    sel.excluded.sort(key=lambda x: (x["source"]["path"], x["source"]["line"], x["source"]["index"]))
-    return sel
+    return dropped
