@@ -524,16 +524,38 @@ def review(ctx, collection, reviewer, filter_expr, order, sample, seed, strict):
 
 @main.command()
 @click.option("--collection", "-c", metavar="NAME", help="Collection (default: the only one).")
+@click.option("--import", "import_path", metavar="FILE.jsonl", type=click.Path(dir_okay=False),
+              help='Record the decisions of FILE, one {"id", "verdict", "reviewer", "reason"} a line; all or '
+                   "nothing, and a decision already in force is not recorded twice.")
+@click.option("--export", "export_path", metavar="FILE.jsonl", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the decisions in force to FILE ('-': stdout), one a line, for --import elsewhere.")
+@click.option("--reviewer", metavar="NAME", help="With --import: the reviewer of lines that name none.")
+@click.option("--with-edits", is_flag=True, help="With --export: include edited conversations as written "
+                                                 "(their text leaves the workspace unmasked).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def decisions(ctx, collection, as_json):
-    """List the review decisions in force, oldest first (a retracted decision is not listed)."""
-    from . import render
+def decisions(ctx, collection, import_path, export_path, reviewer, with_edits, as_json):
+    """List the review decisions in force, oldest first (a retracted decision is not listed); or move them
+    between workspaces, teammates and tools with --export and --import."""
+    from . import decisions_io, render
     from .decisions import decision_rows
     from .lookup import default_collection
 
+    if import_path and export_path:
+        raise UsageError("--import and --export: give one")
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, "examples")
+        if import_path:
+            report = decisions_io.read(ws, name, import_path, reviewer)
+            return _dump_json(report.to_dict()) if as_json else render.decisions_imported(report)
+        if export_path:
+            with click.open_file(export_path, "wb") as fh:
+                n = decisions_io.write(ws, name, fh, with_edits)
+            if as_json and export_path != "-":
+                _dump_json({"collection": name, "path": export_path, "decisions": n})
+            elif export_path != "-":
+                render.decisions_exported(name, n, export_path)
+            return None
         rows = decision_rows(ws, name)
     if as_json:
         _dump_json(rows)

@@ -462,6 +462,16 @@ def decisions_table(collection: str, rows: list[dict]) -> None:
         out.print(f"(the latest 50 of {len(rows):,}; --json for all)")
 
 
+def decisions_imported(report) -> None:
+    who = ", ".join(f"{safe(r)} {n:,}" for r, n in report.by_reviewer.items())
+    out.print(f"recorded {report.recorded:,} decisions from {safe(report.path)} on '{report.collection}'"
+              + (f" ({who})" if who else "") + (f"; {report.unchanged:,} already in force" if report.unchanged else ""))
+
+
+def decisions_exported(collection: str, n: int, path: str) -> None:
+    out.print(f"wrote {n:,} decisions in force on '{collection}' to {safe(path)}")
+
+
 def agreement_summary(collection: str, result: dict) -> None:
     if len(result["reviewers"]) < 2:
         out.print(f"'{collection}': {len(result['reviewers'])} reviewer(s) so far; agreement needs two. "

@@ -36,6 +36,18 @@ class Decisions(Catalog):
                                            _dumps(revision) if revision is not None else None, time.time()))
         return _new_id(cur)
 
+    def record_decisions(self, collection: str,
+                         rows: list[tuple[str, str, str, str | None, list[dict] | None]]) -> None:
+        """Append many decisions (example id, reviewer, verdict, reason, revision) in one transaction: an
+        import is recorded whole or not at all."""
+        cid = self.collection_id(collection)
+        now = time.time()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO decisions(collection_id, example_id, reviewer, verdict, reason, revision, at) "
+                "VALUES (?,?,?,?,?,?,?)", [(cid, eid, who, verdict, reason, _dumps(rev) if rev is not None else None,
+                                            now) for eid, who, verdict, reason, rev in rows])
+
     def retract_decision(self, decision_id: int, reviewer: str) -> int:
         """Take back one decision (undo); the log keeps both rows."""
         with self.transaction():
