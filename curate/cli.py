@@ -516,6 +516,10 @@ def review(ctx, collection, reviewer, filter_expr, order, sample, seed, strict):
         _warn(check_inputs(ws, name, ("dedup", "check"), strict,
                            {"dedup": "its duplicate groups are not shown", "check": "its findings are not shown"})[1])
         data = ReviewData(ws, name, reviewer, order, filter_expr, sample, seed)
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):  # Textual would wait for keys that never come
+            raise UsageError("curate review needs a terminal to draw in and read keys from (stdin and stdout are "
+                             f"not one); run it in a terminal, or record decisions made elsewhere with curate "
+                             f"decisions -c {name} --import FILE.jsonl")
         ReviewApp(data).run()
         reviewed, accepted, rejected = data.counts()
     click.echo(f"{reviewer}: {reviewed:,} decisions in force on '{name}' ({accepted:,} accepted, {rejected:,} "

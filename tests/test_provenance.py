@@ -79,6 +79,8 @@ def test_review_and_coverage_refuse_stale_inputs_when_strict(tmp_path):
         "--as", "q", "--kind", "queries")
     review = cli(ws, "review", "-c", "s", "--strict")
     assert review.exit_code == 1 and "no dedup run on 's'" in review.stderr and "no check run" in review.stderr
+    no_terminal = cli(ws, "review", "-c", "s")
+    assert no_terminal.exit_code == 2 and "needs a terminal" in no_terminal.stderr  # not a hang
     coverage = cli(ws, "coverage", "--train", "s", "--queries", "q", "--strict")
     assert coverage.exit_code == 1 and "duplicate training examples count once per copy" in coverage.stderr
     loose = cli(ws, "coverage", "--train", "s", "--queries", "q", "--json", "-")

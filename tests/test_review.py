@@ -148,14 +148,32 @@ def test_search_and_filter(ws):
     drive(ws, [(["a", "a", "x"], None), (["f"], None), (list("status:accepted"), None), (["enter"], only_accepted)])
 
 
-def test_group_key_applies_the_decision_to_the_duplicate_group(ws):
+def test_group_key_applies_the_decision_just_made_and_keeps_the_representative(ws):
+    """x then g (no k: g acts on the example just decided, though the cursor moved on): every other member
+    is rejected but the representative, so the group keeps a survivor; G rejects it too."""
     data = ReviewData(ws, "support", "ann")
     no, (rep, members, _) = max(data.groups.items(), key=lambda kv: len(kv[1][1]))
     assert len(members) >= 2
-    app = drive(ws, [(["x", "k", "g"], None)], filter_expr=f"group:{no}")
-    decided = in_force(ws)
-    assert all(decided[m].verdict == "reject" for m in members)
-    assert app.data.counts()[0] >= len(members)
+    order = ReviewData(ws, "support", "ann", filter_expr=f"group:{no}").ids
+    first = order[0] if order[0] != rep else order[1]
+    skip = ["space"] if order[0] == rep else []
+
+    def representative_kept(app):
+        decided = in_force(ws)
+        assert decided[first].verdict == "reject" and rep not in decided
+        assert all(decided[m].verdict == "reject" for m in members if m != rep)
+
+    drive(ws, [(skip + ["x", "g"], representative_kept), (["G"], None)], filter_expr=f"group:{no}")
+    assert in_force(ws)[rep].verdict == "reject"
+
+
+def test_group_key_after_rejecting_the_representative_rejects_nothing_more(ws):
+    data = ReviewData(ws, "support", "ann")
+    no, (rep, members, _) = max(data.groups.items(), key=lambda kv: len(kv[1][1]))
+    order = ReviewData(ws, "support", "ann", filter_expr=f"group:{no}").ids
+    moves = ["j"] * order.index(rep)
+    app = drive(ws, [(moves + ["x", "g"], None)], filter_expr=f"group:{no}")
+    assert set(in_force(ws)) == {rep} and "G does that" in app.message
 
 
 def test_help_and_quit(ws):

@@ -1,7 +1,7 @@
 """The review app: a list of examples, the one under review in detail, and one key per decision.
 
 Keys: a accept · x reject · X reject with a reason · e edit the answer · space skip · u undo ·
-j/k or arrows move · / search · f filter · g apply the current decision to the duplicate group ·
+j/k or arrows move · / search · f filter · g apply the decision just made to its duplicate group ·
 ? help · q quit. A decision is committed to the workspace before the cursor moves.
 """
 
@@ -35,7 +35,8 @@ HELP = [
     ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"), ("k / ↑", "previous"),
     ("/", "search the text"),
     ("f", "filter: finding:NAME severity:LEVEL cluster:N group:N status:unreviewed|reviewed|accepted|rejected"),
-    ("g", "apply the current decision to the whole duplicate group"), ("?", "this help"),
+    ("g", "apply the decision just made to its duplicate group (a reject keeps the representative)"),
+    ("G", "the same, representative included"), ("?", "this help"),
     ("q", "quit (every decision is already saved)"),
 ]
 
@@ -174,6 +175,7 @@ class ReviewApp(App[None]):
         Binding("space", "skip", "skip"), Binding("u", "undo", "undo"),
         Binding("j,down", "move(1)", "next", show=False), Binding("k,up", "move(-1)", "prev", show=False),
         Binding("slash", "search", "search"), Binding("f", "filter", "filter"), Binding("g", "group", "group"),
+        Binding("G", "whole_group", "whole group", show=False),
         Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
     ]
 
@@ -183,6 +185,7 @@ class ReviewApp(App[None]):
         self.index = data.first_unreviewed()
         self.message = ""
         self._unsaved: tuple[str, str, str | None, list[dict] | None] | None = None  # waiting for the lock
+        self.last_decided: str | None = None  # what g applies to its group: the cursor has moved on from it
 
     def compose(self) -> ComposeResult:
         yield Static(id="top")
@@ -318,6 +321,7 @@ class ReviewApp(App[None]):
             self.set_timer(1.0, self._save)
             return
         self._unsaved = None
+        self.last_decided = eid
         self._say(f"{verdict}ed {eid[:12]}" + (f" ({reason})" if reason else "")
                   + (" with an edit" if revision else ""))
         if self.current == eid:
@@ -383,6 +387,7 @@ class ReviewApp(App[None]):
         else:
             if eid in self.data.position:
                 self.index = self.data.position[eid]
+            self.last_decided = None
             self._say(f"undid the decision on {eid[:12]}")
         self.refresh_view()
 
@@ -425,22 +430,42 @@ class ReviewApp(App[None]):
                                    "status:unreviewed|reviewed|accepted|rejected (empty clears)",
                                    self.data.filter_expr, "status:unreviewed severity:error"), done)
 
-    def action_group(self) -> None:
-        eid = self.current
+    def action_group(self, whole: bool = False) -> None:
+        """Apply the decision just made (the cursor has moved on since) to its duplicate group. A reject
+        leaves the group's representative alone, so the group keeps a survivor, unless `whole` (G)."""
+        eid = self.last_decided or self.current
         if eid is None:
             return
         verdict = self.data.verdict.get(eid)
         if eid not in self.data.group_no:
-            self._say("this example is in no duplicate group")
+            self._say(f"{eid[:12]} is in no duplicate group")
         elif verdict is None:
-            self._say("decide this example first (a or x), then g applies it to its group")
+            self._say("decide an example first (a or x), then g applies it to its group")
         else:
-            no = self.data.group_no[eid]
-            members = [m for m in self.data.groups[no][1] if m != eid]
+            self._apply_to_group(eid, verdict, whole)
+        self.refresh_view()
+
+    def _apply_to_group(self, eid: str, verdict: str, whole: bool) -> None:
+        no = self.data.group_no[eid]
+        rep = self.data.groups[no][0]
+        spare = verdict == "reject" and not whole
+        if spare and rep == eid:
+            self._say(f"{eid[:12]} is the representative of group {no}: rejecting the rest too would leave the "
+                      "group no example at export; G does that")
+            return
+        members = [m for m in self.data.groups[no][1] if m != eid and not (spare and m == rep)]
+        try:
             for m in members:
                 self.data.decide(m, verdict, f"same as {eid[:12]} (duplicate group {no})")
-            self._say(f"{verdict}ed {len(members)} more members of group {no}")
-        self.refresh_view()
+        except WorkspaceBusy:
+            self._say("[yellow]the workspace is busy (another curate command is writing): press g again in a "
+                      "moment[/]")
+            return
+        kept = f"; its representative {rep[:12]} is kept (G rejects it too)" if spare else ""
+        self._say(f"{verdict}ed {len(members)} more members of group {no} as {eid[:12]}{kept}")
+
+    def action_whole_group(self) -> None:
+        self.action_group(whole=True)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
