@@ -139,8 +139,19 @@ def test_search_and_filter(ws):
     def found(app):
         assert "refund" in "\\n".join(m.content for m in app.data.example(app.current).messages).lower()
 
-    drive(ws, [(["slash"], None), (list("refund"), None), (["enter"], found)])
-    assert target
+    matches = [i for i, eid in enumerate(ReviewData(ws, "support", "ann").ids)
+               if "refund" in "\n".join(m.content for m in ws.get_example("support", eid).messages).lower()]
+    assert target and len(matches) >= 3
+    seen = []
+
+    def at(app):
+        found(app)
+        seen.append(app.index)
+
+    drive(ws, [(["slash"], None), (list("refund"), None), (["enter"], at), (["n"], at), (["n"], at), (["N"], at),
+               (["slash", "enter"], at)])
+    assert seen[:3] == [m for m in matches if m > 0][:3]  # each n goes to the next match, in list order
+    assert seen[3] == seen[1] and seen[4] == seen[2]  # N goes back one; enter on an empty search repeats it
 
     def only_accepted(app):
         assert len(app.data.ids) == 2 and all(app.data.verdict[i] == "accept" for i in app.data.ids)

@@ -33,7 +33,7 @@ HELP = [
     ("a", "accept"), ("x", "reject"), ("X", "reject with a reason"),
     ("e", "edit the answer: saving accepts the edited version as a new revision; the original is kept"),
     ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"), ("k / ↑", "previous"),
-    ("/", "search the text"),
+    ("/", "search the text"), ("n / N", "next / previous match of the search"),
     ("f", "filter: finding:NAME severity:LEVEL cluster:N group:N status:unreviewed|reviewed|accepted|rejected"),
     ("g", "apply the decision just made to its duplicate group (a reject keeps the representative)"),
     ("G", "the same, representative included"), ("?", "this help"),
@@ -176,6 +176,8 @@ class ReviewApp(App[None]):
         Binding("j,down", "move(1)", "next", show=False), Binding("k,up", "move(-1)", "prev", show=False),
         Binding("slash", "search", "search"), Binding("f", "filter", "filter"), Binding("g", "group", "group"),
         Binding("G", "whole_group", "whole group", show=False),
+        Binding("n", "search_again(1)", "next match", show=False),
+        Binding("N", "search_again(-1)", "previous match", show=False),
         Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
     ]
 
@@ -186,6 +188,7 @@ class ReviewApp(App[None]):
         self.message = ""
         self._unsaved: tuple[str, str, str | None, list[dict] | None] | None = None  # waiting for the lock
         self.last_decided: str | None = None  # what g applies to its group: the cursor has moved on from it
+        self.last_search: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="top")
@@ -399,17 +402,26 @@ class ReviewApp(App[None]):
 
     def action_search(self) -> None:
         def done(text: str | None) -> None:
-            if not text:
-                return
-            i = self.data.search(text, self.index)
+            if text:
+                self.last_search = text
+            if text is not None and self.last_search:  # enter on an empty line repeats the last search
+                self.action_search_again(1)
+
+        self.push_screen(AskScreen("[b]Search[/b] the conversations (enter; esc cancels; then n next, N previous)",
+                                   placeholder=self.last_search or ""), done)
+
+    def action_search_again(self, direction: int) -> None:
+        text = self.last_search
+        if not text:
+            self._say("no search yet: / searches")
+        else:
+            i, which, total = self.data.search(text, self.index, direction)
             if i is None:
                 self._say(f"no example contains {text!r}")
             else:
                 self.index = i
-                self._say(f"found {text!r}")
-            self.refresh_view()
-
-        self.push_screen(AskScreen("[b]Search[/b] the conversations (enter; esc cancels)"), done)
+                self._say(f"{text!r}: match {which} of {total} (n next, N previous)")
+        self.refresh_view()
 
     def action_filter(self) -> None:
         def done(expr: str | None) -> None:

@@ -129,15 +129,17 @@ class ReviewData:
     def first_unreviewed(self) -> int:
         return next((i for i, eid in enumerate(self.ids) if eid not in self.verdict), 0)
 
-    def search(self, text: str, start: int) -> int | None:
-        """Index of the next example (after `start`, wrapping) whose text contains `text`, case-insensitive."""
+    def search(self, text: str, start: int, direction: int = 1) -> tuple[int | None, int, int]:
+        """The next example after `start` (before it, with direction -1; wrapping) whose text contains `text`,
+        case-insensitive: its index, which match it is (1-based, in list order) and how many there are."""
         found = set(self.ws.search_examples(self.collection, text))
+        matches = [i for i, eid in enumerate(self.ids) if eid in found]
         n = len(self.ids)
         for step in range(1, n + 1):
-            i = (start + step) % n
+            i = (start + direction * step) % n
             if self.ids[i] in found:
-                return i
-        return None
+                return i, matches.index(i) + 1, len(matches)
+        return None, 0, 0
 
     # -- one example ---------------------------------------------------------------------------
     def example(self, eid: str) -> Example:
