@@ -123,6 +123,21 @@ def test_edit_stores_a_revision_and_keeps_the_original(ws):
     assert ws.get_example("support", eid).messages[-1].content != d.revision[-1]["content"], "original kept"
 
 
+def test_escape_asks_before_it_discards_an_edit(ws):
+    def type_answer(app):
+        app.screen.query_one(TextArea).text = "Half-written new answer"
+
+    def still_editing(app):
+        assert isinstance(app.screen, EditScreen) and app.screen.warned
+
+    def closed(app):
+        assert not isinstance(app.screen, EditScreen)
+
+    drive(ws, [(["e"], type_answer), (["escape"], still_editing), (["escape"], closed),
+               (["e"], None), (["escape"], closed)])  # unchanged: one esc leaves
+    assert in_force(ws) == {}
+
+
 def test_undo_retracts_and_restores(ws):
     app = drive(ws, [(["a", "x", "u"], None)])
     ids = app.data.ids

@@ -68,14 +68,16 @@ class ReasonScreen(ModalScreen[str | None]):
 class EditScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("ctrl+s", "save", "save"), Binding("escape", "cancel", "cancel")]
 
+    TITLE = "[b]Edit the answer[/b]  ctrl+s saves it as a new revision (the original is kept) · esc cancels"
+
     def __init__(self, text: str):
         super().__init__()
         self.text = text
+        self.warned = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static("[b]Edit the answer[/b]  ctrl+s saves it as a new revision (the original is kept) · "
-                         "esc cancels")
+            yield Static(self.TITLE, id="edit-title")
             yield TextArea(self.text, id="editor")
 
     def on_mount(self) -> None:
@@ -85,7 +87,13 @@ class EditScreen(ModalScreen[str | None]):
         self.dismiss(self.query_one(TextArea).text)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Esc leaves at once when nothing changed; a changed answer is discarded only on a second esc."""
+        if self.query_one(TextArea).text == self.text or self.warned:
+            self.dismiss(None)
+            return
+        self.warned = True
+        self.query_one("#edit-title", Static).update(
+            "[b yellow]The answer has unsaved changes:[/] esc again discards them · ctrl+s saves them")
 
 
 class AskScreen(ModalScreen[str | None]):
