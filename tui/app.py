@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 
 from rich.console import Group, RenderableType
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -25,6 +24,7 @@ from curate.findings import rank
 from curate.secrets import printable
 
 from .data import COMMON_REASONS, ReviewData, Shown
+from .written import as_written
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 STATUS_GLYPH = {"accept": ("✓", "green"), "reject": ("✗", "red"), None: ("·", "dim")}
@@ -147,6 +147,16 @@ def _span(content: str, evidence: dict | None) -> Text | None:
     text.append(content[start:end][:200].replace("\n", " "), style="bold reverse red")
     text.append(content[end:end + 40].replace("\n", " "))
     return text
+
+
+def _spans_by_turn(s: Shown) -> dict[int, list[tuple[int, int]]]:
+    """The characters each finding points at, by turn: marked in the conversation itself."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for _, f in s.findings:
+        ev = f.evidence or {}
+        if isinstance(ev.get("turn"), int) and isinstance(ev.get("start"), int) and isinstance(ev.get("end"), int):
+            out.setdefault(ev["turn"], []).append((ev["start"], ev["end"]))
+    return out
 
 
 def _diff(a: str, b: str) -> Text:
@@ -275,10 +285,11 @@ class ReviewApp(App[None]):
             # First, above the conversation: why this example is in front of the reviewer.
             parts.append(Panel(findings, title="findings (suggestions: your decision overrides them)",
                                title_align="left", border_style="red"))
+        spans = _spans_by_turn(s)
         for i, m in enumerate(e.messages, 1):
             # The real text (the review screen is where secrets may be seen), but no escape sequence reaches
             # the terminal.
-            body: RenderableType = (Markdown(printable(m.content)) if m.content.strip()
+            body: RenderableType = (as_written(m.content, spans.get(i - 1, [])) if m.content.strip()
                                     else Text("(empty)", style="dim italic"))
             if m.tool_calls:
                 calls = Text("\n".join(f"→ {c.name}({c.arguments})" for c in m.tool_calls), style="yellow")
