@@ -123,6 +123,28 @@ def test_edit_stores_a_revision_and_keeps_the_original(ws):
     assert ws.get_example("support", eid).messages[-1].content != d.revision[-1]["content"], "original kept"
 
 
+def test_a_saved_edit_is_shown_with_a_marker_and_o_shows_the_original(ws):
+    from rich.console import Console
+
+    def screen_text(app) -> str:
+        console = Console(record=True, width=140, color_system=None)
+        console.print(app._detail(app.data.shown(app.current)))
+        return console.export_text()
+
+    def edit(app):
+        app.screen.query_one(TextArea).text = "A better answer, edited by a reviewer."
+
+    def revision_shown(app):
+        text = screen_text(app)
+        assert "edited by ann" in text and "A better answer, edited by a reviewer." in text
+
+    def original_shown(app):
+        text = screen_text(app)
+        assert "the original" in text and "A better answer" not in text
+
+    drive(ws, [(["e"], edit), (["ctrl+s", "k"], revision_shown), (["o"], original_shown), (["o"], revision_shown)])
+
+
 def test_escape_asks_before_it_discards_an_edit(ws):
     def type_answer(app):
         app.screen.query_one(TextArea).text = "Half-written new answer"

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, OptionList, Static, TextArea
 
 from curate.errors import CurateError, WorkspaceBusy
 from curate.findings import rank
+from curate.record import Message
 from curate.secrets import printable
 
 from .data import COMMON_REASONS, ReviewData, Shown
@@ -33,7 +34,8 @@ HELP = [
     ("a", "accept"), ("x", "reject"), ("X", "reject with a reason"),
     ("e", "edit the answer: saving accepts the edited version as a new revision; the original is kept"),
     ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"), ("k / ↑", "previous"),
-    ("/", "search the text"), ("n / N", "next / previous match of the search"),
+    ("o", "an edited example: its original / the edit"), ("/", "search the text"),
+    ("n / N", "next / previous match of the search"),
     ("f", "filter: finding:NAME severity:LEVEL cluster:N group:N status:unreviewed|reviewed|accepted|rejected"),
     ("g", "apply the decision just made to its duplicate group (a reject keeps the representative)"),
     ("G", "the same, representative included"), ("?", "this help"),
@@ -195,6 +197,7 @@ class ReviewApp(App[None]):
         Binding("slash", "search", "search"), Binding("f", "filter", "filter"), Binding("g", "group", "group"),
         Binding("G", "whole_group", "whole group", show=False),
         Binding("n", "search_again(1)", "next match", show=False),
+        Binding("o", "original", "original", show=False),
         Binding("N", "search_again(-1)", "previous match", show=False),
         Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
     ]
@@ -207,6 +210,7 @@ class ReviewApp(App[None]):
         self._unsaved: tuple[str, str, str | None, list[dict] | None] | None = None  # waiting for the lock
         self.last_decided: str | None = None  # what g applies to its group: the cursor has moved on from it
         self.last_search: str | None = None
+        self.show_original = False  # o: an edited example's original instead of its revision
 
     def compose(self) -> ComposeResult:
         yield Static(id="top")
@@ -268,6 +272,12 @@ class ReviewApp(App[None]):
         parts: list[RenderableType] = []
         glyph, colour = STATUS_GLYPH[s.status]
         head = Text.assemble((f"{glyph} ", colour), (e.id, "bold"), f"  {e.source}  ({e.source.format})")
+        messages = e.messages
+        if s.revision and not self.show_original:
+            messages = tuple(Message.from_dict(m) for m in s.revision[1])
+            head.append(f"  ✎ edited by {s.revision[0]} (o: the original)", style="bold yellow")
+        elif s.revision:
+            head.append(f"  the original (o: {s.revision[0]}'s edit)", style="bold yellow")
         if s.cluster:
             head.append(f"  cluster {s.cluster}", style="cyan")
         parts.append(head)
@@ -285,8 +295,8 @@ class ReviewApp(App[None]):
             # First, above the conversation: why this example is in front of the reviewer.
             parts.append(Panel(findings, title="findings (suggestions: your decision overrides them)",
                                title_align="left", border_style="red"))
-        spans = _spans_by_turn(s)
-        for i, m in enumerate(e.messages, 1):
+        spans = _spans_by_turn(s) if messages is e.messages else {}  # findings point into the original
+        for i, m in enumerate(messages, 1):
             # The real text (the review screen is where secrets may be seen), but no escape sequence reaches
             # the terminal.
             body: RenderableType = (as_written(m.content, spans.get(i - 1, [])) if m.content.strip()
@@ -376,21 +386,26 @@ class ReviewApp(App[None]):
         eid = self.current
         if eid is None:
             return
-        e = self.data.example(eid)
-        answer = next((i for i in range(len(e.messages) - 1, -1, -1) if e.messages[i].role == "assistant"), None)
+        edited = self.data.revision(eid)  # an edit goes on from the revision in force, as shown
+        messages = tuple(Message.from_dict(m) for m in edited[1]) if edited else self.data.example(eid).messages
+        answer = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "assistant"), None)
         if answer is None:
             self._say("no assistant turn to edit")
             self.refresh_view()
             return
 
         def done(text: str | None) -> None:
-            if text is None or text == e.messages[answer].content:
+            if text is None or text == messages[answer].content:
                 return
-            revision = [m.to_dict() for m in e.messages]
+            revision = [m.to_dict() for m in messages]
             revision[answer]["content"] = text
             self._decide("accept", "edited", revision)
 
-        self.push_screen(EditScreen(e.messages[answer].content), done)
+        self.push_screen(EditScreen(messages[answer].content), done)
+
+    def action_original(self) -> None:
+        self.show_original = not self.show_original
+        self.refresh_view()
 
     def action_skip(self) -> None:
         self._say("skipped")

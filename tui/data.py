@@ -32,6 +32,7 @@ class Shown:
     status: str | None  # this reviewer's verdict in force: accept | reject | None
     group: tuple[int, str, list[str], str] | None  # (group no, representative id, member ids, method)
     cluster: str | None
+    revision: tuple[str, list[dict]] | None = None  # (reviewer, messages) of the edit in force, this reviewer's first
 
 
 def parse_filter(expr: str | None) -> list[tuple[str, str]]:
@@ -162,7 +163,15 @@ class ReviewData:
         if eid in self.cluster_of:
             c = self.cluster_of[eid]
             cluster = f"{c}: {self.cluster_label.get(c, '')}"
-        return Shown(self.example(eid), self.ws.findings_for(eid), self.verdict.get(eid), group, cluster)
+        return Shown(self.example(eid), self.ws.findings_for(eid), self.verdict.get(eid), group, cluster,
+                     self.revision(eid))
+
+    def revision(self, eid: str) -> tuple[str, list[dict]] | None:
+        """The edited conversation in force on `eid`: this reviewer's, else the latest other reviewer's."""
+        edits = [d for d in self.ws.decisions_in_force(self.collection, example_id=eid) if d.revision is not None]
+        mine = [d for d in edits if d.reviewer == self.reviewer]
+        chosen = (mine or edits)[-1] if edits else None
+        return (chosen.reviewer, chosen.revision) if chosen and chosen.revision is not None else None
 
     def top_flag(self, eid: str) -> tuple[str, str] | None:
         f = self.flags.get(eid)
