@@ -224,6 +224,23 @@ def test_group_key_after_rejecting_the_representative_rejects_nothing_more(ws):
     assert set(in_force(ws)) == {rep} and "G does that" in app.message
 
 
+def test_help_scrolls_to_its_last_keys_in_a_small_terminal(ws):
+    data = ReviewData(ws, "support", "ann")
+    app = ReviewApp(data)
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            dialog = app.screen.query_one("#dialog")
+            assert dialog.max_scroll_y > 0
+            await pilot.press("end")
+            await pilot.pause()
+            assert dialog.scroll_y == dialog.max_scroll_y
+
+    asyncio.run(go())
+
+
 def test_help_and_quit(ws):
     def help_open(app):
         assert isinstance(app.screen, HelpScreen)

@@ -60,7 +60,40 @@ def _app(ws_dir, **kw):
 
 
 def test_main_screen(snap_compare, snap_ws):
-    assert snap_compare(_app(snap_ws), terminal_size=(150, 45))
+    assert snap_compare(_app(snap_ws), terminal_size=(160, 45))
+
+
+def test_main_screen_at_80x24(snap_compare, snap_ws):
+    assert snap_compare(_app(snap_ws), terminal_size=(80, 24))
+
+
+def test_help_at_80x24(snap_compare, snap_ws):
+    assert snap_compare(_app(snap_ws), terminal_size=(80, 24), press=["question_mark"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+def test_every_key_and_the_whole_header_are_on_screen(snap_ws, size):
+    """Textual's Footer cut the filter, group, help and quit keys at 80 columns, and the header its counts."""
+    import asyncio
+    import html
+    import re
+
+    app = _app(snap_ws)
+
+    async def shot() -> str:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            return app.export_screenshot()
+
+    svg = asyncio.run(shot())
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>', svg):
+        rows.setdefault(float(m[2]), []).append((float(m[1]), html.unescape(m[3]).replace("\xa0", " ")))
+    screen = " ".join("".join(t for _, t in sorted(cells)) for _, cells in sorted(rows.items()))
+    screen = " ".join(screen.split())
+    for key in ("a accept", "x reject", "/ search", "n/N next/prev", "f filter", "g/G group", "? help", "q quit"):
+        assert key in screen, key
+    assert "rejected 0" in screen
 
 
 def test_after_accept_and_reject_with_reason(snap_compare, snap_ws, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -17,7 +18,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, OptionList, Static, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from curate.errors import CurateError, WorkspaceBusy
 from curate.findings import rank
@@ -126,10 +127,11 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
 
     def compose(self) -> ComposeResult:
-        table = Table(title="curate review: keys", show_header=False, box=None, padding=(0, 2))
+        table = Table(title="curate review: keys  [dim](↑↓ scroll, esc closes)[/dim]", show_header=False, box=None,
+                      padding=(0, 2))
         for key, what in HELP:
             table.add_row(f"[b]{key}[/b]", what)
-        with Vertical(id="dialog"):
+        with VerticalScroll(id="dialog"):  # scrolls in a small terminal instead of cutting the last keys
             yield Static(table)
             yield Static("[dim]Findings from checks and dedup are suggestions: your decision overrides them.[/dim]")
 
@@ -176,15 +178,22 @@ def conversation_text(e) -> str:
     return printable("\n".join(f"{m.role}: {m.content}" for m in e.messages if m.role != "system"))
 
 
+KEYS_LINE = "  ".join(f"[b]{escape(k)}[/b] {what}" for k, what in (
+    ("a", "accept"), ("x", "reject"), ("X", "reason"), ("e", "edit"), ("space", "skip"), ("u", "undo"),
+    ("j/k", "move"), ("/", "search"), ("n/N", "next/prev"), ("f", "filter"), ("g/G", "group"), ("o", "original"),
+    ("?", "help"), ("q", "quit")))
+
+
 class ReviewApp(App[None]):
     TITLE = "curate review"
     CSS = """
-    #top { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    #top { height: auto; background: $primary-background; color: $text; padding: 0 1; }
+    #keys { height: auto; background: $panel; color: $text; padding: 0 1; }
     #list { width: 42%; border-right: solid $primary; padding: 0 1; }
     #detail { width: 58%; padding: 0 1; }
     #status { height: 1; padding: 0 1; color: $text-muted; }
     ModalScreen { align: center middle; }
-    #dialog { width: 90; max-height: 90%; height: auto; border: thick $primary; background: $surface;
+    #dialog { width: 90; max-width: 100%; max-height: 90%; height: auto; border: thick $primary; background: $surface;
               padding: 1 2; }
     #editor { height: 20; }
     #reasons { height: auto; max-height: 12; }
@@ -219,7 +228,9 @@ class ReviewApp(App[None]):
             with VerticalScroll(id="detail"):
                 yield Static(id="body")
         yield Static(id="status")
-        yield Footer()
+        # Every key, wrapping onto a second line in a narrow terminal: Textual's Footer cut the filter, group,
+        # help and quit keys at 80 columns.
+        yield Static(KEYS_LINE, id="keys")
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -232,9 +243,9 @@ class ReviewApp(App[None]):
     def refresh_view(self) -> None:
         reviewed, accepted, rejected = self.data.counts()
         d = self.data
-        top = (f"[b]curate review[/b] · {d.collection} · reviewer [b]{d.reviewer}[/b] · "
+        top = (f"[b]curate review[/b] · {escape(d.collection)} · reviewer [b]{escape(d.reviewer)}[/b] · "
                f"{self.index + 1 if d.ids else 0:,}/{len(d.ids):,}"
-               + (f" (filter: {d.filter_expr})" if d.filter_expr else "")
+               + (f" (filter: {escape(d.filter_expr)})" if d.filter_expr else "")
                + f" · reviewed {reviewed:,}/{d.total_examples:,} · [green]accepted {accepted:,}[/] · "
                  f"[red]rejected {rejected:,}[/]")
         self.query_one("#top", Static).update(top)
@@ -247,7 +258,9 @@ class ReviewApp(App[None]):
 
     def _list(self) -> RenderableType:
         """The rows around the cursor as plain styled lines: a rich Table here cost ~30 ms per key."""
-        height = max(5, self.size.height - 4)
+        # The list's own height once laid out (the header and key lines take two rows each when narrow).
+        laid_out = self.query_one("#list").size.height
+        height = max(5, laid_out if laid_out > 0 else self.size.height - 4)
         width = max(20, int(self.size.width * 0.42) - 4)
         start = max(0, min(self.index - height // 2, len(self.data.ids) - height))
         lines = []
