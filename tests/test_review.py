@@ -224,6 +224,27 @@ def test_group_key_after_rejecting_the_representative_rejects_nothing_more(ws):
     assert set(in_force(ws)) == {rep} and "G does that" in app.message
 
 
+def test_a_search_scrolls_its_match_into_view(ws):
+    """The searched text is in a late turn of a long example: the pane scrolls down to it."""
+    last_turn_only = next(
+        e for e in ws.iter_examples("support") if len(e.messages) >= 5 and
+        (words := [w for w in e.messages[-1].content.split() if len(w) > 7 and
+                   not any(w in m.content for m in e.messages[:-1])]))
+    word = words[0]
+    app = ReviewApp(ReviewData(ws, "support", "ann"))
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("slash", *word, "enter")
+            await pilot.pause()
+            await pilot.pause()
+            assert app.current == last_turn_only.id or word.lower() in "\n".join(
+                m.content for m in app.data.example(app.current).messages).lower()
+            assert app.query_one("#detail").scroll_y > 0
+
+    asyncio.run(go())
+
+
 def test_help_scrolls_to_its_last_keys_in_a_small_terminal(ws):
     data = ReviewData(ws, "support", "ann")
     app = ReviewApp(data)

@@ -220,6 +220,9 @@ class ReviewApp(App[None]):
         self.last_decided: str | None = None  # what g applies to its group: the cursor has moved on from it
         self.last_search: str | None = None
         self.show_original = False  # o: an edited example's original instead of its revision
+        self._scroll_to_match = False  # set by a search: the detail pane scrolls to the first match
+        self._parts: list[RenderableType] = []
+        self._match_part: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="top")
@@ -253,7 +256,14 @@ class ReviewApp(App[None]):
         body = self.query_one("#body", Static)
         body.update(self._detail(d.shown(self.current)) if self.current else
                     Text("Nothing to review with this filter. Press f to change it.", style="bold"))
-        self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
+        detail = self.query_one("#detail", VerticalScroll)
+        detail.scroll_home(animate=False)
+        if self._scroll_to_match and self._match_part:
+            detail_width = detail.scrollable_content_region.width or self.size.width * 58 // 100 - 2
+            options = self.console.options.update_width(max(20, detail_width))
+            above = sum(len(self.console.render_lines(p, options, pad=False)) for p in self._parts[:self._match_part])
+            self.call_after_refresh(detail.scroll_to, y=above, animate=False)
+        self._scroll_to_match = False
         self.query_one("#status", Static).update(self.message)
 
     def _list(self) -> RenderableType:
@@ -283,6 +293,8 @@ class ReviewApp(App[None]):
     def _detail(self, s: Shown) -> RenderableType:
         e = s.example
         parts: list[RenderableType] = []
+        self._parts = parts
+        self._match_part = None  # the first turn holding the searched text, to scroll to
         glyph, colour = STATUS_GLYPH[s.status]
         head = Text.assemble((f"{glyph} ", colour), (e.id, "bold"), f"  {e.source}  ({e.source.format})")
         messages = e.messages
@@ -310,10 +322,12 @@ class ReviewApp(App[None]):
                                title_align="left", border_style="red"))
         spans = _spans_by_turn(s) if messages is e.messages else {}  # findings point into the original
         for i, m in enumerate(messages, 1):
+            if self._match_part is None and self.last_search and self.last_search.lower() in m.content.lower():
+                self._match_part = len(parts)
             # The real text (the review screen is where secrets may be seen), but no escape sequence reaches
             # the terminal.
-            body: RenderableType = (as_written(m.content, spans.get(i - 1, [])) if m.content.strip()
-                                    else Text("(empty)", style="dim italic"))
+            body: RenderableType = (as_written(m.content, spans.get(i - 1, []), self.last_search)
+                                    if m.content.strip() else Text("(empty)", style="dim italic"))
             if m.tool_calls:
                 calls = Text("\n".join(f"→ {c.name}({c.arguments})" for c in m.tool_calls), style="yellow")
                 body = Group(body, calls)
@@ -467,6 +481,7 @@ class ReviewApp(App[None]):
                 self._say(f"no example contains {text!r}")
             else:
                 self.index = i
+                self._scroll_to_match = True
                 self._say(f"{text!r}: match {which} of {total} (n next, N previous)")
         self.refresh_view()
 
