@@ -569,6 +569,28 @@ def decisions(ctx, collection, import_path, export_path, reviewer, with_edits, a
 
 @main.command()
 @click.option("--collection", "-c", metavar="NAME", help="Collection (default: the only one).")
+@click.option("--model", metavar="PATH|ID", help="Embedding model (default: all-MiniLM-L6-v2, offline).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def predict(ctx, collection, model, as_json):
+    """Learn from the verdicts so far and predict p(accept) for every undecided example, the most unsure
+    first, with the model's cross-validated accuracy (needs 20 verdicts, 3 of each kind)."""
+    from . import render
+    from .learning import predict as run_predict
+    from .lookup import default_collection
+
+    with _workspace(ctx) as ws:
+        name = default_collection(ws, collection, "examples")
+        with render.stage_progress(not as_json) as progress:
+            result = run_predict(name, workspace=ws, model=model, progress=progress)
+    if as_json:
+        _dump_json(result.to_dict())
+    else:
+        render.prediction_summary(name, result)
+
+
+@main.command()
+@click.option("--collection", "-c", metavar="NAME", help="Collection (default: the only one).")
 @click.option("--policy", type=click.Choice(["latest", "majority", "unanimous"]),
               help="Set how several reviewers' decisions make the verdict export uses (kept in the workspace).")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)

@@ -462,6 +462,22 @@ def decisions_table(collection: str, rows: list[dict]) -> None:
         out.print(f"(the latest 50 of {len(rows):,}; --json for all)")
 
 
+def prediction_summary(collection: str, result) -> None:
+    m, p = result.model, result.predictions
+    sure_accept = sum(x["p_accept"] >= 0.9 for x in p)
+    sure_reject = sum(x["p_accept"] <= 0.1 for x in p)
+    out.print(f"'{collection}': learned from {m['verdicts']:,} verdicts ({m['accepted']:,} accepted, "
+              f"{m['rejected']:,} rejected); cross-validated accuracy {m['cv_accuracy']:.0%} ({m['cv_folds']} folds)")
+    out.print(f"{len(p):,} undecided: {sure_accept:,} likely accepts (p >= 0.9), {sure_reject:,} likely rejects "
+              f"(p <= 0.1), {len(p) - sure_accept - sure_reject:,} in between")
+    table = titled("the most unsure first: review these next")
+    for col in ("example", "p(accept)"):
+        table.add_column(col)
+    for x in p[:10]:
+        table.add_row(x["id"][:12], f"{x['p_accept']:.2f}")
+    out.print(table)
+
+
 def decisions_imported(report) -> None:
     who = ", ".join(f"{safe(r)} {n:,}" for r, n in report.by_reviewer.items())
     out.print(f"recorded {report.recorded:,} decisions from {safe(report.path)} on '{report.collection}'"
