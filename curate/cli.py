@@ -485,8 +485,9 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
               help="Who is deciding; decisions are kept per reviewer.")
 @click.option("--filter", "filter_expr", metavar="EXPR", help="finding:NAME severity:LEVEL cluster:N group:N "
               "status:unreviewed|reviewed|accepted|rejected, combined with AND.")
-@click.option("--order", type=click.Choice(["flagged", "random", "source"]), default="flagged", show_default=True,
-              help="flagged: worst findings first; random; source: ingest order.")
+@click.option("--order", type=click.Choice(["flagged", "random", "source", "uncertain"]), default="flagged",
+              show_default=True, help="flagged: worst findings first; random; source: ingest order; uncertain: what "
+              "a model learned from the verdicts so far is least sure of first (see curate predict).")
 @click.option("--sample", type=int, metavar="N", help="Review a random sample of N examples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --order random and --sample.")
 @click.option("--strict", is_flag=True, help="Exit with status 1, opening nothing, if the dedup or check run the "
@@ -570,23 +571,31 @@ def decisions(ctx, collection, import_path, export_path, reviewer, with_edits, a
 @main.command()
 @click.option("--collection", "-c", metavar="NAME", help="Collection (default: the only one).")
 @click.option("--model", metavar="PATH|ID", help="Embedding model (default: all-MiniLM-L6-v2, offline).")
+@click.option("--accept-above", type=float, metavar="P", help="Record the model's verdict 'accept' where "
+              "p(accept) >= P, as reviewer model:logistic (a person's later decision overrides it).")
+@click.option("--reject-below", type=float, metavar="P", help="Record 'reject' where p(accept) <= P, likewise.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def predict(ctx, collection, model, as_json):
+def predict(ctx, collection, model, accept_above, reject_below, as_json):
     """Learn from the verdicts so far and predict p(accept) for every undecided example, the most unsure
-    first, with the model's cross-validated accuracy (needs 20 verdicts, 3 of each kind)."""
+    first, with the model's cross-validated accuracy (needs 20 verdicts, 3 of each kind). With
+    --accept-above / --reject-below, record its confident verdicts as decisions of reviewer model:logistic."""
     from . import render
     from .learning import predict as run_predict
+    from .learning import record_confident
     from .lookup import default_collection
 
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, "examples")
         with render.stage_progress(not as_json) as progress:
             result = run_predict(name, workspace=ws, model=model, progress=progress)
+        recorded = record_confident(name, result, workspace=ws, accept_above=accept_above,
+                                    reject_below=reject_below) \
+            if accept_above is not None or reject_below is not None else None
     if as_json:
-        _dump_json(result.to_dict())
+        _dump_json(result.to_dict() | ({"recorded": recorded} if recorded is not None else {}))
     else:
-        render.prediction_summary(name, result)
+        render.prediction_summary(name, result, recorded)
 
 
 @main.command()

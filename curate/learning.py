@@ -66,6 +66,34 @@ def predict(collection: str, *, workspace: Workspace | str | None = None, progre
     return Prediction(info, [{"id": ids[unknown[i]], "p_accept": round(float(p[i]), 4)} for i in order])
 
 
+MODEL_REVIEWER = "model:logistic"  # decisions a model made carry a reviewer name of their own: never a person's
+
+
+def record_confident(collection: str, result: Prediction, *, workspace: Workspace | str | None = None,
+                     accept_above: float | None = None, reject_below: float | None = None) -> dict[str, int]:
+    """Record the model's confident verdicts as decisions of reviewer `model:logistic`, each with its
+    probability and the model's accuracy in the reason; a reviewer's later decision overrides them."""
+    if accept_above is not None and not 0.5 < accept_above <= 1:
+        raise UsageError(f"{{accept_above}} must be above 0.5 and at most 1, got {accept_above}",
+                         params=("accept_above",))
+    if reject_below is not None and not 0 <= reject_below < 0.5:
+        raise UsageError(f"{{reject_below}} must be at least 0 and below 0.5, got {reject_below}",
+                         params=("reject_below",))
+    accuracy = result.model["cv_accuracy"]
+    rows = []
+    for x in result.predictions:
+        p = x["p_accept"]
+        verdict = "accept" if accept_above is not None and p >= accept_above else \
+            "reject" if reject_below is not None and p <= reject_below else None
+        if verdict:
+            rows.append((x["id"], MODEL_REVIEWER, verdict,
+                         f"model: p(accept) {p:.2f} (cross-validated accuracy {accuracy:.2f})", None))
+    with opened(workspace) as ws:
+        ws.record_decisions(collection, rows)
+    accepted = sum(r[2] == "accept" for r in rows)
+    return {"accepted": accepted, "rejected": len(rows) - accepted}
+
+
 def _enough(verdicts: dict[str, str]) -> None:
     accepts = sum(v == "accept" for v in verdicts.values())
     rejects = len(verdicts) - accepts

@@ -462,7 +462,7 @@ def decisions_table(collection: str, rows: list[dict]) -> None:
         out.print(f"(the latest 50 of {len(rows):,}; --json for all)")
 
 
-def prediction_summary(collection: str, result) -> None:
+def prediction_summary(collection: str, result, recorded: dict | None = None) -> None:
     m, p = result.model, result.predictions
     sure_accept = sum(x["p_accept"] >= 0.9 for x in p)
     sure_reject = sum(x["p_accept"] <= 0.1 for x in p)
@@ -476,6 +476,9 @@ def prediction_summary(collection: str, result) -> None:
     for x in p[:10]:
         table.add_row(x["id"][:12], f"{x['p_accept']:.2f}")
     out.print(table)
+    if recorded is not None:
+        out.print(f"recorded as reviewer model:logistic: {recorded['accepted']:,} accepts, {recorded['rejected']:,} "
+                  "rejects (curate decisions lists them; a person's later decision overrides them)")
 
 
 def decisions_imported(report) -> None:

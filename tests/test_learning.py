@@ -63,6 +63,23 @@ def test_predictions_rank_planted_defects_below_clean_answers(shared_data, tmp_p
     doc = json.loads(out.stdout)
     assert set(doc) == {"model", "predictions"} and set(doc["predictions"][0]) == {"id", "p_accept"}
 
+    require("textual", "tui")  # --order uncertain: the review queue starts where the model is least sure
+    from tui.data import ReviewData
+
+    with Workspace(ws_dir) as ws:
+        queue = ReviewData(ws, "d", "sim", order="uncertain").ids
+    assert queue[:10] == [x["id"] for x in result.predictions[:10]]
+
+    out = CliRunner().invoke(main, ["-w", str(ws_dir), "predict", "-c", "d", "--accept-above", "0.9",
+                                    "--reject-below", "0.1", "--json"])
+    recorded = json.loads(out.stdout)["recorded"]
+    with Workspace(ws_dir) as ws:
+        by_model = [d for d in ws.decisions_in_force("d") if d.reviewer == "model:logistic"]
+    assert len(by_model) == recorded["accepted"] + recorded["rejected"] > 0
+    assert all("p(accept)" in d.reason and "cross-validated accuracy" in d.reason for d in by_model)
+    right = sum((d.verdict == "accept") == truth[d.example_id] for d in by_model)
+    assert right / len(by_model) >= 0.9  # confident verdicts are right far more often than the model overall
+
 
 def test_too_few_verdicts_says_how_many_are_needed(tmp_path):
     rows = [{"prompt": f"Question {i}?", "completion": f"Answer {i}."} for i in range(30)]

@@ -16,7 +16,7 @@ from curate.findings import Finding, rank
 from curate.record import Example
 from curate.workspace import Workspace
 
-ORDERS = ("flagged", "random", "source")
+ORDERS = ("flagged", "random", "source", "uncertain")
 STATUSES = ("unreviewed", "reviewed", "accepted", "rejected")
 COMMON_REASONS = ("wrong or inaccurate answer", "incomplete or truncated answer", "duplicate",
                   "unsafe or policy-violating", "contains personal data", "off-topic for this dataset",
@@ -102,10 +102,22 @@ class ReviewData:
             ids = flagged + [eid for eid in ids if eid not in worst]
         elif order == "random":
             random.Random(seed).shuffle(ids)
+        elif order == "uncertain":
+            ids = self._by_uncertainty(ids)
         self.ordered = ids
         self.filter_expr = ""
         self.ids = ids
         self.apply_filter(filter_expr)
+
+    def _by_uncertainty(self, ids: list[str]) -> list[str]:
+        """The undecided examples the model learned from the verdicts is least sure of first (active
+        learning: each verdict there teaches it most); decided ones last."""
+        from curate.learning import predict
+
+        result = predict(self.collection, workspace=self.ws)
+        self.model_accuracy = result.model["cv_accuracy"]
+        place = {x["id"]: k for k, x in enumerate(result.predictions)}
+        return sorted(ids, key=lambda eid: place.get(eid, len(place)))
 
     # -- the queue ---------------------------------------------------------------------------
     def apply_filter(self, expr: str | None) -> None:

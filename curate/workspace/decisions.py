@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 import orjson
 
@@ -37,7 +38,7 @@ class Decisions(Catalog):
         return _new_id(cur)
 
     def record_decisions(self, collection: str,
-                         rows: list[tuple[str, str, str, str | None, list[dict] | None]]) -> None:
+                         rows: Sequence[tuple[str, str, str, str | None, list[dict] | None]]) -> None:
         """Append many decisions (example id, reviewer, verdict, reason, revision) in one transaction: an
         import is recorded whole or not at all."""
         cid = self.collection_id(collection)
