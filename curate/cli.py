@@ -443,6 +443,8 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
 @click.option("--verdicts", "verdict_policy", type=click.Choice(["latest", "majority", "unanimous"]),
               help="How several reviewers' decisions make one verdict [default: as set by curate agreement "
               "--policy, else latest].")
+@click.option("--model-verdicts", type=click.Choice(["include", "exclude"]), default="include", show_default=True,
+              help="Count the verdicts curate predict recorded (reviewer model:...) or only people's.")
 @click.option("--format", "fmt", type=click.Choice(["openai", "alpaca", "sharegpt", "parquet", "hf"]),
               default="openai", show_default=True, help="File format of the splits.")
 @click.option("--exclude-near", metavar="NAME", help="Drop examples whose prompt duplicates one in this "
@@ -454,8 +456,8 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
 @click.option("--strict", is_flag=True, help=STRICT_INPUTS_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, verdict_policy, fmt, exclude_near,
-           leakage_check, force, strict, as_json):
+def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, verdict_policy, model_verdicts, fmt,
+           exclude_near, leakage_check, force, strict, as_json):
     """Write clean train/val/test splits to OUT_DIR with manifest.json, README.md and excluded.jsonl.
 
     One representative per duplicate group; duplicate groups and conflicting pairs never straddle splits;
@@ -471,7 +473,8 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
         with render.stage_progress(not as_json) as progress:
             report = run_export(name, out_dir, workspace=ws, split=split, seed=seed, stratify=stratify, policy=policy,
                                 verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
-                                leakage_check=leakage_check, group_by=group_by, strict=strict, progress=progress)
+                                leakage_check=leakage_check, group_by=group_by, strict=strict, progress=progress,
+                                model_verdicts=model_verdicts)
     _warn(report.warnings)
     if as_json:
         _dump_json(report.to_dict())

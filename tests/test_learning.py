@@ -80,6 +80,15 @@ def test_predictions_rank_planted_defects_below_clean_answers(shared_data, tmp_p
     right = sum((d.verdict == "accept") == truth[d.example_id] for d in by_model)
     assert right / len(by_model) >= 0.9  # confident verdicts are right far more often than the model overall
 
+    from curate.export import export
+
+    manifests = {choice: export("d", tmp_path / choice, workspace=ws_dir, leakage_check="off",
+                                model_verdicts=choice).manifest for choice in ("include", "exclude")}
+    people = sum(1 for eid in ids[:80] if truth[eid])  # the simulated reviewer's accepts
+    assert manifests["exclude"]["reviewed"]["accepted"] <= people < manifests["include"]["reviewed"]["accepted"]
+    assert manifests["include"]["model_decisions"] == len(by_model)
+    assert manifests["exclude"]["model_verdicts"] == "exclude"
+
 
 def test_too_few_verdicts_says_how_many_are_needed(tmp_path):
     rows = [{"prompt": f"Question {i}?", "completion": f"Answer {i}."} for i in range(30)]

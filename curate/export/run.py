@@ -158,7 +158,7 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
            progress: Progress | None = None, split: str = "80/10/10", seed: int = 0, stratify: str = "auto",
            policy: str = "not-rejected", verdict_policy: str | None = None, fmt: str = "openai",
            exclude_near: str | None = None, force: bool = False, leakage_check: str = "auto", group_by: str = "auto",
-           strict: bool = False) -> ExportReport:
+           strict: bool = False, model_verdicts: str = "include") -> ExportReport:
     """Write the clean set; see the module doc. The dedup and check runs it uses (and coverage, for
     stratified splits) are judged fresh or stale first: a warning each, or with `strict` StaleInputs and
     nothing written."""
@@ -169,6 +169,8 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
         raise UsageError(f"{{fmt}} {fmt!r}: choose {', '.join(writers.FORMATS)}", params=("fmt",))
     if leakage_check not in ("auto", "near", "off"):
         raise UsageError("{leakage_check} must be auto, near or off", params=("leakage_check",))
+    if model_verdicts not in ("include", "exclude"):
+        raise UsageError("{model_verdicts} must be include or exclude", params=("model_verdicts",))
     out = Path(out_dir).resolve()
     with opened(workspace) as ws:
         _check_target(out, ws, force)
@@ -184,7 +186,7 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
             verdict_policy = policy_of(ws, collection)
         sel = select(ws, collection, policy, verdict_policy,
                      _contamination_check(ws, exclude_near) if exclude_near else None,
-                     (lambda d, t: progress("load", d, t)) if progress else None)
+                     (lambda d, t: progress("load", d, t)) if progress else None, model_verdicts == "include")
         kept = _representable(sel, fmt, policy, collection)
         if progress:
             progress("split", 0, None)
@@ -193,6 +195,8 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
         settings = {"collection": collection, "format": fmt, "seed": seed, "split": dict(zip(SPLITS, ratios)),
                     "policy": policy, "verdict_policy": verdict_policy, "stratify": plan.stratify,
                     "group_by": plan.group_by, "exclude_near": exclude_near}
+        if sel.model_decisions or model_verdicts == "exclude":  # only where a model has decided: said when used
+            settings.update(model_verdicts=model_verdicts, model_decisions=sel.model_decisions)
         manifest = _write(out, ws, settings, sel, plan, check, inputs, fmt, progress)
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     return ExportReport(str(out), manifest, sel.excluded, stale)

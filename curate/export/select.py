@@ -33,6 +33,10 @@ class Selection:
     conflicts: list[tuple[str, str]] = field(default_factory=list)  # pairs that must share a split
     groups: list[list[str]] = field(default_factory=list)  # duplicate groups, all members
     runs: dict[str, int | None] = field(default_factory=dict)
+    model_decisions: int = 0  # decisions in force that a model made (reviewer "model:...")
+
+
+MODEL_PREFIX = "model:"
 
 
 def _excluded(e: Example, reason: str, detail: str) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def _excluded(e: Example, reason: str, detail: str) -> dict[str, Any]:
 
 def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "latest",
            contaminated: Callable[[list[Example]], dict[str, str]] | None = None,
-           progress: Callable[[int, int], None] | None = None) -> Selection:
+           progress: Callable[[int, int], None] | None = None, model_verdicts: bool = True) -> Selection:
     """What export keeps, and every other example with its reason: reviewers' verdicts first, then
     contamination, error findings and prune proposals (unless a reviewer accepted the example), then one
     survivor per duplicate group."""
@@ -52,7 +56,12 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
         examples.append(e)
         if progress and n % 20000 == 0:
             progress(n, total)
-    verdicts = final_verdicts(ws.decisions_in_force(collection), verdict_policy)
+    decisions = ws.decisions_in_force(collection)
+    by_model = [d for d in decisions if d.reviewer.startswith(MODEL_PREFIX)]
+    sel.model_decisions = len(by_model)
+    if not model_verdicts:  # `curate predict --accept-above/--reject-below` verdicts, left out on request
+        decisions = [d for d in decisions if not d.reviewer.startswith(MODEL_PREFIX)]
+    verdicts = final_verdicts(decisions, verdict_policy)
     errors, proposed = _findings(ws, collection, sel)
     representative = _groups(ws, sel)
     contaminates = contaminated(examples) if contaminated else {}
