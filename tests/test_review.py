@@ -215,6 +215,23 @@ def test_group_key_applies_the_decision_just_made_and_keeps_the_representative(w
     assert in_force(ws)[rep].verdict == "reject"
 
 
+def test_a_verdict_is_suggested_to_the_undecided_duplicates_of_its_example(ws):
+    from rich.console import Console
+
+    data = ReviewData(ws, "support", "ann")
+    no, (rep, members, _) = max(data.groups.items(), key=lambda kv: len(kv[1][1]))
+    order = ReviewData(ws, "support", "ann", filter_expr=f"group:{no}").ids
+
+    def suggested(app):
+        assert app.current == order[1]
+        console = Console(record=True, width=160, color_system=None)
+        console.print(app._detail(app.data.shown(app.current)))
+        assert f"suggested: reject (ann rejected its duplicate {order[0][:12]})" in console.export_text()
+
+    drive(ws, [(["x"], suggested)], filter_expr=f"group:{no}")
+    assert order[1] not in in_force(ws)  # a suggestion, never a decision
+
+
 def test_group_key_after_rejecting_the_representative_rejects_nothing_more(ws):
     data = ReviewData(ws, "support", "ann")
     no, (rep, members, _) = max(data.groups.items(), key=lambda kv: len(kv[1][1]))

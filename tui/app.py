@@ -297,6 +297,11 @@ class ReviewApp(App[None]):
         self._match_part = None  # the first turn holding the searched text, to scroll to
         glyph, colour = STATUS_GLYPH[s.status]
         head = Text.assemble((f"{glyph} ", colour), (e.id, "bold"), f"  {e.source}  ({e.source.format})")
+        suggested = self.data.suggestion(e.id)
+        if suggested:
+            verdict, who, twin = suggested
+            head.append(f"  suggested: {verdict} ({who} {verdict}ed its duplicate {twin[:12]})",
+                        style="green" if verdict == "accept" else "red")
         messages = e.messages
         if s.revision and not self.show_original:
             messages = tuple(Message.from_dict(m) for m in s.revision[1])

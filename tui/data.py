@@ -83,7 +83,9 @@ class ReviewData:
             self.cluster_of = ws.run_clusters(cov.id)
             self.cluster_label = {c["id"]: c["label"] for c in (cov.summary or {}).get("cluster_labels", [])}
         self.verdict: dict[str, str] = {}
+        self.any_verdict: dict[str, tuple[str, str]] = {}  # id -> (verdict, reviewer): anyone's latest
         for d in ws.decisions_in_force(collection):
+            self.any_verdict[d.example_id] = (d.verdict, d.reviewer)
             if d.reviewer == reviewer:
                 self.verdict[d.example_id] = d.verdict
         self.undo_stack: list[tuple[int, str]] = []  # (decision id, example id) made in this session
@@ -178,6 +180,17 @@ class ReviewData:
         return Shown(self.example(eid), self.ws.findings_for(eid), self.verdict.get(eid), group, cluster,
                      self.revision(eid))
 
+    def suggestion(self, eid: str) -> tuple[str, str, str] | None:
+        """A verdict propagated from a duplicate: (verdict, reviewer, that member's id), for an example
+        nobody has decided whose group has a decided member. Shown, never recorded."""
+        if eid in self.any_verdict or eid not in self.group_no:
+            return None
+        for other in self.groups[self.group_no[eid]][1]:
+            if other != eid and other in self.any_verdict:
+                verdict, who = self.any_verdict[other]
+                return verdict, who, other
+        return None
+
     def revision(self, eid: str) -> tuple[str, list[dict]] | None:
         """The edited conversation in force on `eid`: this reviewer's, else the latest other reviewer's."""
         edits = [d for d in self.ws.decisions_in_force(self.collection, example_id=eid) if d.revision is not None]
@@ -194,6 +207,7 @@ class ReviewData:
         """Record a decision; it is committed when this returns."""
         did = self.ws.record_decision(self.collection, eid, self.reviewer, verdict, reason, revision)
         self.verdict[eid] = verdict
+        self.any_verdict[eid] = (verdict, self.reviewer)
         self.undo_stack.append((did, eid))
         return did
 
