@@ -262,6 +262,25 @@ def test_a_search_scrolls_its_match_into_view(ws):
     asyncio.run(go())
 
 
+def test_page_keys_scroll_the_example_under_review(ws):
+    app = ReviewApp(ReviewData(ws, "support", "ann"))
+
+    async def go():
+        async with app.run_test(size=(80, 24)) as pilot:
+            detail = app.query_one("#detail")
+            while detail.max_scroll_y == 0:  # an example longer than the pane
+                await pilot.press("j")
+                await pilot.pause()
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert detail.scroll_y > 0
+            await pilot.press("pageup")
+            await pilot.pause()
+            assert detail.scroll_y == 0
+
+    asyncio.run(go())
+
+
 def test_help_scrolls_to_its_last_keys_in_a_small_terminal(ws):
     data = ReviewData(ws, "support", "ann")
     app = ReviewApp(data)

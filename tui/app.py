@@ -35,6 +35,7 @@ HELP = [
     ("a", "accept"), ("x", "reject"), ("X", "reject with a reason"),
     ("e", "edit the answer: saving accepts the edited version as a new revision; the original is kept"),
     ("space", "skip"), ("u", "undo your last decision"), ("j / ↓", "next"), ("k / ↑", "previous"),
+    ("PgDn / PgUp", "scroll the example under review"),
     ("o", "an edited example: its original / the edit"), ("/", "search the text"),
     ("n / N", "next / previous match of the search"),
     ("f", "filter: finding:NAME severity:LEVEL cluster:N group:N status:unreviewed|reviewed|accepted|rejected"),
@@ -207,6 +208,7 @@ class ReviewApp(App[None]):
         Binding("G", "whole_group", "whole group", show=False),
         Binding("n", "search_again(1)", "next match", show=False),
         Binding("o", "original", "original", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False), Binding("pageup", "page(-1)", "page up", show=False),
         Binding("N", "search_again(-1)", "previous match", show=False),
         Binding("question_mark", "help", "help"), Binding("q", "quit", "quit"),
     ]
@@ -434,6 +436,10 @@ class ReviewApp(App[None]):
             self._decide("accept", "edited", revision)
 
         self.push_screen(EditScreen(messages[answer].content), done)
+
+    def action_page(self, direction: int) -> None:
+        detail = self.query_one("#detail", VerticalScroll)
+        (detail.scroll_page_down if direction > 0 else detail.scroll_page_up)(animate=False)
 
     def action_original(self) -> None:
         self.show_original = not self.show_original
