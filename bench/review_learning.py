@@ -36,7 +36,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 from curate.checks import run as run_checks  # noqa: E402
 from curate.ingest import ingest  # noqa: E402
-from curate.learning import _features  # noqa: E402
+from curate.learning import _features, fit  # noqa: E402
 from curate.workspace import Workspace  # noqa: E402
 
 REFUSALS = ["I'm sorry, but I can't help with that.", "As an AI language model, I cannot provide that.",
@@ -64,17 +64,6 @@ def planted(n: int, seed: int = 0) -> tuple[list[dict], set[int]]:
     return out, bad
 
 
-def _fit(x, y):
-    """The estimator curate.learning.predict fits, and its predicted p(accept) for `x` rows later."""
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-
-    folds = StratifiedKFold(min(5, int(min(y.sum(), len(y) - y.sum()))), shuffle=True, random_state=0)
-    return CalibratedClassifierCV(LogisticRegression(max_iter=2000, class_weight="balanced"), method="sigmoid",
-                                  cv=folds).fit(x, y)
-
-
 def simulate(x, truth, quality, strategy: str, step: int, seed: int) -> dict:
     from sklearn.metrics import roc_auc_score
 
@@ -88,7 +77,7 @@ def simulate(x, truth, quality, strategy: str, step: int, seed: int) -> dict:
     while len(decided) < n - step:
         if strategy == "uncertain" and len(decided) >= step and len(set(truth[decided])) == 2:
             rest = np.setdiff1d(np.arange(n), decided)
-            p = _fit(x[decided], truth[decided]).predict_proba(x[rest])[:, 1]
+            p = fit(x[decided], truth[decided])[0].predict_proba(x[rest])[:, 1]
             decided += rest[np.argsort(np.abs(p - 0.5))[:step]].tolist()
         else:
             taken = set(decided)
@@ -97,7 +86,7 @@ def simulate(x, truth, quality, strategy: str, step: int, seed: int) -> dict:
         if min(y.sum(), len(y) - y.sum()) < 3:
             continue
         rest = np.setdiff1d(np.arange(n), decided)
-        p = _fit(x[decided], y).predict_proba(x[rest])[:, 1]
+        p = fit(x[decided], y)[0].predict_proba(x[rest])[:, 1]
         if needed is None and np.mean((p >= 0.5) == truth[rest]) >= TARGET:
             needed = len(decided)
         for mark in (100, 300, 1000):

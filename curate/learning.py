@@ -37,12 +37,6 @@ class Prediction:
 def predict(collection: str, *, workspace: Workspace | str | None = None, progress: Progress | None = None,
             model: str | None = None, verdict_policy: str = "latest") -> Prediction:
     """Fit on the verdicts in force (combined by `verdict_policy`) and predict every undecided example."""
-    try:
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
-    except ImportError as exc:
-        raise MissingDependency("scikit-learn", "embed", "Learning from verdicts") from exc
     with opened(workspace) as ws:
         examples = list(ws.iter_examples(collection))
         verdicts = {eid: d.verdict for eid, d in final_verdicts(ws.decisions_in_force(collection),
@@ -52,16 +46,14 @@ def predict(collection: str, *, workspace: Workspace | str | None = None, progre
     ids = [e.id for e in examples]
     known = np.array([i for i, eid in enumerate(ids) if eid in verdicts])
     y = np.array([verdicts[ids[i]] == "accept" for i in known], dtype=int)
-    folds = StratifiedKFold(min(5, int(min(y.sum(), len(y) - y.sum()))), shuffle=True, random_state=0)
-    base = LogisticRegression(max_iter=2000, class_weight="balanced")
-    accuracy = cross_val_score(base, x[known], y, cv=folds, scoring="accuracy")
-    fitted = CalibratedClassifierCV(base, method="sigmoid", cv=folds).fit(x[known], y)
+    fitted, folds = fit(x[known], y)
+    accuracy = _cross_validated_accuracy(x[known], y, folds)
     unknown = np.array([i for i, eid in enumerate(ids) if eid not in verdicts], dtype=int)
     p = fitted.predict_proba(x[unknown])[:, 1] if len(unknown) else np.zeros(0)
     order = np.argsort(np.abs(p - 0.5), kind="stable")  # the most unsure first: what a reviewer should see
     info = {"name": "logistic+embedding+findings", "verdicts": len(known), "accepted": int(y.sum()),
             "rejected": int(len(y) - y.sum()), "cv_accuracy": round(float(accuracy.mean()), 4),
-            "cv_folds": folds.get_n_splits(), "features": {"embedding": x.shape[1] - len(kinds) - 1,
+            "cv_folds": folds, "features": {"embedding": x.shape[1] - len(kinds) - 1,
                                                             "finding_kinds": kinds}, "verdict_policy": verdict_policy}
     return Prediction(info, [{"id": ids[unknown[i]], "p_accept": round(float(p[i]), 4)} for i in order])
 
@@ -92,6 +84,34 @@ def record_confident(collection: str, result: Prediction, *, workspace: Workspac
         ws.record_decisions(collection, rows)
     accepted = sum(r[2] == "accept" for r in rows)
     return {"accepted": accepted, "rejected": len(rows) - accepted}
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> tuple[Any, int]:
+    """The calibrated model `predict` uses (and bench/review_learning.py simulates), fitted on verdicts `y`
+    (1: accept); returns it and the number of cross-validation folds the smaller verdict allows (<= 5)."""
+    folds = min(5, int(min(y.sum(), len(y) - y.sum())))
+    base, splits = _estimator(folds)
+    from sklearn.calibration import CalibratedClassifierCV  # imported by _estimator's check first
+
+    return CalibratedClassifierCV(base, method="sigmoid", cv=splits).fit(x, y), folds
+
+
+def _cross_validated_accuracy(x: np.ndarray, y: np.ndarray, folds: int) -> np.ndarray:
+    from sklearn.model_selection import cross_val_score
+
+    base, splits = _estimator(folds)
+    return cross_val_score(base, x, y, cv=splits, scoring="accuracy")
+
+
+def _estimator(folds: int) -> tuple[Any, Any]:
+    """The logistic regression and the seeded folds, both fits' (scikit-learn is imported when asked for)."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+    except ImportError as exc:
+        raise MissingDependency("scikit-learn", "embed", "Learning from verdicts") from exc
+    return LogisticRegression(max_iter=2000, class_weight="balanced"), StratifiedKFold(folds, shuffle=True,
+                                                                                       random_state=0)
 
 
 def _enough(verdicts: dict[str, str]) -> None:

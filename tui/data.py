@@ -117,7 +117,6 @@ class ReviewData:
         from curate.learning import predict
 
         result = predict(self.collection, workspace=self.ws)
-        self.model_accuracy = result.model["cv_accuracy"]
         place = {x["id"]: k for k, x in enumerate(result.predictions)}
         return sorted(ids, key=lambda eid: place.get(eid, len(place)))
 
