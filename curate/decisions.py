@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 POLICIES = ("latest", "majority", "unanimous")
+MODEL_PREFIX = "model:"  # the reviewer name of a decision a model made (curate predict), never a person's
 
 
 def final_verdicts(decisions: list[Decision], policy: str = "latest") -> dict[str, Decision | None]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .decisions import final_verdicts
+from .decisions import MODEL_PREFIX, final_verdicts
 from .errors import MissingDependency, UsageError
 from .findings import Progress
 from .record import Example
@@ -58,7 +58,7 @@ def predict(collection: str, *, workspace: Workspace | str | None = None, progre
     return Prediction(info, [{"id": ids[unknown[i]], "p_accept": round(float(p[i]), 4)} for i in order])
 
 
-MODEL_REVIEWER = "model:logistic"  # decisions a model made carry a reviewer name of their own: never a person's
+MODEL_REVIEWER = MODEL_PREFIX + "logistic"
 
 
 def record_confident(collection: str, result: Prediction, *, workspace: Workspace | str | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from ..decisions import final_verdicts
+from ..decisions import MODEL_PREFIX, final_verdicts
 from ..record import Example, Message
 from ..workspace import Decision, Workspace
 
@@ -34,9 +34,6 @@ class Selection:
     groups: list[list[str]] = field(default_factory=list)  # duplicate groups, all members
     runs: dict[str, int | None] = field(default_factory=dict)
     model_decisions: int = 0  # decisions in force that a model made (reviewer "model:...")
-
-
-MODEL_PREFIX = "model:"
 
 
 def _excluded(e: Example, reason: str, detail: str) -> dict[str, Any]:
