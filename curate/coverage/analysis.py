@@ -54,6 +54,7 @@ class _Side:
 class CoverageReport(Report):
     queries: str | None = None
     clusters: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)  # regions of under-covered queries; see gaps.py
     uncovered_queries: list[dict[str, Any]] = field(default_factory=list)
     map: dict[str, Any] = field(default_factory=dict)  # a t-SNE sample for the HTML page, not in the JSON
 
@@ -64,7 +65,7 @@ class CoverageReport(Report):
     def to_dict(self) -> dict[str, Any]:
         # "train", not "collection": the JSON names both sides, and scripts read it.
         return {"train": self.collection, "queries": self.queries, "run_id": self.run_id, "params": self.params,
-                "clusters": self.clusters, "uncovered_queries": self.uncovered_queries, "summary": self.summary}
+                "gaps": self.gaps, "clusters": self.clusters, "uncovered_queries": self.uncovered_queries, "summary": self.summary}
 
 
 def _load(ws: Workspace, collection: str, progress: Progress | None, stage: str) -> _Side:
