@@ -72,30 +72,24 @@ def _topic_of(text: str) -> str:
 
 
 def _assert_customs_is_the_gap(data):
-    """What must hold for any sound clustering of the gap fixture, whatever the float noise.
-
-    Margins measured over 6 seeds x embedding noise of norm 0 to 0.15 per vector (ONNX int8 and fp32
-    MiniLM differ by ~0.1): customs queries in gap clusters 0.84-1.0, gap clusters all customs,
-    13-17 of 19 customs queries under-covered, 24-29 examples suggested.
-    """
+    """What must hold for any sound analysis of the gap fixture, whatever the float noise (seeds and embedding
+    noise of norm 0 to 0.1 per vector: ONNX int8 and fp32 MiniLM differ by ~0.1)."""
     lines = {i + 1: _topic_of(q) for i, q in enumerate([q for topic in TOPICS for q in texts(topic)[::2]]
                                                         + ["<script>"])}
-    in_gap = {m["line"]: c["gap"] for c in data["clusters"] for m in c["members"]["queries"]}
-    assert len(in_gap) == len(lines), "every query sits in exactly one cluster"
-    customs = [in_gap[line] for line, t in lines.items() if t == "customs"]
-    # Most: with ~12 clusters over 4 topics x 12 places, a customs query may share a place-name cluster
-    # with covered queries (Athens: 2 training examples, 4 queries).
-    assert np.mean(customs) >= 0.75
-    in_gap_topics = [t for line, t in lines.items() if in_gap[line]]
-    assert in_gap_topics.count("customs") / len(in_gap_topics) >= 0.8, "gap clusters hold customs queries"
-    under = sum(c["under_covered_queries"] for c in data["clusters"])
-    assert 0.6 * len(customs) <= under <= len(customs) + 2  # 19 queries, 20 neighbours: some see training
-    gaps = [c for c in data["clusters"] if c["gap"]]
-    assert gaps and data["clusters"][0]["gap"], "gaps come first"
+    in_gap = {m["line"] for g in data["gaps"] for m in g["members"]}
+    customs = [line for line, t in lines.items() if t == "customs"]
+    assert len(in_gap & set(customs)) >= 0.75 * len(customs)
+    assert sum(lines[line] == "customs" for line in in_gap) >= 0.8 * len(in_gap), "the gaps hold customs queries"
+    top = data["gaps"][0]
+    assert len(data["gaps"]) <= 2 and top["queries"] >= 0.6 * len(customs), "customs is one gap, not many"
+    assert _topic_of(top["label"]) == "customs" and "customs" in " ".join(top["terms"])
+    assert top["train_density"] < 0.5 and top["nearest_train"] and top["example_queries"]
     # Customs is ~26% of production and 0% of training: about 0.26 * 108 examples are missing.
-    assert 20 <= sum(c["suggested_new_examples"] for c in gaps) <= 40
-    assert all(c["train_share"] < c["query_share"] for c in gaps)
-    assert any("customs" in " ".join(c["terms"]) for c in gaps)
+    assert 15 <= data["summary"]["suggested_new_examples"] <= 40
+    assert data["summary"]["queries_in_gaps"] == len(in_gap)
+    # The overview: the clusters that hold the customs queries are flagged, and come first.
+    flagged = [c for c in data["clusters"] if c["gap"]]
+    assert flagged and data["clusters"][0]["gap"] and all(c["train_share"] < c["query_share"] for c in flagged)
     # The customs queries have no close training prompt; covered topics do.
     uncovered = {u["source"]["line"] for u in data["uncovered_queries"]}
     assert uncovered and all(lines[line] == "customs" for line in uncovered)
@@ -107,9 +101,8 @@ def test_missing_topic_is_the_gap(gap_workspace):
 
 @pytest.mark.parametrize("seed,noise", [(3, 0.0), (4, 0.1), (6, 0.1)])
 def test_the_gap_holds_on_another_machine(gap_workspace, monkeypatch, seed, noise):
-    """Another CPU, ONNX Runtime or BLAS moves every embedding a little, and with it k-means' start: the
-    same gap must come out. With a single k-means start, these 3 of 20 draws (seeds 0-9, noise 0 and
-    0.1) failed; with the best of several starts all 20 pass."""
+    """Another CPU, ONNX Runtime or BLAS moves every embedding a little: the same gap must come out. (When
+    gaps were k-means clusters, these 3 of 20 draws failed with a single k-means start.)"""
     import curate.embed
 
     exact = curate.embed.embed
@@ -128,7 +121,15 @@ def test_the_gap_holds_on_another_machine(gap_workspace, monkeypatch, seed, nois
 def test_report_shape_and_storage(gap_workspace):
     report = coverage("train", queries="prod", workspace=gap_workspace, k=6, target_size=1000)
     data = report.to_dict()
-    assert set(data) >= {"clusters", "uncovered_queries", "summary"}
+    assert set(data) >= {"gaps", "clusters", "uncovered_queries", "summary"}
+    gap = data["gaps"][0]
+    for key in ("id", "label", "terms", "queries", "query_share", "train_density", "suggested_new_examples",
+                "example_queries", "nearest_train", "sub_topics", "members"):
+        assert key in gap
+    assert {"id", "text", "similarity"} <= set(gap["nearest_train"][0])
+    assert len(gap["members"]) == gap["queries"] and {"path", "line", "index"} <= set(gap["members"][0])
+    # At a target of 1000 examples, a topic with a quarter of production and no training needs ~250.
+    assert gap["suggested_new_examples"] >= 150
     c = data["clusters"][0]
     for key in ("id", "label", "terms", "n_train", "n_queries", "train_share", "query_share", "gap", "gap_score",
                 "suggested_new_examples", "example_queries", "members"):
@@ -140,8 +141,6 @@ def test_report_shape_and_storage(gap_workspace):
     assert sum(c["n_train"] for c in data["clusters"]) == 108
     assert sum(c["n_queries"] for c in data["clusters"]) == 73
     assert abs(sum(c["train_share"] for c in data["clusters"]) - 1) < 1e-3
-    # At a target of 1000 examples, a topic with a quarter of production needs ~250.
-    assert max(c["suggested_new_examples"] for c in data["clusters"]) >= 150
     stored = gap_workspace.run_clusters(report.run_id)
     assert len(stored) == 108 and set(stored.values()) <= set(range(6))
     assert gap_workspace.latest_run("train", "coverage").summary["gaps"] == data["summary"]["gaps"]
@@ -214,3 +213,27 @@ def test_cli_coverage(gap_workspace, tmp_path):
     assert result.exit_code == 2 and "nope" in result.output and "Traceback" not in result.output
     result = runner.invoke(main, ["-w", ws, "coverage", "--train", "train", "--clusters", "0"])
     assert result.exit_code == 2 and "--clusters" in result.output
+
+
+USERNAME = ["How can I change my account username? (from {p})", "I want a new user name for my account, I live in {p}",
+            "Can I rename the login name of my account? I am in {p}"]
+
+
+def test_a_missing_topic_next_to_a_covered_one_is_found(tmp_path):
+    """Changing a username reads almost like changing a password: in one cluster, the password examples
+    would cover both. Per-query neighbourhoods, pooled over each query's fellow queries, tell them apart."""
+    train = [{"prompt": t, "completion": "Here is how."} for topic in ("tracking", "refund", "password")
+             for t in texts(topic)]
+    username = [t.format(p=p) for t, p in itertools.product(USERNAME, PLACES)]
+    queries = [t for topic in ("tracking", "refund", "password") for t in texts(topic)[::2]] + username[::2]
+    with Workspace(tmp_path / "ws") as ws:
+        ingest([write_jsonl(tmp_path / "train.jsonl", train)], "train", workspace=ws)
+        ingest([write_jsonl(tmp_path / "prod.jsonl", [{"query": q} for q in queries])], "prod", kind="queries",
+               workspace=ws)
+        report = coverage("train", queries="prod", workspace=ws)
+    in_gap = [queries[m["line"] - 1] for g in report.gaps for m in g["members"]]
+    asked = set(username[::2])
+    assert len(asked & set(in_gap)) >= 0.75 * len(asked), "most username queries are in a gap"
+    assert sum(q in asked for q in in_gap) >= 0.8 * len(in_gap), "password queries are not"
+    assert report.gaps[0]["label"] in asked
+    assert any("password" in t["text"] for t in report.gaps[0]["nearest_train"]), "its nearest training: passwords"

@@ -1,14 +1,16 @@
 """Coverage `run()`: which production topics the training set misses, and how many examples to collect for each.
 
-Per cluster (training prompts and production queries clustered together):
+The gaps are regions of under-covered queries (density.py, gaps.py), one entry per topic: its label (the
+most central query), its under-covered queries, the training prompts nearest to it and how many examples to
+collect at size S (the training set's size, or --target-size).
+
+The topic clusters (training prompts and queries clustered together) give the overview: shares per topic,
+and the strata export can keep. Per cluster:
 - shares: n_train / training size and n_queries / production size;
-- gap_score in [0, 1]: the larger of the share deficit (1 - train_share / query_share) and the fraction of
-  the cluster's queries that are locally under-covered (see density.py);
-- gap (the flag): at least `MIN_QUERIES` queries and either the training share is under a third of the
-  production share, or at least half of the queries are under-covered;
-- suggested_new_examples at size S (the training set's size, or --target-size): enough to give the cluster
-  its production share, ceil(query_share * S - n_train), and for a cluster flagged by its neighbourhoods,
-  at least enough to give its under-covered part its share, ceil(query_share * under_fraction * S).
+- gap (the flag): at least `MIN_QUERIES` queries, at least half of them in gaps;
+- gap_score in [0, 1]: the larger of the share deficit (1 - train_share / query_share) and that fraction;
+- suggested_new_examples: enough to give the cluster its production share, ceil(query_share * S - n_train),
+  and for a flagged cluster at least enough to give its part in gaps its share.
 Without queries, the training set's own balance: a cluster is thin below half the average cluster share,
 and the suggestion brings it to the median cluster size.
 """
@@ -28,18 +30,19 @@ from ..record import Source
 from ..secrets import redact_value
 from ..workspace import Workspace, opened
 from .cluster import Clustering, cluster
-from .density import UNDER_COVERED, QueryCoverage, query_coverage
+from .density import QueryCoverage, query_coverage
+from .gaps import MIN_QUERIES, Gap, central, centre, merge, regions, split, to_collect, train_density, under_covered
 from .labels import cluster_terms, label
 
 if TYPE_CHECKING:
     from ..embed import Embedder
 
-MIN_QUERIES = 3
-DEFICIT_FLAG = 1 - UNDER_COVERED  # training share under a third of production share
-LOCAL_FLAG = 0.5
+IN_GAPS_FLAG = 0.5
 DEFAULT_UNCOVERED_SIMILARITY = 0.6
 _MAP_POINTS = 2500
 _EXAMPLES = 3
+_GAP_EXAMPLES = 5
+_LABEL_CHARS = 80
 
 
 @dataclass
@@ -65,7 +68,8 @@ class CoverageReport(Report):
     def to_dict(self) -> dict[str, Any]:
         # "train", not "collection": the JSON names both sides, and scripts read it.
         return {"train": self.collection, "queries": self.queries, "run_id": self.run_id, "params": self.params,
-                "gaps": self.gaps, "clusters": self.clusters, "uncovered_queries": self.uncovered_queries, "summary": self.summary}
+                "gaps": self.gaps, "clusters": self.clusters, "uncovered_queries": self.uncovered_queries,
+                "summary": self.summary}
 
 
 def _load(ws: Workspace, collection: str, progress: Progress | None, stage: str) -> _Side:
@@ -132,9 +136,9 @@ def _map(train: np.ndarray, queries: np.ndarray, lt: np.ndarray, lq: np.ndarray,
 def run(collection: str, *, workspace: Workspace | str | None = None, progress: Progress | None = None,
         queries: str | None = None, k: int | None = None, target_size: int | None = None,
         uncovered_similarity: float = DEFAULT_UNCOVERED_SIMILARITY, model: str | None = None,
-        seed: int = 0) -> CoverageReport:
-    """Cluster `collection`'s prompts with the `queries` collection's texts and find the gaps; see the module
-    doc. Without queries, the training set's own balance."""
+        seed: int = 0, with_map: bool = True) -> CoverageReport:
+    """Find where `collection`'s prompts miss the `queries` collection's texts; see the module doc. Without
+    queries, the training set's own balance. with_map=False skips the t-SNE map only the HTML page shows."""
     from ..embed import Embedder
 
     if k is not None and k < 1:
@@ -155,22 +159,26 @@ def run(collection: str, *, workspace: Workspace | str | None = None, progress: 
             raise UsageError(f"collection {queries!r} has no query text")
         run_id = ws.start_run(collection, "coverage", params, reads=[queries] if queries else [])
         placed = _place(ws, embedder, t_side, q_side, k, seed, progress)
-        clusters = _clusters(placed, target_size or len(t_side.texts))
+        size = target_size or len(t_side.texts)
+        gaps = _gap_entries(placed, size, seed)
+        clusters = _clusters(placed, size)
         uncovered = _uncovered(placed, clusters, uncovered_similarity)
-        if progress:
-            progress("map", 0, None)
-        point_map = _map(placed.tv, placed.qv, placed.lt, placed.lq, seed)
-        point_map["text"] = [t_side.texts[i][:160] for i in point_map["train"]] + \
-            [q_side.texts[i][:160] for i in point_map["query"]]
-        summary = _summary(placed, clusters, uncovered, k, target_size or len(t_side.texts))
+        point_map: dict[str, Any] = {}
+        if with_map:
+            if progress:
+                progress("map", 0, None)
+            point_map = _map(placed.tv, placed.qv, placed.lt, placed.lq, seed)
+            point_map["text"] = [t_side.texts[i][:160] for i in point_map["train"]] + \
+                [q_side.texts[i][:160] for i in point_map["query"]]
+        summary = _summary(placed, gaps, clusters, uncovered, k, size)
         ws.store_clusters(run_id, [(t_side.ids[i], "train", int(c)) for i, c in enumerate(placed.lt)] +
                           [(q_side.ids[i], "query", int(c)) for i, c in enumerate(placed.lq)])
         ws.finish_run(run_id, summary, [])
     # Everything the report shows of the data (labels, example queries and prompts, the map's hover text)
     # is rendered into HTML, Markdown and JSON meant to be shared: with its secrets masked.
     return CoverageReport(collection, run_id, params, redact_value(summary), queries=queries,
-                          clusters=redact_value(clusters), uncovered_queries=redact_value(uncovered),
-                          map=redact_value(point_map))
+                          gaps=redact_value(gaps), clusters=redact_value(clusters),
+                          uncovered_queries=redact_value(uncovered), map=redact_value(point_map))
 
 
 @dataclass
@@ -185,6 +193,8 @@ class _Placed:
     clustering: Clustering
     cov: QueryCoverage
     terms: list[list[str]]
+    gaps: list[Gap]
+    in_gap: np.ndarray  # per query: in a gap
 
     @property
     def lt(self) -> np.ndarray:
@@ -208,11 +218,71 @@ def _place(ws: Workspace, embedder: Embedder, t_side: _Side, q_side: _Side, k: i
     if progress:
         progress("neighbours", 0, None)
     cov = query_coverage(tv, qv, clustering.labels_train, clustering.labels_query, clustering.centroids)
+    pieces = [piece for region in regions(cov) for piece in split(region, qv, seed)]
+    gaps = merge(under_covered(pieces, cov, len(tv), len(qv)), qv)
+    in_gap = np.zeros(len(qv), dtype=bool)
+    for g in gaps:
+        in_gap[g.members] = True
     if progress:
         progress("label", 0, None)
     terms = cluster_terms(texts, np.concatenate([clustering.labels_train, clustering.labels_query]), clustering.k,
                           seed=seed)
-    return _Placed(t_side, q_side, tv, qv, clustering, cov, terms)
+    return _Placed(t_side, q_side, tv, qv, clustering, cov, terms, gaps, in_gap)
+
+
+def _gap_entries(p: _Placed, size: int, seed: int) -> list[dict[str, Any]]:
+    """One entry per gap, most examples to collect first."""
+    if not p.gaps:
+        return []
+    q = p.q_side
+    background = len(p.gaps)  # every query outside the gaps: what the gaps' terms must stand out from
+    by_gap = np.full(len(p.qv), background)
+    for g, gap in enumerate(p.gaps):
+        by_gap[gap.members] = g
+    terms = cluster_terms(q.texts, by_gap, background + 1, seed=seed)
+    entries = [_gap_entry(p, gap, terms[g], size, seed) for g, gap in enumerate(p.gaps)]
+    entries.sort(key=lambda e: (-e["suggested_new_examples"], -e["queries"], e["id"]))
+    return entries
+
+
+def _gap_entry(p: _Placed, gap: Gap, terms: list[str], size: int, seed: int) -> dict[str, Any]:
+    q, t, members = p.q_side, p.t_side, gap.members
+    density = train_density(p.cov, members, len(p.tv), len(p.qv))
+    shown = central(members, p.qv, _GAP_EXAMPLES, q.texts)
+    # Among the training prompts nearest to some member: the nearest to the gap's centre is one of them
+    # in all but odd geometries, and this stays cheap with thousands of gaps over 100K prompts.
+    candidates = np.unique(p.cov.nearest[members])
+    near = p.tv[candidates] @ centre(p.qv[members])
+    order = np.argsort(-near, kind="stable")[:_EXAMPLES]
+    return {"id": int(members[0]), "label": _short(q.texts[shown[0]]), "terms": terms, "queries": len(members),
+            "query_share": round(len(members) / len(p.qv), 5), "train_density": round(density, 4),
+            "suggested_new_examples": to_collect(len(members), len(p.qv), size, density),
+            "example_queries": [q.texts[i] for i in shown],
+            "nearest_train": [{"id": t.ids[candidates[i]], "text": t.texts[candidates[i]],
+                               "similarity": round(float(near[i]), 4)} for i in order],
+            "sub_topics": _sub_topics(p, gap, seed) if len(gap.regions) > 1 else [],
+            "members": [dict(id=q.ids[i], **_source(q.sources[i])) for i in members]}
+
+
+def _sub_topics(p: _Placed, gap: Gap, seed: int) -> list[dict[str, Any]]:
+    q = p.q_side
+    members = gap.members
+    by_region = np.zeros(len(members), dtype=np.int64)
+    position = {int(i): n for n, i in enumerate(members)}
+    for r, region in enumerate(gap.regions):
+        by_region[[position[int(i)] for i in region]] = r
+    terms = cluster_terms([q.texts[i] for i in members], by_region, len(gap.regions), seed=seed)
+    out = []
+    for r, region in enumerate(gap.regions):
+        shown = central(region, p.qv, _EXAMPLES, q.texts)
+        out.append({"label": _short(q.texts[shown[0]]), "terms": terms[r], "queries": len(region),
+                    "example_queries": [q.texts[i] for i in shown]})
+    return out
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _LABEL_CHARS else text[:_LABEL_CHARS - 1] + "…"
 
 
 def _clusters(p: _Placed, size: int) -> list[dict[str, Any]]:
@@ -221,6 +291,7 @@ def _clusters(p: _Placed, size: int) -> list[dict[str, Any]]:
     count_t = np.bincount(p.lt, minlength=k)
     count_q = np.bincount(p.lq, minlength=k)
     under = np.bincount(p.lq, weights=p.cov.under_covered, minlength=k) if len(p.qv) else np.zeros(k)
+    in_gaps = np.bincount(p.lq, weights=p.in_gap, minlength=k) if len(p.qv) else np.zeros(k)
     median_t = float(np.median(count_t))
     clusters = []
     for c in range(k):
@@ -228,7 +299,7 @@ def _clusters(p: _Placed, size: int) -> list[dict[str, Any]]:
         d: dict[str, Any] = {"id": c, "terms": p.terms[c], "n_train": int(count_t[c]),
                              "n_queries": int(count_q[c]), "train_share": round(float(t_share), 5)}
         if len(p.qv):
-            d.update(_gap_against_queries(p, c, count_t[c], count_q[c], under[c], size))
+            d.update(_gap_against_queries(p, c, count_t[c], count_q[c], under[c], in_gaps[c], size))
         else:
             even = 1 / k
             thin = bool(t_share < even / 2)
@@ -243,21 +314,22 @@ def _clusters(p: _Placed, size: int) -> list[dict[str, Any]]:
     return [clusters[c] for c in order]
 
 
-def _gap_against_queries(p: _Placed, c: int, n_t: int, n_q: int, under: float, size: int) -> dict[str, Any]:
+def _gap_against_queries(p: _Placed, c: int, n_t: int, n_q: int, under: float, in_gaps: float,
+                         size: int) -> dict[str, Any]:
     t_share, q_share = n_t / len(p.tv), n_q / len(p.qv)
-    under_fraction = under / n_q if n_q else 0.0
+    gap_fraction = in_gaps / n_q if n_q else 0.0
     deficit = max(0.0, 1 - t_share / q_share) if q_share else 0.0
-    flagged = bool(n_q >= MIN_QUERIES and (deficit >= DEFICIT_FLAG or under_fraction >= LOCAL_FLAG))
+    flagged = bool(n_q >= MIN_QUERIES and gap_fraction >= IN_GAPS_FLAG)
     need = math.ceil(q_share * size - n_t - 1e-9)
-    if under_fraction >= LOCAL_FLAG:
-        need = max(need, math.ceil(q_share * under_fraction * size - 1e-9))
-    # Show under-covered queries first in a flagged cluster: they are the ones to write examples for.
+    if flagged:
+        need = max(need, math.ceil(q_share * gap_fraction * size - 1e-9))
+    # Show the queries in gaps first in a flagged cluster: they are the ones to write examples for.
     members_q = np.flatnonzero(p.lq == c)
-    pool = members_q[p.cov.under_covered[members_q]] if flagged and under else members_q
+    pool = members_q[p.in_gap[members_q]] if flagged else members_q
     shown = _central(pool, p.qv, p.clustering.centroids[c], _EXAMPLES, p.q_side.texts)
     q, t = p.q_side, p.t_side
     return dict(query_share=round(float(q_share), 5), share_gap=round(float(q_share - t_share), 5),
-                gap=flagged, gap_score=round(float(max(deficit, under_fraction)), 4),
+                gap=flagged, gap_score=round(float(max(deficit, gap_fraction)), 4),
                 under_covered_queries=int(under), suggested_new_examples=max(0, int(need)),
                 example_queries=[q.texts[i] for i in shown],
                 example_pairs=[{"query": q.texts[i], "query_source": _source(q.sources[i]),
@@ -293,15 +365,17 @@ def _uncovered(p: _Placed, clusters: list[dict[str, Any]], below: float) -> list
     return out
 
 
-def _summary(p: _Placed, clusters: list[dict[str, Any]], uncovered: list[dict[str, Any]], k: int | None,
-             size: int) -> dict[str, Any]:
-    gaps = [c for c in clusters if c["gap"]]
+def _summary(p: _Placed, gaps: list[dict[str, Any]], clusters: list[dict[str, Any]], uncovered: list[dict[str, Any]],
+             k: int | None, size: int) -> dict[str, Any]:
+    if not len(p.qv):  # the training set's own balance: its thin clusters are what it lacks
+        gaps = [{"suggested_new_examples": c["suggested_new_examples"], "queries": 0} for c in clusters if c["gap"]]
     return {"train_examples": len(p.tv), "queries": len(p.qv),
             "skipped_without_prompt": p.t_side.skipped + p.q_side.skipped,
             "clusters": p.clustering.k, "clusters_chosen_by": "given" if k else "silhouette",
             "silhouette": {str(key): round(v, 4) for key, v in p.clustering.silhouette.items()},
-            "gaps": len(gaps), "suggested_new_examples": int(sum(c["suggested_new_examples"] for c in gaps)),
-            "queries_in_gaps": int(sum(c["n_queries"] for c in gaps)),
+            "gaps": len(gaps), "suggested_new_examples": int(sum(g["suggested_new_examples"] for g in gaps)),
+            "queries_in_gaps": int(sum(g["queries"] for g in gaps)),
+            "gap_clusters": sum(bool(c["gap"]) for c in clusters),
             "under_covered_queries": int(p.cov.under_covered.sum()) if len(p.qv) else 0,
             "uncovered_queries": len(uncovered), "size": size,
             "cluster_labels": [{"id": c["id"], "label": c["label"], "gap": c["gap"]} for c in clusters]}
