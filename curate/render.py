@@ -383,32 +383,44 @@ def coverage_summary(report, outputs: list[str]) -> None:
     title = f"coverage '{report.train}'" + (f" vs '{report.queries}'" if report.queries else "") + \
         f" (run {report.run_id}, {s['clusters']} clusters)"
     table = titled(title)
-    table.add_column("#", justify="right")
-    table.add_column("topic", overflow="fold", ratio=3)
     if report.queries:
-        for col in ("production", "training", "gap score", "collect"):
+        # One row per gap, most examples to collect first.
+        table.add_column("#", justify="right")
+        table.add_column("gap", overflow="fold", ratio=3)
+        for col in ("queries", "train density", "collect"):
             table.add_column(col, justify="right", no_wrap=True)
+        for n, g in enumerate(report.gaps[:15], 1):
+            density = g.get("train_density")
+            table.add_row(str(n), safe(g.get("label", "")), f"{g.get('queries', 0):,}",
+                          "–" if density is None else f"{density:.2f}",
+                          f"[bold]{g.get('suggested_new_examples', 0):,}[/]")
     else:
+        table.add_column("#", justify="right")
+        table.add_column("topic", overflow="fold", ratio=3)
         for col in ("training", "share", "to balance"):
             table.add_column(col, justify="right", no_wrap=True)
-    listed = [c for c in report.clusters if c["gap"]][:15] or report.clusters[:5]
-    for c in listed:
-        name = ("[red]" if c["gap"] else "") + safe(c["label"]) + ("[/]" if c["gap"] else "")
-        if report.queries:
-            table.add_row(str(c["id"]), name, f"{c['query_share']:.1%} ({c['n_queries']:,})",
-                          f"{c['train_share']:.1%} ({c['n_train']:,})", f"{c['gap_score']:.2f}",
-                          f"[bold]{c['suggested_new_examples']:,}[/]")
-        else:
+        for c in [c for c in report.clusters if c["gap"]][:15] or report.clusters[:5]:
+            name = ("[red]" if c["gap"] else "") + safe(c["label"]) + ("[/]" if c["gap"] else "")
             table.add_row(str(c["id"]), name, f"{c['n_train']:,}", f"{c['train_share']:.1%}",
                           f"[bold]{c['suggested_new_examples']:,}[/]")
-    out.print(table)
-    if report.queries:
-        out.print(f"{s['gaps']} gap clusters hold {s['queries_in_gaps']:,} of {s['queries']:,} queries; collect about "
-                  f"[bold]{s['suggested_new_examples']:,}[/] examples; {s['uncovered_queries']:,} queries have no "
-                  f"training example above cosine {report.params['uncovered_similarity']}.")
+    if report.queries and not report.gaps:
+        out.print(f"no gap: every region of the {s.get('queries', 0):,} production queries is about as covered by "
+                  "training as production is on average.")
     else:
-        out.print(f"{s['gaps']} thin clusters (under half the average share); no --queries, so no production gaps.")
-    if s["skipped_without_prompt"]:
+        out.print(table)
+    if report.queries:
+        gaps = report.gaps
+        in_gaps = s.get("queries_in_gaps", sum(g.get("queries", 0) for g in gaps))
+        collect = s.get("suggested_new_examples", sum(g.get("suggested_new_examples", 0) for g in gaps))
+        more = " (the first 15 above)" if len(gaps) > 15 else ""
+        out.print(f"{len(gaps)} gaps{more} hold {in_gaps:,} of {s.get('queries', 0):,} queries; collect about "
+                  f"[bold]{collect:,}[/] examples; {s.get('uncovered_queries', 0):,} queries have no training "
+                  f"example above cosine {report.params['uncovered_similarity']}. Train density: 0 none, 1 as "
+                  "covered as the average query.")
+    else:
+        thin = sum(1 for c in report.clusters if c["gap"])
+        out.print(f"{thin} thin clusters (under half the average share); no --queries, so no production gaps.")
+    if s.get("skipped_without_prompt"):
         out.print(f"[yellow]{s['skipped_without_prompt']:,} examples without a user turn were left out[/]")
     out.print("reports: " + ", ".join(outputs) if outputs else
               "--html FILE for the full report with charts and a map; --json FILE / --markdown FILE")
