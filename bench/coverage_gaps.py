@@ -201,10 +201,10 @@ def cli_seconds(root: Path, tmp: Path) -> float:
     write_jsonl(tmp / "t.jsonl", [{"prompt": train[i]["text"], "completion": "x"} for i in pick])
     write_jsonl(tmp / "q.jsonl", [{"query": r["text"]} for r in test])
     ws = tmp / f"ws-{root.name}"
-    curate = [sys.executable, "-m", "curate", "-w", str(ws)]
+    curate = [sys.executable, "-c", "from curate.cli import main; main()", "-w", str(ws)]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    subprocess.run(curate + ["ingest", str(tmp / "t.jsonl"), "-c", "train"], env=env, check=True, capture_output=True)
-    subprocess.run(curate + ["ingest", str(tmp / "q.jsonl"), "-c", "prod", "--kind", "queries"], env=env, check=True,
+    subprocess.run(curate + ["ingest", str(tmp / "t.jsonl"), "--as", "train"], env=env, check=True, capture_output=True)
+    subprocess.run(curate + ["ingest", str(tmp / "q.jsonl"), "--as", "prod", "--kind", "queries"], env=env, check=True,
                    capture_output=True)
     t = time.perf_counter()
     subprocess.run(curate + ["coverage", "-c", "train", "--queries", "prod", "--html", str(tmp / "c.html")],

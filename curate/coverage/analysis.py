@@ -31,7 +31,7 @@ from ..secrets import redact_value
 from ..workspace import Workspace, opened
 from .cluster import Clustering, cluster
 from .density import QueryCoverage, query_coverage
-from .gaps import MIN_QUERIES, Gap, central, centre, merge, regions, split, to_collect, train_density, under_covered
+from .gaps import MIN_QUERIES, Gap, centre, merge, regions, split, to_collect, train_density, under_covered
 from .labels import cluster_terms, label
 
 if TYPE_CHECKING:
@@ -248,7 +248,7 @@ def _gap_entries(p: _Placed, size: int, seed: int) -> list[dict[str, Any]]:
 def _gap_entry(p: _Placed, gap: Gap, terms: list[str], size: int, seed: int) -> dict[str, Any]:
     q, t, members = p.q_side, p.t_side, gap.members
     density = train_density(p.cov, members, len(p.tv), len(p.qv))
-    shown = central(members, p.qv, _GAP_EXAMPLES, q.texts)
+    shown = _central(members, p.qv, centre(p.qv[members]), _GAP_EXAMPLES, q.texts)
     # Among the training prompts nearest to some member: the nearest to the gap's centre is one of them
     # in all but odd geometries, and this stays cheap with thousands of gaps over 100K prompts.
     candidates = np.unique(p.cov.nearest[members])
@@ -268,13 +268,12 @@ def _sub_topics(p: _Placed, gap: Gap, seed: int) -> list[dict[str, Any]]:
     q = p.q_side
     members = gap.members
     by_region = np.zeros(len(members), dtype=np.int64)
-    position = {int(i): n for n, i in enumerate(members)}
     for r, region in enumerate(gap.regions):
-        by_region[[position[int(i)] for i in region]] = r
+        by_region[np.searchsorted(members, region)] = r  # members is sorted
     terms = cluster_terms([q.texts[i] for i in members], by_region, len(gap.regions), seed=seed)
     out = []
     for r, region in enumerate(gap.regions):
-        shown = central(region, p.qv, _EXAMPLES, q.texts)
+        shown = _central(region, p.qv, centre(p.qv[region]), _EXAMPLES, q.texts)
         out.append({"label": _short(q.texts[shown[0]]), "terms": terms[r], "queries": len(region),
                     "example_queries": [q.texts[i] for i in shown]})
     return out

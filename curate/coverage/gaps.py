@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dedup.text import normalise
 from .density import UNDER_COVERED, QueryCoverage, density_ratio
 
 MIN_QUERIES = 3
@@ -110,16 +109,3 @@ def to_collect(n_queries: int, size_query: int, size: int, density: float) -> in
     """
     return max(1, math.ceil(n_queries / size_query * size * (1 - min(1.0, density)) - 1e-9))
 
-
-def central(members: np.ndarray, vectors: np.ndarray, n: int, texts: list[str]) -> list[int]:
-    """The n members nearest their centre, no two that read the same once normalised."""
-    c = centre(vectors[members])
-    chosen, seen = [], set()
-    for i in members[np.argsort(-(vectors[members] @ c), kind="stable")]:
-        key = normalise(texts[i])
-        if key not in seen:
-            seen.add(key)
-            chosen.append(int(i))
-            if len(chosen) == n:
-                break
-    return chosen
