@@ -207,7 +207,7 @@ def cli_seconds(root: Path, tmp: Path) -> float:
     subprocess.run(curate + ["ingest", str(tmp / "q.jsonl"), "--as", "prod", "--kind", "queries"], env=env, check=True,
                    capture_output=True)
     t = time.perf_counter()
-    subprocess.run(curate + ["coverage", "-c", "train", "--queries", "prod", "--html", str(tmp / "c.html")],
+    subprocess.run(curate + ["coverage", "--train", "train", "--queries", "prod", "--html", str(tmp / "c.html")],
                    env=env, check=True, capture_output=True, cwd=root)
     return time.perf_counter() - t
 
