@@ -165,6 +165,18 @@ def test_without_queries_shows_thin_topics(tmp_path):
     assert "thin" in render_html(report) and "thin" in render_md(report)
 
 
+def test_the_map_marks_the_queries_in_gaps(gap_workspace):
+    """The map colours a query red exactly when it is a member of a listed gap, and names that gap."""
+    report = coverage("train", queries="prod", workspace=gap_workspace)
+    m = report.map
+    assert len(m["gap"]) == len(m["query"]) and any(g >= 0 for g in m["gap"])
+    q_ids = [r.id for r in gap_workspace.iter_examples("prod")]
+    members = {mem["id"]: g for g, gap in enumerate(report.gaps) for mem in gap["members"]}
+    assert m["gap"] == [members.get(q_ids[i], -1) for i in m["query"]]
+    page = render_html(report)
+    assert f'gap 1: {report.gaps[0]["label"]}'.replace("'", "&#x27;").replace('"', "&quot;")[:40] in page
+
+
 def test_html_escapes_dataset_text_and_needs_no_network(gap_workspace):
     report = coverage("train", queries="prod", workspace=gap_workspace)
     page = render_html(report)

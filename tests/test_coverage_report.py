@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from curate.coverage.analysis import CoverageReport
+from curate.coverage.html import GAP
 from curate.coverage.html import render as render_html
 from curate.coverage.markdown import render as render_md
 
@@ -51,7 +52,8 @@ def _cluster(i: int, gap: bool, queries: bool = True) -> dict:
 def _point_map(n_clusters: int) -> dict:
     xy = [[(i * 37 % 100) / 100, (i * 61 % 100) / 100] for i in range(60)]
     return {"train": list(range(30)), "query": list(range(30)), "xy": xy,
-            "cluster": [i % n_clusters for i in range(60)], "text": [f"point <{i}>" for i in range(60)]}
+            "cluster": [i % n_clusters for i in range(60)], "text": [f"point <{i}>" for i in range(60)],
+            "gap": [0 if q % 3 == 0 else -1 for q in range(30)]}
 
 
 @pytest.fixture()
@@ -163,6 +165,13 @@ def test_html_is_made_for_narrow_screens(report):
     assert "overflow-wrap:anywhere" in page
     assert re.search(r'<svg class="map" viewBox="0 0 \d+ \d+"', page) and "max-width:640px" in page
     assert not re.search(r'<svg[^>]*\bwidth="\d+"', page), "no SVG of fixed pixel width"
+
+
+def test_map_colours_queries_by_gap(report):
+    page = render_html(report)
+    svg = page[page.index('<svg class="map"'):page.index("</svg>", page.index('<svg class="map"'))]
+    assert svg.count(f'fill="{GAP}"') == 10, "the 10 mapped queries in gap 1, and no other point"
+    assert svg.count("query · gap 1: Gap 0: how do I set up direct deposit") == 10
 
 
 def test_html_size_is_bounded(report):

@@ -133,6 +133,16 @@ def _map(train: np.ndarray, queries: np.ndarray, lt: np.ndarray, lq: np.ndarray,
             "cluster": np.concatenate([lt[take_t], lq[take_q]]).tolist()}
 
 
+def _map_gaps(p: _Placed, entries: list[dict[str, Any]], shown_queries: list[int]) -> list[int]:
+    """Per mapped query, the position of its gap in the report's order (-1: in none), so the map colours
+    the same gaps the page lists."""
+    rank = {e["id"]: r for r, e in enumerate(entries)}
+    of_query = np.full(len(p.qv), -1, dtype=np.int64)
+    for gap in p.gaps:
+        of_query[gap.members] = rank[int(gap.members[0])]
+    return of_query[np.asarray(shown_queries, dtype=np.int64)].tolist()
+
+
 def run(collection: str, *, workspace: Workspace | str | None = None, progress: Progress | None = None,
         queries: str | None = None, k: int | None = None, target_size: int | None = None,
         uncovered_similarity: float = DEFAULT_UNCOVERED_SIMILARITY, model: str | None = None,
@@ -170,6 +180,7 @@ def run(collection: str, *, workspace: Workspace | str | None = None, progress: 
             point_map = _map(placed.tv, placed.qv, placed.lt, placed.lq, seed)
             point_map["text"] = [t_side.texts[i][:160] for i in point_map["train"]] + \
                 [q_side.texts[i][:160] for i in point_map["query"]]
+            point_map["gap"] = _map_gaps(placed, gaps, point_map["query"])
         summary = _summary(placed, gaps, clusters, uncovered, k, size)
         ws.store_clusters(run_id, [(t_side.ids[i], "train", int(c)) for i, c in enumerate(placed.lt)] +
                           [(q_side.ids[i], "query", int(c)) for i, c in enumerate(placed.lq)])

@@ -276,24 +276,27 @@ def _map(r: CoverageReport) -> str:
     m = r.map
     if not m or not m.get("xy"):
         return ""
-    gap_ids = {c["id"] for c in r.clusters if c.get("gap")}
     labels = {c["id"]: c["label"] for c in r.clusters}
     size = 640
     n_train = len(m["train"])
+    # Queries are coloured by the gaps the page lists; a map without "gap" (older JSON) has none marked.
+    in_gap = [-1] * n_train + list(m.get("gap", [-1] * len(m["query"])))
     out = [f'<svg class="map" viewBox="0 0 {size} {size}" role="img" aria-label="map of the embeddings">']
     for i, ((x, y), c) in enumerate(zip(m["xy"], m["cluster"])):
-        is_q = i >= n_train
-        col = (GAP if c in gap_ids else QUERY) if is_q else TRAIN
+        is_q, g = i >= n_train, in_gap[i]
+        col = (GAP if g >= 0 else QUERY) if is_q else TRAIN
         shape_r = 2.6 if is_q else 2.0
         text = m["text"][i] if i < len(m.get("text", [])) else ""
-        tip = f'{"query" if is_q else "training"} · cluster {c}: {labels.get(c, "")}\n{text}'
+        where = f'gap {g + 1}: {r.gaps[g]["label"]}' if g >= 0 and g < len(r.gaps) else \
+            f'cluster {c}: {labels.get(c, "")}'
+        tip = f'{"query" if is_q else "training"} · {where}\n{text}'
         out.append(f'<circle cx="{10 + x * (size - 20):.1f}" cy="{10 + y * (size - 20):.1f}" r="{shape_r}" '
                    f'fill="{col}" fill-opacity="{0.75 if is_q else 0.35}"><title>{_clip(tip, _MAP_TIP + 120)}</title>'
                    f'</circle>')
     out.append("</svg>")
     legend = (f'<div class="legend"><span><i style="background:{TRAIN}"></i>training prompt</span>'
               + (f'<span><i style="background:{QUERY}"></i>production query</span>'
-                 f'<span><i style="background:{GAP}"></i>query in a gap cluster</span>' if r.queries else "")
+                 f'<span><i style="background:{GAP}"></i>query in a gap</span>' if r.queries else "")
               + "</div>")
     return legend + "".join(out) + f'<p class="note">t-SNE of {len(m["xy"]):,} sampled points; hover for text.</p>'
 
