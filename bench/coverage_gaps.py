@@ -1,6 +1,7 @@
 """Coverage gaps found on two intent sets, per draw, and the speed of coverage at three sizes.
 
     python bench/coverage_gaps.py [--sets banking77 hwu64] [--draws 5] [--old COMMIT] [--scale 100000]
+                                  [--scale-queries 1000000] [--no-cli]
 
 1. Detection. For each set in ../shared/data (banking77: 77 intents, hwu64: 64), training = the train split
    and production = the test split, as a user would have them. Each draw picks 10 intents at random:
@@ -16,7 +17,7 @@
    where a query is in a gap when its cluster is flagged, and prints both.
 2. Speed: `curate coverage` through the CLI on 1,000 training prompts and 3,080 banking77 queries, with no
    embedding in the workspace (the model itself already exported), beside the code at --old when given; and
-   --scale training prompts and as many queries with embeddings cached (vectors: real embeddings plus noise),
+   --scale training prompts and as many queries (or --scale-queries) with embeddings cached (vectors: real embeddings plus noise),
    reporting the time of the analysis and of the HTML page.
 """
 
@@ -212,7 +213,7 @@ def cli_seconds(root: Path, tmp: Path) -> float:
     return time.perf_counter() - t
 
 
-def speed(n: int, out: Path) -> None:
+def speed(n: int, out: Path, n_queries: int | None = None) -> None:
     from curate.coverage.html import write_html
 
     texts = [r["text"] for r in rows("banking77", "train") + rows("banking77", "test")]
@@ -220,7 +221,8 @@ def speed(n: int, out: Path) -> None:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        pick_t, pick_q = rng.integers(0, len(texts), n), rng.integers(0, len(texts), n)
+        m = n_queries or n
+        pick_t, pick_q = rng.integers(0, len(texts), n), rng.integers(0, len(texts), m)
         t_texts = [f"{texts[i]} (#{j})" for j, i in enumerate(pick_t)]
         q_texts = [f"{texts[i]} [q{j}]" for j, i in enumerate(pick_q)]
         write_jsonl(tmp_path / "train.jsonl", [{"prompt": t, "completion": "ok"} for t in t_texts])
@@ -230,7 +232,7 @@ def speed(n: int, out: Path) -> None:
             ingest([tmp_path / "production.jsonl"], "production", kind="queries", workspace=ws)
             embedder = Embedder()
             for pick, side in ((pick_t, t_texts), (pick_q, q_texts)):
-                vec = base[pick] + rng.normal(0, 0.02, (n, base.shape[1])).astype(np.float32)
+                vec = base[pick] + rng.normal(0, 0.02, (len(pick), base.shape[1])).astype(np.float32)
                 vec /= np.linalg.norm(vec, axis=1, keepdims=True)
                 ws.store_embeddings(embedder.name, vec.shape[1], [(text_hash(t), v.astype(np.float16).tobytes())
                                                                   for t, v in zip(side, vec)])
@@ -240,7 +242,7 @@ def speed(n: int, out: Path) -> None:
             html = out / "coverage_scale.html"
             write_html(report, html)
             seconds = time.perf_counter() - t
-    print(f"speed: {n:,} training examples + {n:,} queries, embeddings cached: {seconds:.1f} s "
+    print(f"speed: {n:,} training examples + {m:,} queries, embeddings cached: {seconds:.1f} s "
           f"(analysis {analysed:.1f} s; target <= 60 s), {report.summary['clusters']} clusters, "
           f"{report.summary['gaps']} gaps, HTML {html.stat().st_size / 1e6:.2f} MB")
 
@@ -252,6 +254,7 @@ def main() -> None:
     ap.add_argument("--old", help="also run the draws and the CLI timing on the code at this commit")
     ap.add_argument("--scale", type=int, default=100_000, help="training examples and queries for the cached "
                     "speed run (0 skips it)")
+    ap.add_argument("--scale-queries", type=int, help="queries for the cached speed run (default: --scale)")
     ap.add_argument("--no-cli", action="store_true", help="skip the 1K + 3K CLI timing")
     ap.add_argument("--root", help=argparse.SUPPRESS)
     ap.add_argument("--json", help="write the per-draw results to this file")
@@ -281,7 +284,7 @@ def main() -> None:
             if tree:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
     if args.scale:
-        speed(args.scale, out)
+        speed(args.scale, out, args.scale_queries)
 
 
 if __name__ == "__main__":

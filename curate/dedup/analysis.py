@@ -37,6 +37,13 @@ METHODS = ("exact", "near", "semantic")
 DEFAULT_METHODS = ("exact", "near")
 DEFAULT_NEAR_THRESHOLD = 0.7
 DEFAULT_SEMANTIC_THRESHOLD = 0.9
+# Per embedder: the static one's default is the lowest threshold with the full model's MSRP precision at
+# 0.9, calibrated on MSRP's train split by bench/embedders.py (0.895 when written: it keeps 0.9).
+SEMANTIC_THRESHOLDS = {"full": DEFAULT_SEMANTIC_THRESHOLD, "static": 0.9}
+
+
+def semantic_threshold_for(embedder: str) -> float:
+    return SEMANTIC_THRESHOLDS.get(embedder, DEFAULT_SEMANTIC_THRESHOLD)
 CONFLICT_MAX_RESPONSE_JACCARD = 0.5  # answers sharing less than half their shingles differ materially
 
 
@@ -93,13 +100,16 @@ def run(
     methods: tuple[str, ...] = DEFAULT_METHODS,
     key: str = "conversation",
     near_threshold: float = DEFAULT_NEAR_THRESHOLD,
-    semantic_threshold: float = DEFAULT_SEMANTIC_THRESHOLD,
+    semantic_threshold: float | None = None,
     model: str | None = None,
+    embedder: str = "full",
     against: str | None = None,
     preview: bool = False,
     num_perm: int = NUM_PERM,
 ) -> DedupReport:
     """Find duplicate groups in a collection and store them as a dedup run; see the module doc."""
+    if semantic_threshold is None:
+        semantic_threshold = semantic_threshold_for(embedder)
     unknown = set(methods) - set(METHODS)
     if unknown or not methods:
         raise UsageError(f"unknown dedup method(s) {', '.join(sorted(unknown)) or '(none)'}; "
@@ -114,14 +124,14 @@ def run(
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
     with opened(workspace) as ws, gc_paused():
-        return _Run(ws, collection, params, semantic_threshold, model, progress).run(preview)
+        return _Run(ws, collection, params, semantic_threshold, (model, embedder), progress).run(preview)
 
 
 class _Run:
     """One dedup run's state, so that each stage is a short method: links, groups, conflicts, contamination."""
 
     def __init__(self, ws: Workspace, collection: str, params: dict[str, Any], semantic_threshold: float,
-                 model: str | None, progress: Progress | None):
+                 model: tuple[str | None, str], progress: Progress | None):
         self.ws, self.collection, self.params, self.progress = ws, collection, params, progress
         self.methods, self.against = params["methods"], params["against"]
         self.threshold, self.num_perm = params["near_threshold"], params["num_perm"]
@@ -130,9 +140,9 @@ class _Run:
         self.emb: np.ndarray | None = None  # of one member per exact class (sem_reps), for the preview
         self.sem_reps: np.ndarray | None = None
         if "semantic" in self.methods:
-            from ..embed import Embedder
+            from ..embed import embedder_for
 
-            self.embedder = Embedder(model)
+            self.embedder = embedder_for(*model)
             params.update(semantic_threshold=semantic_threshold, model=self.embedder.model,
                           embedding_backend=self.embedder.backend)
         self.started = time.perf_counter()
