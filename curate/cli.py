@@ -118,9 +118,12 @@ def _crash_log() -> str:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--workspace", "-w", envvar="CURATE_WORKSPACE", type=click.Path(file_okay=False),
               help="Workspace directory (default .curate/ here; env CURATE_WORKSPACE).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr: bars on a terminal, else a line every few seconds (default on; env "
+                   "CURATE_PROGRESS=0 turns it off).")
 @click.version_option(__version__, prog_name="curate")
 @click.pass_context
-def main(ctx: click.Context, workspace: str | None) -> None:
+def main(ctx: click.Context, workspace: str | None, progress: bool | None) -> None:
     """Curate fine-tuning data: ingest, deduplicate, check, review, export, train.
 
     \b
@@ -132,7 +135,15 @@ def main(ctx: click.Context, workspace: str | None) -> None:
       curate dedup -c support --preview          duplicates, conflicts, thresholds to choose from
       curate check -c support --max-length 4096  quality findings and a score per example
     """
-    ctx.obj = {"workspace": workspace}
+    ctx.obj = {"workspace": workspace, "progress": _progress_on(progress)}
+
+
+def _progress_on(flag: bool | None) -> bool:
+    """The flag if given, else CURATE_PROGRESS: on unless 0/false/no/off. Progress is on stderr, so --json and a
+    piped stdout need it no less."""
+    if flag is not None:
+        return flag
+    return os.environ.get("CURATE_PROGRESS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _workspace(ctx: click.Context, create: bool = False):
@@ -183,7 +194,7 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
 
     limits = Limits(parse_size(max_record, "--max-record-bytes"), parse_size(max_inflated, "--max-decompressed-bytes"),
                     max_ratio)
-    with render.file_progress(not as_json) as progress:
+    with render.file_progress(ctx.obj["progress"]) as progress:
         report = run_ingest(files, collection, kind=kind, format=fmt, mapping=parse_mapping(mapping),
                             container=container, workspace=ctx.obj["workspace"], progress=progress, limits=limits,
                             columns=[c.strip() for c in columns.split(",")] if columns else None,
@@ -354,7 +365,7 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
 
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, None)
-        with render.stage_progress(not as_json) as progress:
+        with render.stage_progress(ctx.obj["progress"], "dedup") as progress:
             report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                                key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
                                semantic_threshold=semantic_threshold, model=model, embedder=embedder,
@@ -408,7 +419,7 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, embedd
         # Duplicates count once per copy in a cluster's training share: dedup first, and fresh.
         _warn(check_inputs(ws, name, ("dedup",), strict,
                            {"dedup": "duplicate training examples count once per copy in the shares"})[1])
-        with render.stage_progress(not as_json) as progress:
+        with render.stage_progress(ctx.obj["progress"], "coverage") as progress:
             report = run_coverage(name, queries=queries, workspace=ws, k=k, target_size=target_size,
                                   uncovered_similarity=uncovered_below if uncovered_below is not None
                                   else DEFAULT_UNCOVERED_SIMILARITY, model=model, embedder=embedder, seed=seed,
@@ -477,7 +488,7 @@ def export(ctx, out_dir, collection, split, seed, stratify, group_by, policy, ve
 
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, "examples")
-        with render.stage_progress(not as_json) as progress:
+        with render.stage_progress(ctx.obj["progress"], "export") as progress:
             report = run_export(name, out_dir, workspace=ws, split=split, seed=seed, stratify=stratify, policy=policy,
                                 verdict_policy=verdict_policy, fmt=fmt, exclude_near=exclude_near, force=force,
                                 leakage_check=leakage_check, group_by=group_by, strict=strict, progress=progress,
@@ -597,7 +608,7 @@ def predict(ctx, collection, model, accept_above, reject_below, as_json):
 
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, "examples")
-        with render.stage_progress(not as_json) as progress:
+        with render.stage_progress(ctx.obj["progress"], "predict") as progress:
             result = run_predict(name, workspace=ws, model=model, progress=progress)
         recorded = record_confident(name, result, workspace=ws, accept_above=accept_above,
                                     reject_below=reject_below) \
@@ -786,7 +797,7 @@ def check(ctx, collection, only, max_length, tokenizer, custom, prune_bottom, li
         return
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, None)
-        with render.stage_progress(not as_json) as progress:
+        with render.stage_progress(ctx.obj["progress"], "check") as progress:
             report = run_checks(name, workspace=ws, only=[n.strip() for n in only.split(",")] if only else None,
                                 max_length=max_length, tokenizer=tokenizer, custom=list(custom),
                                 prune_bottom=_share(prune_bottom), progress=progress)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from rich.console import Console, JustifyMethod
 from rich.markup import escape
@@ -26,6 +27,7 @@ from .errors import ROW_ERRORS, ROW_WARNINGS
 from .findings import rank
 from .ingest import IngestReport
 from .readers import InputFile
+from .readers.limits import human
 from .record import Example, Message, Source
 from .secrets import shown
 from .workspace import CollectionInfo, QuarantinedRow
@@ -59,11 +61,108 @@ def titled(title: str, **kw) -> Table:
 ROLE_STYLE = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
 
 
+# Without a terminal progress is plain lines on stderr, throttled so a log stays readable: a stage or file says
+# nothing before it has run PLAIN_FIRST_S (quick commands stay silent), then at most a line every PLAIN_EVERY_S.
+PLAIN_FIRST_S = 1.0
+PLAIN_EVERY_S = 5.0
+_TICK_S = 0.25  # how often the ticker looks: a stage that reports once and works for minutes still shows it lives
+
+
+class _Lines:
+    """Plain progress lines for one command, one stage (or file) at a time: a new one ends the one before, and
+    one that ran PLAIN_FIRST_S or more ends with a `done in` line. Callbacks and a ticker thread both print."""
+
+    def __init__(self, command: str, stream: IO[str]):
+        self.command, self.stream = command, stream
+        self.lock = threading.Lock()
+        self.name: str | None = None
+        self.done, self.unit = 0, ""
+        self.total: int | None = None
+        self.start = 0.0
+        self.last: float | None = None  # when the current stage last printed
+        self.stopped = threading.Event()
+        self.ticker = threading.Thread(target=self._tick, daemon=True)
+        self.ticker.start()
+
+    def begin(self, name: str, total: int | None = None, unit: str = "") -> None:
+        with self.lock:
+            self._end()
+            self.name, self.start, self.last = name, time.monotonic(), None
+            self.done, self.total, self.unit = 0, total, unit
+
+    def update(self, name: str, done: int, total: int | None, unit: str = "") -> None:
+        if name != self.name:
+            self.begin(name, total, unit)
+        with self.lock:
+            self.done, self.total, self.unit = done, total, unit
+            self._maybe_print()
+
+    def close(self, finished: bool) -> None:
+        self.stopped.set()
+        self.ticker.join()
+        with self.lock:
+            if finished:  # a failed or interrupted command is not `done`
+                self._end()
+            self.name = None
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(_TICK_S):
+            with self.lock:
+                self._maybe_print()
+
+    def _maybe_print(self) -> None:
+        now = time.monotonic()
+        if self.name is None or now - self.start < PLAIN_FIRST_S:
+            return
+        if self.last is not None and now - self.last < PLAIN_EVERY_S:
+            return
+        self.last = now
+        self._write(f"{_counts(self.done, self.total, self.unit)}{now - self.start:.1f} s")
+
+    def _end(self) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.name is not None and elapsed >= PLAIN_FIRST_S:
+            self._write(f"done in {elapsed:.1f} s")
+
+    def _write(self, state: str) -> None:
+        self.stream.write(f"{self.command} · {self.name}  {state}\n")
+        self.stream.flush()
+
+
+def _counts(done: int, total: int | None, unit: str) -> str:
+    """`1,200/4,080 (29%)  `, `12.5 MB/40.1 MB (31%)  `, `1,200  ` with no total, nothing when nothing is known."""
+    amount = human if unit == "bytes" else "{:,}".format
+    suffix = f" {unit}" if unit not in ("", "bytes") else ""
+    if total:
+        return f"{amount(done)}/{amount(total)}{suffix} ({100 * done // total}%)  "
+    return f"{amount(done)}{suffix}  " if done else ""
+
+
+@contextmanager
+def _plain(command: str) -> Iterator[_Lines]:
+    lines, finished = _Lines(command, err.file), False
+    try:
+        yield lines
+        finished = True
+    finally:
+        lines.close(finished)
+
+
 @contextmanager
 def file_progress(enabled: bool) -> Iterator:
-    """Yields a factory InputFile -> progress callback; a live bar on a terminal, nothing otherwise."""
-    if not enabled or not err.is_terminal:
+    """Yields a factory InputFile -> progress callback: a live bar on a terminal, plain lines otherwise, None
+    when progress is off."""
+    if not enabled:
         yield None
+        return
+    if not err.is_terminal:
+        with _plain("ingest") as lines:
+            def plain_factory(inp: InputFile):
+                name = shown(inp.display)  # a file name is data: no control characters, no secrets, on stderr
+                lines.begin(name, inp.total or None, inp.unit)
+                return lambda done: lines.update(name, done, inp.total or None, inp.unit)
+
+            yield plain_factory
         return
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
                         TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
@@ -81,10 +180,15 @@ def file_progress(enabled: bool) -> Iterator:
 
 
 @contextmanager
-def stage_progress(enabled: bool) -> Iterator:
-    """Yields a callback(stage, done, total) drawing one bar per stage on a terminal, else None."""
-    if not enabled or not err.is_terminal:
+def stage_progress(enabled: bool, command: str) -> Iterator:
+    """Yields a callback(stage, done, total): one bar per stage on a terminal, plain lines otherwise, None when
+    progress is off."""
+    if not enabled:
         yield None
+        return
+    if not err.is_terminal:
+        with _plain(command) as lines:
+            yield lambda stage, done, total: lines.update(stage, done, total)
         return
     progress = Progress(TextColumn("[bold]{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=err, transient=True)

@@ -295,7 +295,7 @@ def test_cli_check_table_json_and_list(ws_dir, tmp_path):
     runner = CliRunner()
     out = runner.invoke(main, ["-w", str(ws_dir), "check", "--json", "--only", "short_answer,refusal"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
+    data = json.loads(out.stdout)
     assert [f["check"] for f in data["findings"]] == ["short_answer"] and set(data["summary"]["by_check"]) == {
         "short_answer", "refusal"}
     human = runner.invoke(main, ["-w", str(ws_dir), "check", "--max-length", "4"])

@@ -36,13 +36,13 @@ def data(tmp_path):
 
 
 def test_ingest_json_status_json_and_reconciliation(run, data):
-    out = json.loads(run("ingest", data, "--as", "support", "--json").output)
+    out = json.loads(run("ingest", data, "--as", "support", "--json").stdout)
     assert {k: out[k] for k in ("collection", "read", "accepted", "quarantined", "repeats")} == {
         "collection": "support", "read": 4, "accepted": 1, "quarantined": 2, "repeats": 1}
     assert [(e["path"], e["line"], e["code"]) for e in out["errors"]] == [
         (data.name, 3, "invalid_json"), (data.name, 4, "no_assistant_turn")]
     assert all(e["message"] for e in out["errors"])
-    status = json.loads(run("status", "--json").output)
+    status = json.loads(run("status", "--json").stdout)
     never = {"run": None, "status": "never", "reasons": []}
     assert status["collections"] == {"support": {"kind": "examples", "examples": 1, "quarantined": 2, "repeats": 1,
                                                  "latest": {"dedup": None, "check": None, "coverage": None},
@@ -50,7 +50,7 @@ def test_ingest_json_status_json_and_reconciliation(run, data):
                                                  "next": "curate dedup -c support", "unfinished_ingests": []}}
     run("dedup", "-c", "support")
     run("check", "-c", "support")
-    support = json.loads(run("status", "--json").output)["collections"]["support"]
+    support = json.loads(run("status", "--json").stdout)["collections"]["support"]
     assert support["latest"]["dedup"]["duplicates"] == 0 and support["latest"]["check"]["flagged"] == 0
     assert support["steps"]["dedup"]["status"] == support["steps"]["check"]["status"] == "fresh"
     assert support["next"].startswith("curate review -c support")
@@ -64,12 +64,12 @@ def test_human_output_has_a_summary_table(run, data):
 
 def test_strict_exits_nonzero_but_keeps_everything(run, data):
     run("ingest", data, "--as", "s", "--strict", code=1)
-    assert json.loads(run("status", "--json").output)["collections"]["s"]["examples"] == 1
+    assert json.loads(run("status", "--json").stdout)["collections"]["s"]["examples"] == 1
 
 
 def test_quarantine_listing_and_export(run, data, tmp_path):
     run("ingest", data, "--as", "support")
-    rows = json.loads(run("quarantine", "--json").output)
+    rows = json.loads(run("quarantine", "--json").stdout)
     assert [r["code"] for r in rows] == ["invalid_json", "no_assistant_turn"]
     assert rows[0]["raw"] == "{not json" and rows[0]["hint"]
     out_file = tmp_path / "q.jsonl"
@@ -86,12 +86,12 @@ def test_show(run, data, ws_dir):
     run("ingest", data, "--as", "support")
     with Workspace(ws_dir) as ws:
         eid = next(ws.iter_examples("support")).id
-    shown = json.loads(run("show", eid[:8], "--json").output)
+    shown = json.loads(run("show", eid[:8], "--json").stdout)
     assert shown[0]["id"] == eid and shown[0]["metadata"] == {"ticket": 17}
     assert [r["line"] for r in shown[0]["repeats"]] == [2]
     text = run("show", eid).output
     assert "Reset my password" in text and "also at" in text
-    by_place = json.loads(run("show", f"{data}:2", "--json").output)  # line 2 is a repeat of line 1
+    by_place = json.loads(run("show", f"{data}:2", "--json").stdout)  # line 2 is a repeat of line 1
     assert [e["id"] for e in by_place] == [eid]
     assert "no example was read from" in run("show", f"{data}:3", code=2).output
 

@@ -150,7 +150,7 @@ def test_cli_dedup_json_report(support, tmp_path):
     report = tmp_path / "r.json"
     result = CliRunner().invoke(main, ["-w", str(support), "dedup", "-c", "support", "--json", "--report", str(report)])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert set(data) >= {"groups", "conflicts", "summary"}
     g = data["groups"][0]
     assert set(g) >= {"id", "method", "representative", "members", "evidence"}
@@ -158,7 +158,7 @@ def test_cli_dedup_json_report(support, tmp_path):
     assert set(g["evidence"][0]) >= {"a", "b", "score"}
     assert json.loads(report.read_text())["summary"] == data["summary"]
     member = next(e["a"] for e in g["evidence"] if e["a"] != g["representative"])
-    shown = json.loads(CliRunner().invoke(main, ["-w", str(support), "show", member, "--json"]).output)
+    shown = json.loads(CliRunner().invoke(main, ["-w", str(support), "show", member, "--json"]).stdout)
     assert any(f["kind"] == "duplicate" and f["run"] == "dedup" for f in shown[0]["findings"])
     human = CliRunner().invoke(main, ["-w", str(support), "dedup", "-c", "support", "--preview"])
     assert human.exit_code == 0 and "threshold preview" in human.output

@@ -25,12 +25,12 @@ def test_ingest_dedup_check_ingest_more_export_names_the_stale_runs(tmp_path):
     ws = tmp_path / "ws"
     assert cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST), "--as", "s").exit_code == 0
     assert cli(ws, "dedup", "-c", "s").exit_code == 0 and cli(ws, "check", "-c", "s").exit_code == 0
-    status = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]
+    status = json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]
     assert {k: v["status"] for k, v in status["steps"].items()} == {"dedup": "fresh", "check": "fresh",
                                                                    "coverage": "never"}
     assert cli(ws, "ingest", write_jsonl(tmp_path / "b.jsonl", MORE), "--as", "s").exit_code == 0
 
-    status = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]
+    status = json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]
     assert status["steps"]["dedup"] == {"run": 1, "status": "stale", "reasons": ["12 examples ingested into 's' since"]}
     assert status["steps"]["check"]["status"] == "stale" and status["next"] == "curate dedup -c s"
     human = cli(ws, "status").output
@@ -67,7 +67,7 @@ def test_a_reviewers_edit_makes_the_check_stale_not_the_dedup(tmp_path):
         revision[-1]["content"] = "Edited."
         w.record_decision("s", e.id, "ann", "accept", "edited", revision)
         w.record_decision("s", e.id, "bob", "reject")
-    steps = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["steps"]
+    steps = json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]["steps"]
     assert steps["dedup"]["status"] == "fresh"
     assert steps["check"]["reasons"] == ["1 reviewer edit since, which no check has read"]
 
@@ -94,7 +94,7 @@ def test_dedup_against_a_collection_goes_stale_when_that_one_grows(tmp_path):
     cli(ws, "ingest", write_jsonl(tmp_path / "e.jsonl", FIRST[:3]), "--as", "evalset")
     cli(ws, "dedup", "-c", "s", "--against", "evalset")
     cli(ws, "ingest", write_jsonl(tmp_path / "e2.jsonl", MORE[:2]), "--as", "evalset")
-    steps = json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["steps"]
+    steps = json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]["steps"]
     assert steps["dedup"]["reasons"] == ["2 examples ingested into 'evalset' since"]
 
 
@@ -112,7 +112,7 @@ def test_show_puts_findings_then_decisions_then_the_edited_turns(tmp_path):
     finding, decision = out.index("truncation"), out.index("accepted by ann")
     turns = out.index("Python is a programming language.")
     assert finding < decision < turns and "was: Python is a language that" in out
-    data = json.loads(cli(ws, "show", e.id, "--json").output)[0]
+    data = json.loads(cli(ws, "show", e.id, "--json").stdout)[0]
     assert data["decisions"][0]["revision"][-1]["content"] == "Python is a programming language."
 
 
@@ -128,7 +128,7 @@ def test_show_a_line_that_holds_several_examples_lists_them(tmp_path, shared_dat
     out = " ".join(result.output.split())  # the path comes first: how the line wraps depends on its length
     assert result.exit_code == 0 and f"holds {len(on_line)} examples" in out
     assert all(i in out for i in on_line) and "curate show ID" in out
-    assert len(json.loads(cli(ws, "show", f"{tree}:{line}", "--json").output)) == len(on_line)
+    assert len(json.loads(cli(ws, "show", f"{tree}:{line}", "--json").stdout)) == len(on_line)
 
 
 def test_quarantine_export_is_verbatim_and_a_fixed_row_leaves_the_quarantine(tmp_path):
@@ -138,7 +138,7 @@ def test_quarantine_export_is_verbatim_and_a_fixed_row_leaves_the_quarantine(tmp
     path.write_bytes(b'{"instruction": "ok", "output": "fine"}\n' + bad[0].encode() + b"\n" + bad[1].encode("latin-1")
                      + b"\n")
     assert cli(ws, "ingest", path, "--as", "s").exit_code == 0
-    assert json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["quarantined"] == 2
+    assert json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]["quarantined"] == 2
     fix = tmp_path / "fix.jsonl"
     assert cli(ws, "quarantine", "--export", fix).exit_code == 0
     assert fix.read_bytes() == bad[0].encode() + b"\n" + bad[1].encode("latin-1") + b"\n", "the rows as they were"
@@ -146,15 +146,15 @@ def test_quarantine_export_is_verbatim_and_a_fixed_row_leaves_the_quarantine(tmp
     assert [(r["line"], r["source"]["line"], r["code"]) for r in reasons] == [(1, 2, "invalid_json"),
                                                                               (2, 3, "encoding_error")]
     fix.write_bytes(b'{"instruction": "Fix me", "output": "x"}\n' + bad[1].encode("latin-1") + b"\n")  # one fixed
-    again = json.loads(cli(ws, "ingest", fix, "--as", "s", "--json").output)
+    again = json.loads(cli(ws, "ingest", fix, "--as", "s", "--json").stdout)
     assert (again["accepted"], again["resolved"]) == (1, 1)
-    left = json.loads(cli(ws, "quarantine", "--json").output)
+    left = json.loads(cli(ws, "quarantine", "--json").stdout)
     assert [(r["path"], r["line"]) for r in left] == [("d.jsonl", 3)]
-    assert json.loads(cli(ws, "status", "--json").output)["collections"]["s"]["quarantined"] == 1
+    assert json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]["quarantined"] == 1
     path.write_bytes(b'{"instruction": "ok", "output": "fine"}\n{"instruction": "Fix me", "output": "x"}\n'
                      b'{"instruction": "Cafe", "output": "y"}\n')  # fixed in place
-    fixed = json.loads(cli(ws, "ingest", path, "--as", "s", "--json").output)
-    assert fixed["resolved"] == 1 and json.loads(cli(ws, "quarantine", "--json").output) == []
+    fixed = json.loads(cli(ws, "ingest", path, "--as", "s", "--json").stdout)
+    assert fixed["resolved"] == 1 and json.loads(cli(ws, "quarantine", "--json").stdout) == []
 
 
 def test_csv_rows_export_with_their_header(tmp_path):
@@ -164,7 +164,7 @@ def test_csv_rows_export_with_their_header(tmp_path):
     assert cli(ws, "quarantine", "--export", tmp_path / "fix.csv").exit_code == 0
     assert (tmp_path / "fix.csv").read_text() == "instruction,output\nQ2,A2,extra\n"
     (tmp_path / "fix.csv").write_text("instruction,output\nQ2,A2\n")
-    assert json.loads(cli(ws, "ingest", tmp_path / "fix.csv", "--as", "s", "--json").output)["resolved"] == 1
+    assert json.loads(cli(ws, "ingest", tmp_path / "fix.csv", "--as", "s", "--json").stdout)["resolved"] == 1
     (tmp_path / "e.jsonl").write_text("{bad\n")
     cli(ws, "ingest", tmp_path / "e.jsonl", tmp_path / "d.csv", "--as", "t")
     (tmp_path / "d.csv").write_text("instruction,output\nQ1,A1\nQ3,A3,extra\n")
@@ -249,11 +249,11 @@ def test_numbers_are_honest(tmp_path):
     cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", rows), "--as", "s")
     pruned = " ".join(cli(ws, "check", "-c", "s", "--prune-bottom", "10%").output.split())
     assert "--prune-bottom 10%: 10 requested, 6 proposed for rejection; only 6 examples have a warning" in pruned
-    summary = json.loads(cli(ws, "check", "-c", "s", "--prune-bottom", "10%", "--json").output)["summary"]
+    summary = json.loads(cli(ws, "check", "-c", "s", "--prune-bottom", "10%", "--json").stdout)["summary"]
     assert summary["prune"] == {"share": 0.1, "requested": 10, "proposed": 6, "flagged": 6}
     split = cli(ws, "export", tmp_path / "out", "-c", "s", "--split", "70/20/20")
     assert split.exit_code == 2 and "sum to 110" in split.output and "64/18/18" in split.output
-    preview = json.loads(cli(ws, "dedup", "-c", "s", "--preview", "--json").output)["preview"]["near"]
+    preview = json.loads(cli(ws, "dedup", "-c", "s", "--preview", "--json").stdout)["preview"]["near"]
     smp = preview["samples_near_threshold"][0]
     assert {op for op, _ in smp["diff"]} >= {"=", "-", "+"}
     cli(ws, "dedup", "-c", "s")

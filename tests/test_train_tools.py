@@ -58,7 +58,7 @@ def test_show_masks_marks_the_tool_call_trained_and_its_result_not(tmp_path, sha
     exp = _glaive_export(tmp_path, shared_data)
     result = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks", "3", "--json"])
     assert result.exit_code == 0, result.output
-    plan = json.loads(result.output)
+    plan = json.loads(result.stdout)
     masks = plan["masks"]
     assert len(masks) == 3 and masks[0]["tool_calls"] and plan["masking"]["unlocated_turns"] == 0
     for m in masks:
@@ -196,7 +196,7 @@ def test_show_masks_says_where_an_example_is_cut(tmp_path):
     exp = make_export(tmp_path, long)
     result = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks", "1", "--json",
                                        "--config", str(_cfg(tmp_path, max_length=64))])
-    entry = json.loads(result.output)["masks"][0]
+    entry = json.loads(result.stdout)["masks"][0]
     assert entry["truncated"] and entry["tokens"] > 64 and entry["max_length"] == 64
     human = CliRunner().invoke(main, ["plan", str(exp), "--model", "tiny", "--show-masks", "1",
                                       "--config", str(_cfg(tmp_path, max_length=64))])
