@@ -58,9 +58,12 @@ def test_links_connect_groups_once_and_scale_path_agrees(monkeypatch):
     pairs, cos = semantic_links(emb, 0.95)
     assert len(pairs) == 30 * 4 and (cos >= 0.95).all()  # a spanning tree per cluster of 5
     assert {tuple(sorted({i // 5 for i in p})) for p in pairs.tolist()} == {(c,) for c in range(30)}
-    monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 10)  # force the k-means partitions
+    monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 10)  # the scale path: usearch where installed
     pairs2, _ = semantic_links(emb, 0.95)
     assert len(pairs2) == 120
+    monkeypatch.setattr("curate.dedup.semantic._have_usearch", lambda: False)  # the k-means fallback
+    pairs3, _ = semantic_links(emb, 0.95)
+    assert len(pairs3) == 120
 
 
 def test_embedding_cache_means_nothing_is_embedded_twice(ws_dir, tmp_path, embedder, monkeypatch):
@@ -108,3 +111,66 @@ def test_semantic_contamination_and_preview(ws_dir, tmp_path):
     assert [(c["source"]["line"], c["method"]) for c in r.contamination] == [(1, "semantic")]
     rows = r.preview["semantic"]["thresholds"]
     assert [row["threshold"] for row in rows] == [0.8, 0.85, 0.9, 0.95] and "near" in r.preview
+
+
+def _real_sentences(root, limit: int) -> list[str]:
+    import csv
+
+    texts: list[str] = []
+    for name in ("banking77", "hwu64"):
+        with open(root / name / "test.csv", encoding="utf-8", newline="") as fh:
+            texts.extend(row[0] for row in list(csv.reader(fh))[1:])
+    return sorted(set(texts))[:limit]
+
+
+def _pair_set(emb, threshold):
+    from curate.dedup.semantic import all_pairs
+
+    return {tuple(p) for p in all_pairs(emb, threshold)[0].tolist()}
+
+
+def test_ann_path_finds_the_exact_pairs_on_real_embeddings(shared_data, monkeypatch):
+    require("usearch", "embed")
+    from curate.dedup.lsh import union_pairs
+    from curate.dedup.semantic import ann_pairs
+
+    emb = Embedder(backend="static").encode(_real_sentences(shared_data, 3000))
+    rng = np.random.default_rng(0)
+    src = rng.choice(len(emb), 300, replace=False)  # planted near-copies: known pairs
+    copies = emb[src] + rng.normal(scale=0.01, size=(300, emb.shape[1])).astype(np.float32)
+    emb = np.concatenate([emb, copies / np.linalg.norm(copies, axis=1, keepdims=True)])
+    n, thr = len(emb), 0.85
+    exact = _pair_set(emb, thr)
+    pairs, cos = ann_pairs(emb, thr)
+    found = {tuple(p) for p in pairs.tolist()}
+    assert len(exact) > 500 and found <= exact and len(found & exact) >= 0.99 * len(exact)
+    assert np.allclose(cos, (emb[pairs[:, 0]] * emb[pairs[:, 1]]).sum(axis=1), atol=1e-5)  # exact scores
+    assert {(int(s), n - 300 + i) for i, s in enumerate(src)} <= {(min(p), max(p)) for p in found}
+    # through semantic_links: the same groups as the exact path, and the same links run to run
+    links_exact, _ = semantic_links(emb, thr)
+    monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 500)
+    links_ann, cos_ann = semantic_links(emb, thr)
+    again, _ = semantic_links(emb, thr)
+    assert np.array_equal(links_ann, again) and (cos_ann >= thr).all()
+
+    def groups(links):
+        return union_pairs(np.arange(n), links[:, 0].copy(), links[:, 1].copy())
+
+    g_exact, g_ann = groups(links_exact), groups(links_ann)
+    assert (g_ann[src] == g_ann[n - 300 + np.arange(300)]).all()  # every planted copy joins its source
+    same = np.mean([g_ann[a] == g_ann[b] for a, b in exact])
+    assert same >= 0.99 and len(set(g_ann.tolist())) >= len(set(g_exact.tolist()))
+
+
+def test_ann_path_links_a_large_group_of_near_copies(monkeypatch):
+    require("usearch", "embed")
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(40, 32))
+    sizes = [200] + [5] * 39  # one group bigger than ANN_K: documents are searched again with more neighbours
+    emb = np.repeat(centers, sizes, axis=0) + rng.normal(scale=0.01, size=(sum(sizes), 32))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 100)
+    pairs, cos = semantic_links(emb, 0.95)
+    assert len(pairs) == sum(sizes) - 40 and (cos >= 0.95).all()  # a spanning tree per group
+    owner = np.repeat(np.arange(40), sizes)
+    assert (owner[pairs[:, 0]] == owner[pairs[:, 1]]).all()
