@@ -58,7 +58,7 @@ def ann_pairs(emb: np.ndarray, threshold: float, k: int = ANN_K, threads: int = 
     found_a, found_b, found_c = [], [], []
     while len(rows):
         k = min(k, n)
-        index.expansion_search = max(_ANN_EXPANSION_SEARCH, k)
+        index.expansion_search = max(_ANN_EXPANSION_SEARCH, k)  # type: ignore[misc]  # usearch has a setter
         keys = index.search(emb[rows], k, threads=threads).keys.astype(np.int64)  # searches are independent
         valid = (keys >= 0) & (keys < n)
         keys = np.where(valid, keys, rows[:, None])
