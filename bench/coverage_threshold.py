@@ -48,9 +48,8 @@ def score(in_gap: np.ndarray, labels: np.ndarray, planted: set[str]) -> tuple[fl
 
 
 def listed_gaps(cov: density.QueryCoverage, tv: np.ndarray, qv: np.ndarray, seed: int) -> np.ndarray:
-    pieces = [p for r in gap_regions.regions(cov) for p in gap_regions.split(r, qv, seed)]
     in_gap = np.zeros(len(qv), dtype=bool)
-    for gap in gap_regions.merge(gap_regions.under_covered(pieces, cov, len(tv), len(qv)), qv):
+    for gap in gap_regions.find(cov, qv, len(tv), seed):
         in_gap[gap.members] = True
     return in_gap
 

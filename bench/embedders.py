@@ -31,20 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
+from semantic import msrp  # noqa: E402  (bench/semantic.py: one MSRP reader)
+
 from curate.dedup import DEFAULT_SEMANTIC_THRESHOLD, semantic_threshold_for  # noqa: E402
 from curate.embed import Embedder, _resolve  # noqa: E402
-
-
-def msrp(split: str) -> tuple[list[str], list[str], np.ndarray]:
-    a, b, y = [], [], []
-    with open(SHARED / "msrp" / f"msr-para-{split}.tsv", encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader)
-        for row in reader:
-            y.append(int(row[0]))
-            a.append(row[3])
-            b.append(row[4])
-    return a, b, np.array(y)
 
 
 def sts() -> tuple[list[str], list[str], np.ndarray]:

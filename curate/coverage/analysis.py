@@ -31,7 +31,7 @@ from ..secrets import redact_value
 from ..workspace import Workspace, opened
 from .cluster import Clustering, cluster
 from .density import QueryCoverage, query_coverage
-from .gaps import MIN_QUERIES, Gap, centre, merge, regions, split, to_collect, train_density, under_covered
+from .gaps import MIN_QUERIES, Gap, centre, find, to_collect, train_density
 from .labels import cluster_terms, label
 
 if TYPE_CHECKING:
@@ -229,8 +229,7 @@ def _place(ws: Workspace, embedder: Embedder, t_side: _Side, q_side: _Side, k: i
     if progress:
         progress("neighbours", 0, None)
     cov = query_coverage(tv, qv, clustering.labels_train, clustering.labels_query, clustering.centroids)
-    pieces = [piece for region in regions(cov) for piece in split(region, qv, seed)]
-    gaps = merge(under_covered(pieces, cov, len(tv), len(qv)), qv)
+    gaps = find(cov, qv, len(tv), seed)
     in_gap = np.zeros(len(qv), dtype=bool)
     for g in gaps:
         in_gap[g.members] = True

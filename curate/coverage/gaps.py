@@ -72,6 +72,12 @@ def split(region: np.ndarray, queries: np.ndarray, seed: int = 0) -> list[np.nda
     return [region[nearest == c] for c in range(len(kept))]
 
 
+def find(cov: QueryCoverage, queries: np.ndarray, size_train: int, seed: int = 0) -> list[Gap]:
+    """The report's gaps: regions, split where they chain topics, kept when under-covered as a whole, merged."""
+    pieces = [piece for region in regions(cov) for piece in split(region, queries, seed)]
+    return merge(under_covered(pieces, cov, size_train, len(queries)), queries)
+
+
 def centre(vectors: np.ndarray) -> np.ndarray:
     c = vectors.mean(axis=0)
     return c / max(float(np.linalg.norm(c)), 1e-12)

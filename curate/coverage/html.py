@@ -287,7 +287,7 @@ def _map(r: CoverageReport) -> str:
         col = (GAP if g >= 0 else QUERY) if is_q else TRAIN
         shape_r = 2.6 if is_q else 2.0
         text = m["text"][i] if i < len(m.get("text", [])) else ""
-        where = f'gap {g + 1}: {r.gaps[g]["label"]}' if g >= 0 and g < len(r.gaps) else \
+        where = f'gap {g + 1}: {r.gaps[g]["label"]}' if 0 <= g < len(r.gaps) else \
             f'cluster {c}: {labels.get(c, "")}'
         tip = f'{"query" if is_q else "training"} · {where}\n{text}'
         out.append(f'<circle cx="{10 + x * (size - 20):.1f}" cy="{10 + y * (size - 20):.1f}" r="{shape_r}" '

@@ -40,11 +40,11 @@ DEFAULT_SEMANTIC_THRESHOLD = 0.9
 # Per embedder: the static one's default is the lowest threshold with the full model's MSRP precision at
 # 0.9, calibrated on MSRP's train split by bench/embedders.py (0.895 when written: it keeps 0.9).
 SEMANTIC_THRESHOLDS = {"full": DEFAULT_SEMANTIC_THRESHOLD, "static": 0.9}
+CONFLICT_MAX_RESPONSE_JACCARD = 0.5  # answers sharing less than half their shingles differ materially
 
 
 def semantic_threshold_for(embedder: str) -> float:
     return SEMANTIC_THRESHOLDS.get(embedder, DEFAULT_SEMANTIC_THRESHOLD)
-CONFLICT_MAX_RESPONSE_JACCARD = 0.5  # answers sharing less than half their shingles differ materially
 
 
 @dataclass
@@ -124,14 +124,14 @@ def run(
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
     with opened(workspace) as ws, gc_paused():
-        return _Run(ws, collection, params, semantic_threshold, (model, embedder), progress).run(preview)
+        return _Run(ws, collection, params, semantic_threshold, model, embedder, progress).run(preview)
 
 
 class _Run:
     """One dedup run's state, so that each stage is a short method: links, groups, conflicts, contamination."""
 
     def __init__(self, ws: Workspace, collection: str, params: dict[str, Any], semantic_threshold: float,
-                 model: tuple[str | None, str], progress: Progress | None):
+                 model: str | None, embedder: str, progress: Progress | None):
         self.ws, self.collection, self.params, self.progress = ws, collection, params, progress
         self.methods, self.against = params["methods"], params["against"]
         self.threshold, self.num_perm = params["near_threshold"], params["num_perm"]
@@ -142,7 +142,7 @@ class _Run:
         if "semantic" in self.methods:
             from ..embed import embedder_for
 
-            self.embedder = embedder_for(*model)
+            self.embedder = embedder_for(model, embedder)
             params.update(semantic_threshold=semantic_threshold, model=self.embedder.model,
                           embedding_backend=self.embedder.backend)
         self.started = time.perf_counter()
