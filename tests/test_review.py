@@ -224,7 +224,7 @@ def test_a_verdict_is_suggested_to_the_undecided_duplicates_of_its_example(ws):
 
     def suggested(app):
         assert app.current == order[1]
-        console = Console(record=True, width=160, color_system=None)
+        console = Console(record=True, width=400, color_system=None)  # wide: a long checkout path must not push the suggestion past the edge
         console.print(app._detail(app.data.shown(app.current)))
         assert f"suggested: reject (ann rejected its duplicate {order[0][:12]})" in console.export_text()
 
