@@ -11,7 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements/lock.txt
-EXTRAS := hf,fast,embed,tui,train,bench,dev
+EXTRAS := hf,fast,embed,tui,train,ray,bench,dev
 LATEST := .venv-latest
 DEMO   := .curate-demo
 

@@ -121,9 +121,15 @@ def _crash_log() -> str:
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr: bars on a terminal, else a line every few seconds (default on; env "
                    "CURATE_PROGRESS=0 turns it off).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), envvar="CURATE_ENGINE", default="local",
+              show_default=True, help="Where ingest, dedup, check and coverage run their per-partition work: here, "
+                                      "or on a Ray cluster (the ray extra; env CURATE_ENGINE).")
+@click.option("--ray-address", metavar="ADDRESS", help="With --engine ray: join this cluster (e.g. 10.0.0.1:6379; "
+                                                       "env RAY_ADDRESS), else a local Ray instance is started.")
 @click.version_option(__version__, prog_name="curate")
 @click.pass_context
-def main(ctx: click.Context, workspace: str | None, progress: bool | None) -> None:
+def main(ctx: click.Context, workspace: str | None, progress: bool | None, engine: str,
+         ray_address: str | None) -> None:
     """Curate fine-tuning data: ingest, deduplicate, check, review, export, train.
 
     \b
@@ -135,7 +141,15 @@ def main(ctx: click.Context, workspace: str | None, progress: bool | None) -> No
       curate dedup -c support --preview          duplicates, conflicts, thresholds to choose from
       curate check -c support --max-length 4096  quality findings and a score per example
     """
-    ctx.obj = {"workspace": workspace, "progress": _progress_on(progress)}
+    ctx.obj = {"workspace": workspace, "progress": _progress_on(progress), "engine": engine,
+               "ray_address": ray_address}
+
+
+def _engine(ctx: click.Context):
+    """The engine the group options name, started (or joined) before any work."""
+    from .engine import engine_for
+
+    return engine_for(ctx.obj["engine"], ctx.obj["ray_address"])
 
 
 def _progress_on(flag: bool | None) -> bool:
@@ -363,13 +377,14 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
     from .dedup import run as run_dedup
     from .lookup import default_collection
 
+    engine = _engine(ctx)
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, None)
         with render.stage_progress(ctx.obj["progress"], "dedup") as progress:
             report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                                key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
                                semantic_threshold=semantic_threshold, model=model, embedder=embedder,
-                               against=against, preview=preview, progress=progress)
+                               against=against, preview=preview, progress=progress, engine=engine)
     _emit_report(report, report_path, as_json, render.dedup_summary)
 
 
@@ -412,6 +427,7 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, embedd
     from .provenance import check_inputs
 
     as_json = json_path == "-"
+    engine = _engine(ctx)
     with _workspace(ctx) as ws:
         name = default_collection(ws, train, "examples", param="train")
         if queries:
@@ -423,7 +439,7 @@ def coverage(ctx, train, queries, k, target_size, uncovered_below, model, embedd
             report = run_coverage(name, queries=queries, workspace=ws, k=k, target_size=target_size,
                                   uncovered_similarity=uncovered_below if uncovered_below is not None
                                   else DEFAULT_UNCOVERED_SIMILARITY, model=model, embedder=embedder, seed=seed,
-                                  progress=progress)
+                                  progress=progress, engine=engine)
     outputs = []
     if html_path:
         from .coverage.html import write_html
@@ -795,12 +811,13 @@ def check(ctx, collection, only, max_length, tokenizer, custom, prune_bottom, li
         rows = [{"name": n, "description": c.description} for n, c in sorted(REGISTRY.items())]
         _dump_json(rows) if as_json else render.check_list(rows)
         return
+    engine = _engine(ctx)
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, None)
         with render.stage_progress(ctx.obj["progress"], "check") as progress:
             report = run_checks(name, workspace=ws, only=[n.strip() for n in only.split(",")] if only else None,
                                 max_length=max_length, tokenizer=tokenizer, custom=list(custom),
-                                prune_bottom=_share(prune_bottom), progress=progress)
+                                prune_bottom=_share(prune_bottom), progress=progress, engine=engine)
     _emit_report(report, report_path, as_json, render.check_summary)
 
 

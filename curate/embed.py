@@ -8,6 +8,7 @@ embedded once per model, whatever the collection or command that asks for it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .engine import Engine
 from .errors import MissingDependency, UsageError
 from .workspace import Workspace
 
@@ -142,14 +144,19 @@ def embedder_for(model: str | None, embedder: str = "full") -> Embedder:
 
 
 def embed(texts: Sequence[str], ws: Workspace, embedder: Embedder,
-          progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Normalised embeddings of `texts` (float32, one row each), from the cache where present."""
+          progress: Callable[[int, int], None] | None = None, engine: Engine | None = None) -> np.ndarray:
+    """Normalised embeddings of `texts` (float32, one row each), from the cache where present; what the cache
+    lacks is encoded here, or by partitions on a distributed engine (the workspace stays here)."""
     hashes = [text_hash(t) for t in texts]
     cached = ws.cached_embeddings(embedder.name, list(dict.fromkeys(hashes)))
     missing = list(dict.fromkeys(h for h in hashes if h not in cached))
     if missing:
         first = {h: i for i, h in reversed(list(enumerate(hashes)))}
-        vectors = embedder.encode([texts[first[h]] for h in missing], progress)
+        todo = [texts[first[h]] for h in missing]
+        if engine is not None and engine.distributed:
+            vectors = _encode_on(engine, embedder, todo, progress)
+        else:
+            vectors = embedder.encode(todo, progress)
         rows = [(h, v.astype(np.float16).tobytes()) for h, v in zip(missing, vectors)]
         ws.store_embeddings(embedder.name, vectors.shape[1], rows)
         cached.update(rows)
@@ -158,3 +165,36 @@ def embed(texts: Sequence[str], ws: Workspace, embedder: Embedder,
     out = np.stack([np.frombuffer(cached[h], dtype=np.float16) for h in hashes]).astype(np.float32)
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)  # re-normalise after float16
     return out
+
+
+_PARTITION_BATCHES = 16  # batches per task on a distributed engine
+
+
+def _encode_on(engine: Engine, embedder: Embedder, texts: Sequence[str],
+               progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """`embedder.encode(texts)` by partitions on the engine. The partitions are runs of whole batches of the
+    same length-sorted order `encode` uses, so each text is encoded in the same batch as locally: padding
+    differs between batches, and with it the last bits of a vector."""
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    step = embedder.batch_size * _PARTITION_BATCHES
+    starts = range(0, len(texts), step)
+    parts = ([texts[i] for i in order[s:s + step]] for s in starts)
+    spec = (embedder.model, embedder.backend, embedder.batch_size)
+    out = np.empty((0, 0), dtype=np.float32)
+    for s, vectors in zip(starts, engine.map(_encode_part, parts, spec)):
+        if not out.size:
+            out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[order[s:s + step]] = vectors
+        if progress:
+            progress(min(s + step, len(texts)), len(texts))
+    return out
+
+
+def _encode_part(texts: list[str], spec: tuple[str, str, int]) -> np.ndarray:
+    return _worker_embedder(*spec).encode(texts)
+
+
+@functools.lru_cache(maxsize=2)
+def _worker_embedder(model: str, backend: str, batch_size: int) -> Embedder:
+    """One loaded model per worker process, reused by its later tasks."""
+    return Embedder(model, batch_size, backend)

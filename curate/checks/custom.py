@@ -11,6 +11,8 @@ from pathlib import Path
 from ..errors import UsageError
 from .base import REGISTRY
 
+USER_MODULE = "curate_user_checks_"  # module names of user check files: a distributed engine ships them by value
+
 
 def load_custom(paths: list[str]) -> list[str]:
     """Import user check files and installed `curate.checks` entry points; returns the names they added."""
@@ -21,7 +23,7 @@ def load_custom(paths: list[str]) -> list[str]:
         path = Path(p)
         if not path.is_file():
             raise UsageError(f"{{custom}} {p}: no such file", params=("custom",))
-        spec = importlib.util.spec_from_file_location(f"curate_user_checks_{path.stem}", path)
+        spec = importlib.util.spec_from_file_location(USER_MODULE + path.stem, path)
         if spec is None or spec.loader is None:
             raise UsageError(f"{{custom}} {p}: not a Python module (use a .py file)", params=("custom",))
         module = importlib.util.module_from_spec(spec)

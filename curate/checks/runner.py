@@ -10,15 +10,17 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator
 
+from ..engine import Engine
 from ..errors import UsageError
 from ..findings import PRUNE, Finding, Progress, Report, weight
 from ..gcpause import gc_paused
+from ..record import Example
 from ..secrets import redact, redact_value
 from ..workspace import Workspace, opened
 from .base import REGISTRY, Check, Context, Flag
-from .custom import load_custom
+from .custom import USER_MODULE, load_custom
 
 
 @dataclass
@@ -44,6 +46,7 @@ def run(
     tokenizer: str | None = None,
     custom: list[str] | None = None,
     prune_bottom: float | None = None,
+    engine: Engine | None = None,
 ) -> CheckReport:
     """Run quality checks over a collection and store their findings; see the package doc."""
     added = load_custom(custom or [])
@@ -64,11 +67,11 @@ def run(
 
         params["tokenizer"], ctx.tokenizer = load(tokenizer)
     with opened(workspace) as ws, gc_paused():
-        return _run(ws, collection, params, ctx, progress)
+        return _run(ws, collection, params, ctx, progress, engine or Engine())
 
 
 def _run(ws: Workspace, collection: str, params: dict[str, Any], ctx: Context,
-         progress: Progress | None) -> CheckReport:
+         progress: Progress | None, engine: Engine) -> CheckReport:
     started = time.perf_counter()
     names = params["checks"]
     total = ws.count_examples(collection)
@@ -77,7 +80,7 @@ def _run(ws: Workspace, collection: str, params: dict[str, Any], ctx: Context,
     failed: dict[str, str] = {}
     seconds = dict.fromkeys(names, 0.0)
     observed = _first_pass(ws, collection, total, checks, ctx, failed, seconds)
-    results = _scan(ws, collection, checks, ctx, failed, total, progress)
+    results = _scan(ws, collection, checks, ctx, failed, total, progress, engine)
     findings, flags_of = _collect(results, report, seconds, failed)
     prune_bottom = params["prune_bottom"]
     prune = _prune(report, prune_bottom, flags_of, findings) if prune_bottom else None
@@ -85,6 +88,8 @@ def _run(ws: Workspace, collection: str, params: dict[str, Any], ctx: Context,
                               time.perf_counter() - started)
     if prune:
         report.summary["prune"] = prune
+    if engine.distributed:
+        report.summary["engine"] = engine.describe()
     if 0 < observed < total:
         report.summary["set_statistics_from"] = observed  # the even sample majorities were measured on
     flagged_quality = {k: round(v, 4) for k, v in report.scores.items() if v < 1.0}  # the rest score 1.0
@@ -93,10 +98,12 @@ def _run(ws: Workspace, collection: str, params: dict[str, Any], ctx: Context,
 
 
 def _scan(ws: Workspace, collection: str, checks: dict[str, Check], ctx: Context, failed: dict[str, str],
-          total: int, progress: Progress | None) -> list[tuple]:
+          total: int, progress: Progress | None, engine: Engine) -> list[tuple]:
     """Every check on every example, by ranges of the collection: in forked workers for a large one (the
     checks, custom ones included, and the context are inherited, not pickled)."""
     global _STATE
+    if engine.distributed:
+        return list(_with_progress(_on_engine(ws, collection, checks, ctx, failed, engine), progress, total))
     workers = PARALLEL_WORKERS if total >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods() else 1
     ranges = ws.seq_bounds(collection, workers * 4)
     _STATE = (str(ws.dir), collection, checks, ctx, dict(failed))
@@ -107,6 +114,16 @@ def _scan(ws: Workspace, collection: str, checks: dict[str, Check], ctx: Context
         return list(_with_progress(map(_check_range, ranges), progress, total))
     finally:
         _STATE = None
+
+
+def _on_engine(ws: Workspace, collection: str, checks: dict[str, Check], ctx: Context, failed: dict[str, str],
+               engine: Engine) -> Iterator[tuple]:
+    """`check_examples` on partitions the head reads, on the engine's workers (user checks go by value)."""
+    engine.by_value({type(c).__module__ for c in checks.values() if type(c).__module__.startswith(USER_MODULE)})
+    total = ws.count_examples(collection)
+    ranges = ws.seq_bounds(collection, max(engine.workers * 4, -(-total // ENGINE_PARTITION)))
+    parts = (list(ws.iter_examples(collection, after=lo, until=hi)) for lo, hi in ranges)
+    return engine.map(check_examples, parts, checks, ctx, dict(failed))
 
 
 def _collect(results: list[tuple], report: CheckReport, seconds: dict[str, float],
@@ -132,6 +149,7 @@ def _collect(results: list[tuple], report: CheckReport, seconds: dict[str, float
     return findings, flags_of
 
 
+ENGINE_PARTITION = 20_000  # examples per partition on a distributed engine
 PARALLEL_MIN = 20_000  # below this, forking costs more than it saves
 FIRST_PASS_SAMPLE = 50_000  # a share measured on 50,000 examples is off by 0.5 points at most (2 sigma)
 PARALLEL_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -188,31 +206,37 @@ def _first_pass(ws, collection, total, checks, ctx, failed, seconds) -> int:
 
 
 def _check_range(bounds: tuple[int, int]):
-    """Run every check on one slice of the collection: the ids of its examples (each gets a score), and
-    rows (example, source, check, severity, score, message, evidence) for the findings. Only findings
-    carry a source: most examples have none, and the rows cross a process boundary."""
+    """`check_examples` on one slice of the collection, read in this (forked) worker."""
     if _STATE is None:
         raise RuntimeError("the check workers were not initialised")  # run() sets _STATE first, always
     ws_dir, collection, checks, ctx, failed = _STATE
+    with Workspace(ws_dir, create=False) as ws:
+        return check_examples(ws.iter_examples(collection, after=bounds[0], until=bounds[1]), checks, ctx, failed)
+
+
+def check_examples(examples: Iterable[Example], checks: dict[str, Check], ctx: Context, failed: dict[str, str]):
+    """Run every check on some examples: the ids of the examples (each gets a score), rows (example, source,
+    check, severity, score, message, evidence) for the findings, seconds per check, and the checks that
+    failed. Only findings carry a source: most examples have none, and the rows cross a process boundary."""
     ids: list[str] = []
     rows: list[tuple] = []
     seconds = dict.fromkeys(checks, 0.0)
-    with Workspace(ws_dir, create=False) as ws:
-        for example in ws.iter_examples(collection, after=bounds[0], until=bounds[1]):
-            ids.append(example.id)
-            source = None
-            for name, check in checks.items():
-                if name in failed:
-                    continue
-                t = time.perf_counter()
-                try:
-                    for flag in check.check(example, ctx):
-                        source = source or example.source.location()
-                        rows.append((example.id, source, name, flag.severity, flag.score, flag.message,
-                                     flag.evidence))
-                except Exception:  # one broken check never stops the rest
-                    failed[name] = f"on example {example.id}: " + traceback.format_exc(limit=3)
-                seconds[name] += time.perf_counter() - t
+    failed = dict(failed)
+    for example in examples:
+        ids.append(example.id)
+        source = None
+        for name, check in checks.items():
+            if name in failed:
+                continue
+            t = time.perf_counter()
+            try:
+                for flag in check.check(example, ctx):
+                    source = source or example.source.location()
+                    rows.append((example.id, source, name, flag.severity, flag.score, flag.message,
+                                 flag.evidence))
+            except Exception:  # one broken check never stops the rest
+                failed[name] = f"on example {example.id}: " + traceback.format_exc(limit=3)
+            seconds[name] += time.perf_counter() - t
     return ids, rows, seconds, failed
 
 

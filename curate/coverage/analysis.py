@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dedup.text import normalise
+from ..engine import Engine
 from ..errors import UsageError
 from ..findings import Progress, Report
 from ..record import Source
@@ -146,9 +147,10 @@ def _map_gaps(p: _Placed, entries: list[dict[str, Any]], shown_queries: list[int
 def run(collection: str, *, workspace: Workspace | str | None = None, progress: Progress | None = None,
         queries: str | None = None, k: int | None = None, target_size: int | None = None,
         uncovered_similarity: float = DEFAULT_UNCOVERED_SIMILARITY, model: str | None = None,
-        seed: int = 0, with_map: bool = True, embedder: str = "full") -> CoverageReport:
+        seed: int = 0, with_map: bool = True, embedder: str = "full", engine: Engine | None = None) -> CoverageReport:
     """Find where `collection`'s prompts miss the `queries` collection's texts; see the module doc. Without
-    queries, the training set's own balance. with_map=False skips the t-SNE map only the HTML page shows."""
+    queries, the training set's own balance. with_map=False skips the t-SNE map only the HTML page shows. On a
+    distributed `engine` its workers compute the embeddings; clustering and neighbourhoods stay here."""
     from ..embed import embedder_for
 
     if k is not None and k < 1:
@@ -168,7 +170,7 @@ def run(collection: str, *, workspace: Workspace | str | None = None, progress: 
         if queries and not q_side.texts:
             raise UsageError(f"collection {queries!r} has no query text")
         run_id = ws.start_run(collection, "coverage", params, reads=[queries] if queries else [])
-        placed = _place(ws, encoder, t_side, q_side, k, seed, progress)
+        placed = _place(ws, encoder, t_side, q_side, k, seed, progress, engine)
         size = target_size or len(t_side.texts)
         gaps = _gap_entries(placed, size, seed)
         clusters = _clusters(placed, size)
@@ -217,11 +219,13 @@ class _Placed:
 
 
 def _place(ws: Workspace, embedder: Embedder, t_side: _Side, q_side: _Side, k: int | None, seed: int,
-           progress: Progress | None) -> _Placed:
+           progress: Progress | None, engine: Engine | None) -> _Placed:
     from ..embed import embed
 
     texts = t_side.texts + q_side.texts
-    vectors = embed(texts, ws, embedder, (lambda d, t: progress("embed", d, t)) if progress else None)
+    if progress:  # now, not after the first batch: loading (or distilling) the model can take minutes
+        progress("embed", 0, len(texts))
+    vectors = embed(texts, ws, embedder, (lambda d, t: progress("embed", d, t)) if progress else None, engine)
     tv, qv = vectors[:len(t_side.texts)], vectors[len(t_side.texts):]
     if progress:
         progress("cluster", 0, None)

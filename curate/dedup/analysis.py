@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from .. import matching
+from ..engine import Engine
 from ..errors import UsageError
 from ..findings import CONFLICT, CONTAMINATION, DUPLICATE, Finding, Progress, Report, Severity
 from ..gcpause import gc_paused
@@ -24,6 +25,7 @@ from ..workspace import Workspace, opened
 from .corpus import exact_classes, load
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
+from .partitioned import band_candidates_on, signed_on
 from .preview import near_preview, semantic_preview
 from .shingles import ShingleSets, shingle_ids
 from .signatures import NUM_PERM
@@ -60,28 +62,33 @@ class DedupReport(Report):
 
 
 def _near_edges(docs: WordIds, class_of: np.ndarray, threshold: float, num_perm: int,
-                progress: Progress | None) -> tuple[list[Edge], dict]:
+                progress: Progress | None, engine: Engine) -> tuple[list[Edge], dict]:
     """Near links among one member per exact class, as edges between example indices."""
     reps = np.flatnonzero(class_of == np.arange(len(class_of)))
     if progress:
         progress("shingle", 0, None)
-    sets = shingle_ids(docs.take(reps))
+    sig, by_band = None, None
+    if engine.distributed:
+        sets, sig = signed_on(engine, docs.take(reps), num_perm)
+        by_band = band_candidates_on(engine)
+    else:
+        sets = shingle_ids(docs.take(reps))
     if progress:
         progress("near", 0, None)
-    res = near_duplicates(sets, threshold, num_perm=num_perm)
+    res = near_duplicates(sets, threshold, num_perm=num_perm, sig=sig, by_band=by_band)
     edges = [Edge(int(reps[a]), int(reps[b]), float(s), "near") for (a, b), s in zip(res.pairs.tolist(), res.scores)]
     stats = {"candidates": res.candidates, "verified": int(len(res.pairs)), "bands": res.bands, "rows": res.rows}
     return edges, stats
 
 
 def _conflicts(prompts: WordIds, responses: WordIds, threshold: float,
-               num_perm: int) -> list[tuple[int, int, float, float]]:
+               num_perm: int, engine: Engine) -> list[tuple[int, int, float, float]]:
     """(a, b, prompt similarity, response Jaccard) for near-identical prompts with different answers."""
     class_of, classes = exact_classes(prompts)
     pairs: list[tuple[int, int, float]] = []
     for members in classes.values():
         pairs += [(members[0], m, 1.0) for m in members[1:]]
-    near, _ = _near_edges(prompts, class_of, threshold, num_perm, None)
+    near, _ = _near_edges(prompts, class_of, threshold, num_perm, None, engine)
     pairs += [(e.a, e.b, e.score) for e in near]
     if not pairs:
         return []
@@ -106,6 +113,7 @@ def run(
     against: str | None = None,
     preview: bool = False,
     num_perm: int = NUM_PERM,
+    engine: Engine | None = None,
 ) -> DedupReport:
     """Find duplicate groups in a collection and store them as a dedup run; see the module doc."""
     if semantic_threshold is None:
@@ -124,15 +132,17 @@ def run(
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
     with opened(workspace) as ws, gc_paused():
-        return _Run(ws, collection, params, semantic_threshold, model, embedder, progress).run(preview)
+        return _Run(ws, collection, params, semantic_threshold, model, embedder, progress,
+                    engine or Engine()).run(preview)
 
 
 class _Run:
     """One dedup run's state, so that each stage is a short method: links, groups, conflicts, contamination."""
 
     def __init__(self, ws: Workspace, collection: str, params: dict[str, Any], semantic_threshold: float,
-                 model: str | None, embedder: str, progress: Progress | None):
+                 model: str | None, embedder: str, progress: Progress | None, engine: Engine):
         self.ws, self.collection, self.params, self.progress = ws, collection, params, progress
+        self.engine = engine
         self.methods, self.against = params["methods"], params["against"]
         self.threshold, self.num_perm = params["near_threshold"], params["num_perm"]
         self.semantic_threshold = semantic_threshold
@@ -166,7 +176,7 @@ class _Run:
         report = DedupReport(collection, run_id, self.params)
         with self._stage("load"):
             self.corpus = load(ws, collection, self.params["key"], kind == "examples" or self.against is not None,
-                               "semantic" in self.methods, self.progress)
+                               "semantic" in self.methods, self.progress, self.engine)
         self.class_of, classes = exact_classes(self.corpus.words)
         edges, near_stats = self._links(classes)
         groups, repeats = self._groups(edges)
@@ -193,7 +203,7 @@ class _Run:
         if "near" in self.methods:
             with self._stage("near"):
                 near_edges, near_stats = _near_edges(self.corpus.words, self.class_of, self.threshold,
-                                                     self.num_perm, self.progress)
+                                                     self.num_perm, self.progress, self.engine)
                 edges += near_edges
         if self.embedder is not None:
             with self._stage("semantic"):
@@ -208,10 +218,10 @@ class _Run:
         reps = self.sem_reps = np.flatnonzero(self.class_of == np.arange(len(self.corpus)))
         texts = [self.corpus.texts[i] for i in reps]
         emb = self.emb = embed(texts, self.ws, embedder,
-                               (lambda done, total: progress("embed", done, total)) if progress else None)
+                               (lambda done, total: progress("embed", done, total)) if progress else None, self.engine)
         if progress:
             progress("semantic", 0, None)
-        pairs, cos = semantic_links(emb, self.semantic_threshold)
+        pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine)
         return [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
 
     def _groups(self, edges: list[Edge]) -> tuple[list[Group], dict[str, list[Source]]]:
@@ -258,7 +268,8 @@ class _Run:
 
     def _conflict_findings(self, report: DedupReport) -> None:
         ids, sources = self.corpus.ids, self.corpus.sources
-        for a, b, ps, rj in _conflicts(self.corpus.prompts, self.corpus.responses, self.threshold, self.num_perm):
+        for a, b, ps, rj in _conflicts(self.corpus.prompts, self.corpus.responses, self.threshold, self.num_perm,
+                                       self.engine):
             report.conflicts.append({"a": ids[a], "b": ids[b], "prompt_similarity": round(ps, 4),
                                      "response_similarity": round(rj, 4), "source_a": sources[a].location(),
                                      "source_b": sources[b].location()})
@@ -276,8 +287,9 @@ class _Run:
         if self.embedder is not None:
             from ..embed import embed
 
-            mine = embed([ex.prompt for ex in ws.iter_examples(self.collection)], ws, self.embedder)
-            by_meaning = matching.semantic(mine, embed([ex.prompt for ex in other], ws, self.embedder),
+            mine = embed([ex.prompt for ex in ws.iter_examples(self.collection)], ws, self.embedder, None, self.engine)
+            theirs = embed([ex.prompt for ex in other], ws, self.embedder, None, self.engine)
+            by_meaning = matching.semantic(mine, theirs,
                                            self.semantic_threshold)
         # Against an eval set (examples) a match is a leak: an error, which export drops. Against production
         # queries it is overlap worth seeing but not a fault (covering what users ask is the point): info.
@@ -315,6 +327,7 @@ class _Run:
             "conflicts": len(report.conflicts), "contaminated": len(report.contamination),
             "near": near_stats, "seconds": round(time.perf_counter() - self.started, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            **({"engine": self.engine.describe()} if self.engine.distributed else {}),
         }
 
 

@@ -4,12 +4,15 @@ and answers' where conflicts or contamination need them); exact classes over tho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
+from ..engine import Engine
 from ..findings import Progress
 from ..record import Source
 from ..workspace import Workspace
+from .partitioned import word_ids_on
 from .text import key_text
 from .tokens import WordIds, word_ids
 
@@ -54,7 +57,7 @@ def exact_classes(docs: WordIds) -> tuple[np.ndarray, dict[int, list[int]]]:
 
 
 def load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text: bool,
-          progress: Progress | None) -> Corpus:
+          progress: Progress | None, engine: Engine | None = None) -> Corpus:
     """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
     total = ws.count_examples(collection)
     c = Corpus([], [], [], [])
@@ -75,12 +78,13 @@ def load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text: 
             responses.append(response)
         if progress and n % 5000 == 0:
             progress("load", n, total)
-    c.words = word_ids(c.texts)
+    hashed = partial(word_ids_on, engine) if engine is not None and engine.distributed else word_ids
+    c.words = hashed(c.texts)
     if not with_text:  # only embeddings need the raw text again; as words it is a fraction of the memory
         c.texts = []
     if with_turns:
-        c.prompts = c.words if key == "prompt" else word_ids(prompts)
-        c.responses = c.words if key == "response" else word_ids(responses)
+        c.prompts = c.words if key == "prompt" else hashed(prompts)
+        c.responses = c.words if key == "response" else hashed(responses)
     if progress:
         progress("load", total, total)
     return c

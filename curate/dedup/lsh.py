@@ -5,7 +5,7 @@ Jaccard similarity, so no false pair is reported. `bench/dedup.py` measures it a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -13,6 +13,8 @@ from ..gcpause import gc_paused
 from . import kernels
 from .shingles import ShingleSets, ranges
 from .signatures import NUM_PERM, signatures
+
+ByBand = Callable[[np.ndarray, int, int, np.ndarray], Iterator[np.ndarray]]  # (sig, bands, rows, valid) -> pairs
 
 _MAX_BUCKET = 64  # buckets larger than this are verified as a star and a chain, not all pairs
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -157,18 +159,32 @@ class NearResult:
 
 def near_duplicates(sets: ShingleSets, threshold: float, *, num_perm: int = NUM_PERM, seed: int = 1,
                     sig: np.ndarray | None = None, threads: int = 2, all_pairs: bool = False,
-                    engine: str = "oph") -> NearResult:
+                    engine: str = "oph", by_band: ByBand | None = None) -> NearResult:
     """Verified near-duplicate pairs (true Jaccard >= threshold).
 
     By default the pairs are the links that connect groups: band by band, only candidates between
     documents not yet in the same group are verified, so a cluster of k near-copies costs about k
     verifications, not k^2, and memory stays linear. `all_pairs=True` returns every verified pair
-    (for threshold previews on samples)."""
+    (for threshold previews on samples). `by_band` yields each band's bucket candidates (default: here, band
+    by band; dedup/partitioned.py runs them on a distributed engine)."""
     with gc_paused():
-        return _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, engine)
+        return _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, engine, by_band)
 
 
-def _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, engine) -> NearResult:
+def band_candidates(sig: np.ndarray, bands: int, rows: int, valid: np.ndarray) -> Iterator[np.ndarray]:
+    """Each band's bucket candidates as star-and-chain pairs, in band order."""
+    for keys in _band_keys(sig, bands, rows):
+        yield star_chain(keys, valid)
+
+
+def star_chain(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """One band's star-and-chain pairs: distinct, and already (smaller, larger)."""
+    if kernels.AVAILABLE:  # a hash table in one pass instead of a sort: the same pairs
+        return kernels.star_chain_pairs(keys, valid)
+    return np.concatenate(_bucket_pairs(keys, valid, star_only=True) or [np.zeros((0, 2), np.int64)])
+
+
+def _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, engine, by_band) -> NearResult:
     if sig is None:
         sig = signatures(sets, num_perm, seed, threads, engine)
     bands, rows = optimal_bands(threshold, num_perm)
@@ -185,12 +201,7 @@ def _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, e
     found_pairs: list[np.ndarray] = []
     found_scores: list[np.ndarray] = []
     n_cand = 0
-    for keys in _band_keys(sig, bands, rows):
-        # One band's star-and-chain pairs are distinct and already (smaller, larger): no dedupe needed.
-        if kernels.AVAILABLE:  # a hash table in one pass instead of a sort: the same pairs
-            cand = kernels.star_chain_pairs(keys, valid)
-        else:
-            cand = np.concatenate(_bucket_pairs(keys, valid, star_only=True) or [np.zeros((0, 2), np.int64)])
+    for cand in (by_band or band_candidates)(sig, bands, rows, valid):
         cand = cand[parent[cand[:, 0]] != parent[cand[:, 1]]]
         n_cand += len(cand)
         if not len(cand):

@@ -14,8 +14,11 @@ As with near duplicates, only links between different groups are kept.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..engine import Engine
 from .lsh import union_pairs
 
 BRUTE_FORCE_MAX = 20_000
@@ -25,6 +28,7 @@ ANN_K_MAX = 1024  # past this many neighbours above the threshold a document is 
 # HNSW settings (bench/ann.py): i8 vectors for the graph, exact cosines for the verdict.
 _ANN_DTYPE, _ANN_CONNECTIVITY, _ANN_EXPANSION_ADD, _ANN_EXPANSION_SEARCH = "i8", 16, 64, 64
 _PAIR_BLOCK = 65536
+ANN_PARTITION = 100_000  # documents searched per task on a distributed engine
 
 
 def _have_usearch() -> bool:
@@ -44,21 +48,50 @@ def _exact_cos(emb: np.ndarray, rows: np.ndarray, keys: np.ndarray) -> np.ndarra
     return out
 
 
-def ann_pairs(emb: np.ndarray, threshold: float, k: int = ANN_K, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def ann_pairs(emb: np.ndarray, threshold: float, k: int = ANN_K, threads: int = 0,
+              engine: Engine | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (lower index first, sorted) with exact cosine >= threshold among each document's approximate
-    nearest neighbours (usearch HNSW), and their cosines."""
+    nearest neighbours (usearch HNSW), and their cosines. The index is built here; on a distributed engine
+    the searches run by partitions of documents, each on a copy of it (a search depends on the index and
+    its document alone, so the pairs are the same)."""
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    index = _ann_index(emb)
+    n = len(emb)
+    if engine is not None and engine.distributed:
+        slices = [np.arange(s, min(n, s + ANN_PARTITION)) for s in range(0, n, ANN_PARTITION)]
+        found = list(engine.map(_ann_search_part, slices, bytes(index.save()), emb, threshold, k))
+    else:
+        found = [_ann_search(index, emb, np.arange(n), threshold, k, threads)]
+    a, b, c = (np.concatenate([f[i] for f in found]) for i in range(3))
+    _, first = np.unique(a * n + b, return_index=True)
+    return np.stack([a[first], b[first]], axis=1), c[first]
+
+
+def _ann_index(emb: np.ndarray) -> Any:
     from usearch.index import Index
 
-    n, d = emb.shape
-    emb = np.ascontiguousarray(emb, dtype=np.float32)
-    index = Index(ndim=d, metric="ip", dtype=_ANN_DTYPE, connectivity=_ANN_CONNECTIVITY,
+    index = Index(ndim=emb.shape[1], metric="ip", dtype=_ANN_DTYPE, connectivity=_ANN_CONNECTIVITY,
                   expansion_add=_ANN_EXPANSION_ADD, expansion_search=_ANN_EXPANSION_SEARCH, enable_key_lookups=False)
-    index.add(np.arange(n, dtype=np.uint64), emb, threads=1)  # one thread: the graph depends on the input only
-    rows = np.arange(n)
+    index.add(np.arange(len(emb), dtype=np.uint64), emb, threads=1)  # one thread: the graph depends on the input only
+    return index
+
+
+def _ann_search_part(rows: np.ndarray, saved: bytes, emb: np.ndarray, threshold: float,
+                     k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from usearch.index import Index
+
+    return _ann_search(Index.restore(saved), emb, rows, threshold, k, 1)
+
+
+def _ann_search(index: Any, emb: np.ndarray, rows: np.ndarray, threshold: float, k: int,
+                threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, cos) with a < b for these rows' neighbours at cosine >= threshold, looking further (4x k, up to
+    ANN_K_MAX) for rows whose last neighbour found is still above it."""
+    n = len(emb)
     found_a, found_b, found_c = [], [], []
     while len(rows):
         k = min(k, n)
-        index.expansion_search = max(_ANN_EXPANSION_SEARCH, k)  # type: ignore[misc]  # usearch has a setter
+        index.expansion_search = max(_ANN_EXPANSION_SEARCH, k)  # usearch has a setter
         keys = index.search(emb[rows], k, threads=threads).keys.astype(np.int64)  # searches are independent
         valid = (keys >= 0) & (keys < n)
         keys = np.where(valid, keys, rows[:, None])
@@ -73,9 +106,7 @@ def ann_pairs(emb: np.ndarray, threshold: float, k: int = ANN_K, threads: int = 
             break
         rows = rows[hit.sum(axis=1) >= k - 1]  # the k-th neighbour may still be above: look further
         k *= 4
-    a, b, c = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_c)
-    _, first = np.unique(a * n + b, return_index=True)
-    return np.stack([a[first], b[first]], axis=1), c[first]
+    return np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_c)
 
 
 def _links(parent: np.ndarray, a: np.ndarray, b: np.ndarray, cos: np.ndarray,
@@ -133,14 +164,16 @@ def _forest(parent: np.ndarray, a: np.ndarray, b: np.ndarray, score: np.ndarray)
     return keep
 
 
-def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(pairs, cosines) linking documents whose embeddings have cosine >= threshold."""
+def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0,
+                   engine: Engine | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(pairs, cosines) linking documents whose embeddings have cosine >= threshold; the neighbour search
+    runs by partitions on a distributed engine."""
     n = len(emb)
     parent = np.arange(n)
     pairs_out: list[np.ndarray] = []
     scores_out: list[np.ndarray] = []
     if n > BRUTE_FORCE_MAX and _have_usearch():
-        pairs, cos = ann_pairs(emb, threshold)
+        pairs, cos = ann_pairs(emb, threshold, engine=engine)
         for s in range(0, len(pairs), _PAIR_BLOCK):
             parent = _links(parent, pairs[s:s + _PAIR_BLOCK, 0], pairs[s:s + _PAIR_BLOCK, 1], cos[s:s + _PAIR_BLOCK],
                             pairs_out, scores_out)
