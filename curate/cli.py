@@ -208,11 +208,12 @@ def ingest(ctx, files, collection, kind, fmt, mapping, container, strict, max_re
 
     limits = Limits(parse_size(max_record, "--max-record-bytes"), parse_size(max_inflated, "--max-decompressed-bytes"),
                     max_ratio)
+    engine = _engine(ctx)
     with render.file_progress(ctx.obj["progress"]) as progress:
         report = run_ingest(files, collection, kind=kind, format=fmt, mapping=parse_mapping(mapping),
                             container=container, workspace=ctx.obj["workspace"], progress=progress, limits=limits,
                             columns=[c.strip() for c in columns.split(",")] if columns else None,
-                            header_row=not no_header)
+                            header_row=not no_header, engine=engine)
     if as_json:
         _dump_json(report.to_dict())
     else:

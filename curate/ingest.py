@@ -17,10 +17,11 @@ from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
+from .engine import Engine
 from .errors import ROW_ERRORS, InputFileError, RowRejected, UsageError
 from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
 from .gcpause import gc_paused
@@ -316,9 +317,9 @@ def _fix_finder(ws: Workspace, cid: int, collection: str, inp: InputFile) -> _Fi
 
 
 def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, fmt: str | None,
-                 mapping: dict[str, str], progress: ProgressFn | None) -> None:
+                 mapping: dict[str, str], progress: ProgressFn | None, engine: Engine) -> None:
     try:
-        _read_rows(inp, batcher, file, kind, fmt, mapping, progress)
+        _read_rows(inp, batcher, file, kind, fmt, mapping, progress, engine)
     except InputFileError as exc:
         batcher.flush(file)  # keep what was read before the damage
         batcher.drain()
@@ -332,31 +333,89 @@ def _ingest_file(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str,
 
 
 def _read_rows(inp: InputFile, batcher: _Batcher, file: FileReport, kind: str, fmt: str | None,
-               mapping: dict[str, str], progress: ProgressFn | None) -> None:
-    for row in inp.rows(progress, is_record):
+               mapping: dict[str, str], progress: ProgressFn | None, engine: Engine) -> None:
+    spec = (kind, fmt, mapping, batcher.cid, batcher.ingest_id)
+    rows = _counted(inp.rows(progress, is_record), file)
+    converted = _converted_on(engine, rows, spec) if engine.distributed else \
+        ((row, _unread(row) or convert_row(_fields(row), *spec)) for row in rows)
+    for row, result in converted:
+        if result[0] == "bad":
+            batcher.add_bad(row, result[1], result[2], file)
+        else:
+            file.formats[result[1]] += len(result[2])
+            for encoded_row, warnings in result[2]:
+                batcher.add(encoded_row, warnings, file)
+
+
+def _counted(rows: Iterator[RawRow], file: FileReport) -> Iterator[RawRow]:
+    for row in rows:
         file.rows += 1
         if row.path != file.path:
             file.parts[row.path] += 1
-        if row.error is not None:
-            batcher.add_bad(row, *row.error, file)
-            continue
-        record = apply_mapping(row.value, mapping) if isinstance(row.value, dict) else row.value
+        yield row
+
+
+def _unread(row: RawRow) -> tuple | None:
+    """("bad", code, message) for a row the reader could not parse."""
+    return ("bad", *row.error) if row.error else None
+
+
+def _fields(row: RawRow) -> tuple:
+    """What converting a row needs: not its verbatim text, which only the quarantine keeps."""
+    return row.path, row.line, row.index, row.value, row.notes
+
+
+def convert_row(fields: tuple, kind: str, fmt: str | None, mapping: dict[str, str], cid: int,
+                ingest_id: int) -> tuple:
+    """One parsed row as ("ok", format, [(encoded example, warnings), ...]) or ("bad", code, message): a pure
+    function of the row, so it gives the same on any engine."""
+    path, line, index, value, notes = fields
+    record = apply_mapping(value, mapping) if isinstance(value, dict) else value
+    try:
+        name, converted = convert_record(record, kind, fmt)
+        source = Source(path, line, index, name)
+        examples = [Example.create(c.messages, source, c.metadata, c.tools, [*c.warnings, *notes])
+                    for c in converted]
+        return "ok", name, [(encode_example(cid, ingest_id, e), e.warnings) for e in examples]
+    except RowRejected as rej:
+        return "bad", rej.code, rej.message
+    except orjson.JSONEncodeError:
+        return "bad", "encoding_error", "the text holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)"
+
+
+ENGINE_PARTITION = 20_000  # rows per task on a distributed engine
+
+
+def _convert_part(fields: list[tuple | None], spec: tuple) -> list[tuple | None]:
+    return [None if f is None else convert_row(f, *spec) for f in fields]
+
+
+def _converted_on(engine: Engine, rows: Iterator[RawRow], spec: tuple) -> Iterator[tuple[RawRow, tuple]]:
+    """(row, converted) in file order, converted by partitions on the engine while this process reads on. A
+    file damaged part-way stops the reading, not the rows read before it: they are converted and kept first."""
+    sent: deque[list[RawRow]] = deque()
+    damage: list[InputFileError] = []
+
+    def parts() -> Iterator[list[tuple | None]]:
+        batch: list[RawRow] = []
         try:
-            name, converted = convert_record(record, kind, fmt)
-            source = Source(row.path, row.line, row.index, name)
-            examples = [Example.create(c.messages, source, c.metadata, c.tools, [*c.warnings, *row.notes])
-                        for c in converted]
-            encoded = [encode_example(batcher.cid, batcher.ingest_id, e) for e in examples]
-        except RowRejected as rej:
-            batcher.add_bad(row, rej.code, rej.message, file)
-            continue
-        except orjson.JSONEncodeError:
-            batcher.add_bad(row, "encoding_error", "the text holds a lone UTF-16 surrogate "
-                            "(an unpaired \\ud800-\\udfff escape)", file)
-            continue
-        file.formats[name] += len(converted)
-        for example, encoded_row in zip(examples, encoded):
-            batcher.add(encoded_row, example.warnings, file)
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= ENGINE_PARTITION:
+                    sent.append(batch)
+                    yield [None if r.error else _fields(r) for r in batch]
+                    batch = []
+        except InputFileError as exc:
+            damage.append(exc)
+        if batch:
+            sent.append(batch)
+            yield [None if r.error else _fields(r) for r in batch]
+
+    for results in engine.map(_convert_part, parts(), spec):
+        for row, result in zip(sent.popleft(), results):
+            yield row, _unread(row) or result
+    if damage:
+        raise damage[0]
 
 
 def ingest(
@@ -372,13 +431,15 @@ def ingest(
     limits: Limits | None = None,
     columns: list[str] | None = None,
     header_row: bool = True,
+    engine: Engine | None = None,
 ) -> IngestReport:
     """Ingest files into a collection; returns the counts and the first errors.
 
     `format` forces one input format (else each record is detected); `mapping` renames
     source fields first (``{"question": "instruction"}``); `container` forces the file type; `limits`
     bounds what one record or one compressed file may take (see readers/limits.py); `columns` names
-    CSV/TSV columns, and without `header_row` their first row is data.
+    CSV/TSV columns, and without `header_row` their first row is data. On a distributed `engine`, rows are
+    converted (detected, validated, hashed) by its workers; reading and the workspace stay here.
     Raises InputFileError / UsageError / WorkspaceError for problems with the call itself;
     bad rows never raise, they are quarantined.
     """
@@ -410,7 +471,7 @@ def ingest(
                     batcher.fixes = _fix_finder(ws, cid, name, inp)
                     report.files.append(file)
                     _ingest_file(inp, batcher, file, kind, format, mapping or {},
-                                 progress(inp) if progress else None)
+                                 progress(inp) if progress else None, engine or Engine())
             finally:
                 batcher.close()
         report.seconds = time.perf_counter() - started

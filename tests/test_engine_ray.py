@@ -5,6 +5,7 @@ multi-node recipe's commands on one machine."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
@@ -25,7 +26,7 @@ from curate.checks import run as run_checks
 from curate.cli import main
 from curate.dedup import run as run_dedup
 from curate.engine import Engine, RayEngine, engine_for
-from curate.errors import UsageError
+from curate.errors import InputFileError, UsageError
 
 from .conftest import SHARED, require
 
@@ -78,6 +79,41 @@ def small_partitions(monkeypatch):
     monkeypatch.setattr(semantic, "ANN_PARTITION", 600)
     monkeypatch.setattr(semantic, "BRUTE_FORCE_MAX", 500)  # the ANN path, whose searches go to the workers
     monkeypatch.setattr(embed, "_PARTITION_BATCHES", 1)
+
+
+def _rows(ws: Path) -> list[list]:
+    with curate.Workspace(ws) as w:
+        return [w.conn.execute(f"SELECT {columns} FROM {table} ORDER BY rowid").fetchall() for table, columns in (
+            ("examples", "id, messages, tools, metadata, warnings, path, line, idx, format"),
+            ("repeats", "*"), ("quarantine", "path, line, idx, code, message, raw"))]
+
+
+def test_ingest_converts_on_the_workers_with_the_same_rows(ray_engine, small_partitions, tmp_path, monkeypatch):
+    """Real files plus a damaged one: the same examples, repeats and quarantined rows in the same order, and a
+    file that breaks part-way keeps the rows before the break on both engines."""
+    monkeypatch.setattr(sys.modules["curate.ingest"], "ENGINE_PARTITION", 300)
+    damaged = tmp_path / "damaged.jsonl"
+    records = json.loads((SHARED / "code_alpaca_2k" / "code_alpaca_2k.json").read_text())[:900]
+    lines = [json.dumps(r) for r in records]
+    lines[5] = '{"messages": [{"role": "user", "content": "hi"'  # cut short
+    lines[400] = '{"messages": [{"role": "robot", "content": "beep"}]}'  # not a conversation
+    lines[650] = '{"instruction": "a lone \\ud800 surrogate", "output": "x"}'
+    damaged.write_text("\n".join(lines + lines[:50]) + "\n")  # the last 50 again: repeats
+    files = [SHARED / "alpaca_gpt4_en_demo" / "alpaca_en_demo.json", damaged,
+             Path(__file__).resolve().parents[1] / "sample_data" / "escalations.csv"]
+    a = curate.ingest(files, "mix", workspace=tmp_path / "local")
+    b = curate.ingest(files, "mix", workspace=tmp_path / "ray", engine=ray_engine)
+    assert a.quarantined >= 3 and a.repeats >= 50 and a.accepted > 1000
+    assert (a.to_dict() | {"workspace": "", "seconds": 0}) == (b.to_dict() | {"workspace": "", "seconds": 0})
+    assert _rows(tmp_path / "local") == _rows(tmp_path / "ray")
+    cut = tmp_path / "cut.jsonl.gz"  # a download that stopped: the file ends mid-stream
+    cut.write_bytes(gzip.compress(("\n".join(lines * 3) + "\n").encode())[:-2000])
+    before = len(_rows(tmp_path / "local")[0])
+    for ws in ("local", "ray"):
+        with pytest.raises(InputFileError, match="rows were read and kept"):
+            curate.ingest([cut], "cut", workspace=tmp_path / ws, engine=ray_engine if ws == "ray" else None)
+    kept = _rows(tmp_path / "local")
+    assert kept == _rows(tmp_path / "ray") and len(kept[0]) > before  # distinct rows of the first copy, at least
 
 
 def _same(a, b) -> None:
