@@ -102,18 +102,22 @@ def calibrate(full_train: np.ndarray, static_train: np.ndarray, y: np.ndarray) -
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--skip-torch", action="store_true", help="leave out the sentence-transformers peer")
+    table(ap.parse_args().skip_torch)
+
+
+def table(skip_torch: bool = False) -> None:
+    """Print the quality/speed table (bench/scale.py prints it too)."""
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--skip-torch", action="store_true", help="leave out the sentence-transformers peer")
-    args = ap.parse_args()
     t = time.perf_counter()
     static = Embedder(backend="static")
     static.encode(["warm up"])
     print(f"static model ready (distilled now or loaded from the cache): {time.perf_counter() - t:.1f} s")
     encoders = {"static": static, "full (int8 ONNX)": Embedder(backend="onnx-int8")}
-    if not args.skip_torch:
+    if not skip_torch:
         encoders["sentence-transformers fp32"] = SentenceTransformers()
     ta, tb, ty = msrp("test")
     sa, sb, sy = sts()

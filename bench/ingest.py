@@ -14,11 +14,12 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import measure  # bench/measure.py: time and peak RSS of a command's process tree
 
 WORDS = ("the a to of and in is for on with that how what why can you my account order refund "
          "delivery card payment password reset login app error update plan billing invoice price "
@@ -45,20 +46,12 @@ def build(path: Path, n: int, seed: int = 0) -> None:
             fh.write(last)
 
 
-# A wrapper per measured command: its only child is the command, so RUSAGE_CHILDREN is that command's peak.
-_WRAP = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r)")
-
-
 def _child(cmd: list[str]) -> tuple[float, float, str]:
-    """Run cmd, return (seconds, peak RSS in MB, stdout)."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _WRAP, *cmd], capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"{cmd[:4]} failed:\n{proc.stderr[-2000:]}")
-    peak_kb = int(proc.stderr.strip().splitlines()[-1])
-    return seconds, peak_kb / 1024, proc.stdout
+    """Run cmd, return (seconds, peak RSS of its process tree in MB, stdout)."""
+    r = measure.run(cmd)
+    if r.returncode != 0:
+        sys.exit(f"{cmd[:4]} failed:\n{r.stderr[-2000:]}")
+    return r.seconds, r.peak_mb, r.stdout
 
 
 def main() -> None:
