@@ -1,9 +1,11 @@
 """Run a command in its own subprocess and measure it: wall time and the peak RSS of its process tree.
 
 Shared by the benchmarks that time the CLI (bench/ingest.py, bench/scale.py). The peak is the larger of
-two readings: the sum of the RSS of the command and all its descendants, sampled every 0.1 s from /proc
-(a forked writer and its parser count together), and the kernel's own peak for the largest single
-process of the tree (`wait4`), which catches spikes shorter than a sample.
+two readings, both sampled every 0.1 s from /proc: the sum of the RSS of the command and all its
+descendants (a forked writer and its parser count together), and the largest VmHWM (the kernel's own
+peak since exec) of any one process of the tree, which catches spikes shorter than a sample. Not
+`wait4`'s ru_maxrss: after a vfork and exec it can report the parent's size (the benchmark's own), which
+made every step of one table read 1,935 MB.
 """
 
 from __future__ import annotations
@@ -43,18 +45,22 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(roots: list[int]) -> int:
-    """Bytes resident in the processes `roots` and all their descendants."""
-    children, total, todo = _children(), 0, list(roots)
+def tree_rss(roots: list[int]) -> tuple[int, int]:
+    """Bytes resident now in the processes `roots` and all their descendants, and the largest peak (VmHWM) of
+    any one of them since its exec."""
+    children, total, largest, todo = _children(), 0, 0, list(roots)
     while todo:
         pid = todo.pop()
         todo += children.get(pid, [])
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
                 total += int(fh.read().split()[1]) * PAGE
-        except OSError:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                hwm = next((line for line in fh if line.startswith(b"VmHWM:")), b"VmHWM: 0 kB")
+            largest = max(largest, int(hwm.split()[1]) * 1024)
+        except (OSError, ValueError):
             pass
-    return total
+    return total, largest
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None = None,
@@ -64,19 +70,18 @@ def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None
     out, err = _scratch("out"), _scratch("err")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, start_new_session=True)
-    peak, status, usage = 0, None, None
+    peak, status = 0, None
     while status is None:
-        peak = max(peak, tree_rss([proc.pid, *also]))
-        pid, code, rusage = os.wait4(proc.pid, os.WNOHANG)
+        peak = max(peak, *tree_rss([proc.pid, *also]))
+        pid, code = os.waitpid(proc.pid, os.WNOHANG)
         if pid:
-            status, usage = os.waitstatus_to_exitcode(code), rusage
+            status = os.waitstatus_to_exitcode(code)
             continue
         if timeout is not None and time.perf_counter() - t0 > timeout:
             os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(0.1)
     seconds = time.perf_counter() - t0
     proc.returncode = status  # reaped here, so Popen must not wait for it again
-    peak = max(peak, usage.ru_maxrss * 1024)
     return Measured(seconds, peak / 2**20, status, _read(out), _read(err))
 
 

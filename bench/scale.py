@@ -204,7 +204,7 @@ def skipped_steps(n: int, args) -> dict[str, str]:
     if args.no_semantic:
         return {"semantic": "skipped (--no-semantic)"}
     if n > args.semantic_max:
-        return {"semantic": f"skipped above {args.semantic_max:,} (--semantic-max)"}
+        return {"semantic": f"skipped (> --semantic-max {args.semantic_max:,})"}
     return {}
 
 
@@ -242,7 +242,7 @@ def counts(steps: dict) -> str:
 
 def cell_text(cell: dict, n: int) -> str:
     if cell["status"] != "ok":
-        return f"{cell['status'][:38]:>38}"
+        return f"  {cell['status'][:36]:<36}"
     return (f"{cell['seconds']:8.1f}{cell['seconds'] / n * 1e6:8.1f}{cell['peak_mb']:11,.0f}"
             f"{cell['workspace_mb']:11,.0f}")
 
