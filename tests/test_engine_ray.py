@@ -78,6 +78,7 @@ def small_partitions(monkeypatch):
     monkeypatch.setattr(runner, "ENGINE_PARTITION", 500)
     monkeypatch.setattr(semantic, "ANN_PARTITION", 600)
     monkeypatch.setattr(semantic, "BRUTE_FORCE_MAX", 500)  # the ANN path, whose searches go to the workers
+    monkeypatch.setattr(semantic, "ANN_SHARD", 1_000)  # in several HNSW shards
     monkeypatch.setattr(embed, "_PARTITION_BATCHES", 1)
 
 

@@ -129,8 +129,10 @@ def _pair_set(emb, threshold):
     return {tuple(p) for p in all_pairs(emb, threshold)[0].tolist()}
 
 
-def test_ann_path_finds_the_exact_pairs_on_real_embeddings(shared_data, monkeypatch):
+@pytest.mark.parametrize("shard", [250_000, 1_000])  # one HNSW graph, or four built in parallel
+def test_ann_path_finds_the_exact_pairs_on_real_embeddings(shared_data, monkeypatch, shard):
     require("usearch", "embed")
+    monkeypatch.setattr("curate.dedup.semantic.ANN_SHARD", shard)
     from curate.dedup.lsh import union_pairs
     from curate.dedup.semantic import ann_pairs
 

@@ -1,8 +1,9 @@
 """Semantic duplicates: pairs of normalised embeddings with cosine >= threshold.
 
 Up to `BRUTE_FORCE_MAX` documents are compared all against all, in blocks. Beyond that, approximate
-nearest neighbours: a usearch HNSW index over the embeddings (built on one thread, so the same input
-gives the same graph and the same pairs), each document's `ANN_K` nearest are searched, documents whose
+nearest neighbours: usearch HNSW shards of at most `ANN_SHARD` documents, built in parallel but each on
+one thread (so the same input gives the same graphs and the same pairs on any machine), each document's
+`ANN_K` nearest in every shard are searched, documents whose
 last neighbour is still above the threshold (groups of many near-copies) are searched again with four
 times the k, up to `ANN_K_MAX`, and candidates are kept when their exact cosine, recomputed from the
 embeddings, is >= threshold: reported scores are exact, and recall of true pairs is >= 0.99 on real
@@ -14,6 +15,8 @@ As with near duplicates, only links between different groups are kept.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,7 @@ ANN_K_MAX = 1024  # past this many neighbours above the threshold a document is 
 # HNSW settings (bench/ann.py): i8 vectors for the graph, exact cosines for the verdict.
 _ANN_DTYPE, _ANN_CONNECTIVITY, _ANN_EXPANSION_ADD, _ANN_EXPANSION_SEARCH = "i8", 16, 64, 64
 _PAIR_BLOCK = 65536
+ANN_SHARD = 250_000  # documents per HNSW shard (bench/ann.py): shards build in parallel, one thread each
 ANN_PARTITION = 100_000  # documents searched per task on a distributed engine
 
 
@@ -55,44 +59,54 @@ def ann_pairs(emb: np.ndarray, threshold: float, k: int = ANN_K, threads: int = 
     the searches run by partitions of documents, each on a copy of it (a search depends on the index and
     its document alone, so the pairs are the same)."""
     emb = np.ascontiguousarray(emb, dtype=np.float32)
-    index = _ann_index(emb)
+    shards = _ann_index(emb)
     n = len(emb)
     if engine is not None and engine.distributed:
         slices = [np.arange(s, min(n, s + ANN_PARTITION)) for s in range(0, n, ANN_PARTITION)]
-        found = list(engine.map(_ann_search_part, slices, bytes(index.save()), emb, threshold, k))
+        saved = [bytes(shard.save()) for shard in shards]
+        found = list(engine.map(_ann_search_part, slices, saved, emb, threshold, k))
     else:
-        found = [_ann_search(index, emb, np.arange(n), threshold, k, threads)]
+        found = [_ann_search(shards, emb, np.arange(n), threshold, k, threads)]
     a, b, c = (np.concatenate([f[i] for f in found]) for i in range(3))
     _, first = np.unique(a * n + b, return_index=True)
     return np.stack([a[first], b[first]], axis=1), c[first]
 
 
-def _ann_index(emb: np.ndarray) -> Any:
+def _ann_index(emb: np.ndarray) -> list[Any]:
+    """HNSW shards of at most ANN_SHARD consecutive documents, built in parallel, each on one thread: a graph
+    built on several threads depends on their timing, a shard's depends on its documents only. Shards are
+    cut by size, not by core count, so every machine builds the same ones."""
+    n = len(emb)
+    edges = np.linspace(0, n, -(-n // ANN_SHARD) + 1).astype(int)
+    with ThreadPoolExecutor(min(len(edges) - 1, os.cpu_count() or 1)) as pool:  # usearch releases the GIL
+        return list(pool.map(lambda ab: _ann_shard(emb, *ab), zip(edges[:-1].tolist(), edges[1:].tolist())))
+
+
+def _ann_shard(emb: np.ndarray, a: int, b: int) -> Any:
     from usearch.index import Index
 
     index = Index(ndim=emb.shape[1], metric="ip", dtype=_ANN_DTYPE, connectivity=_ANN_CONNECTIVITY,
                   expansion_add=_ANN_EXPANSION_ADD, expansion_search=_ANN_EXPANSION_SEARCH, enable_key_lookups=False)
-    index.add(np.arange(len(emb), dtype=np.uint64), emb, threads=1)  # one thread: the graph depends on the input only
+    index.add(np.arange(a, b, dtype=np.uint64), emb[a:b], threads=1)
     return index
 
 
-def _ann_search_part(rows: np.ndarray, saved: bytes, emb: np.ndarray, threshold: float,
+def _ann_search_part(rows: np.ndarray, saved: list[bytes], emb: np.ndarray, threshold: float,
                      k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from usearch.index import Index
 
-    return _ann_search(Index.restore(saved), emb, rows, threshold, k, 1)
+    return _ann_search([Index.restore(s) for s in saved], emb, rows, threshold, k, 1)
 
 
-def _ann_search(index: Any, emb: np.ndarray, rows: np.ndarray, threshold: float, k: int,
+def _ann_search(shards: list[Any], emb: np.ndarray, rows: np.ndarray, threshold: float, k: int,
                 threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, cos) with a < b for these rows' neighbours at cosine >= threshold, looking further (4x k, up to
-    ANN_K_MAX) for rows whose last neighbour found is still above it."""
+    """(a, b, cos) with a < b for these rows' neighbours at cosine >= threshold (k from each shard), looking
+    further (4x k, up to ANN_K_MAX) for rows whose last neighbour found in some shard is still above it."""
     n = len(emb)
     found_a, found_b, found_c = [], [], []
     while len(rows):
         k = min(k, n)
-        index.expansion_search = max(_ANN_EXPANSION_SEARCH, k)  # usearch has a setter
-        keys = index.search(emb[rows], k, threads=threads).keys.astype(np.int64)  # searches are independent
+        keys = np.concatenate([_shard_keys(shard, emb[rows], k, threads) for shard in shards], axis=1)
         valid = (keys >= 0) & (keys < n)
         keys = np.where(valid, keys, rows[:, None])
         cos = _exact_cos(emb, rows, keys)
@@ -104,9 +118,18 @@ def _ann_search(index: Any, emb: np.ndarray, rows: np.ndarray, threshold: float,
         found_c.append(cos[r, c])
         if k >= min(n, ANN_K_MAX):
             break
-        rows = rows[hit.sum(axis=1) >= k - 1]  # the k-th neighbour may still be above: look further
+        saturated = (hit.reshape(len(rows), len(shards), k).sum(axis=2) >= k - 1).any(axis=1)
+        rows = rows[saturated]  # some shard's k-th neighbour may still be above: look further
         k *= 4
     return np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_c)
+
+
+def _shard_keys(shard: Any, queries: np.ndarray, k: int, threads: int) -> np.ndarray:
+    """Each query's k nearest in one shard (-1 where the shard has fewer), as global document indices."""
+    shard.expansion_search = max(_ANN_EXPANSION_SEARCH, k)  # usearch has a setter
+    keys = shard.search(queries, k, threads=threads).keys.astype(np.int64)  # searches are independent
+    keys = keys.reshape(len(queries), -1)
+    return np.pad(keys, ((0, 0), (0, k - keys.shape[1])), constant_values=-1) if keys.shape[1] < k else keys
 
 
 def _links(parent: np.ndarray, a: np.ndarray, b: np.ndarray, cos: np.ndarray,
