@@ -286,3 +286,51 @@ def test_threaded_signatures_and_tokenizing_match_single_threaded():
     assert np.array_equal(one.values, two.values) and np.array_equal(one.offsets, two.offsets)
     sets = shingle(texts)
     assert np.array_equal(signatures_oph(sets, 128, threads=1), signatures_oph(sets, 128, threads=2))
+
+
+def _without_timings(report):
+    d = report.to_dict()
+    d["summary"] = {k: v for k, v in d["summary"].items() if k not in ("seconds", "timings")}
+    return {k: v for k, v in d.items() if k != "run_id"}
+
+
+def test_bounded_memory_passes_give_the_same_report(shared_data, ws_dir, monkeypatch):
+    """Dedup reads, hashes, shingles and keys in chunks and blocks (so 10M conversations fit one machine), with the
+    turns' words spilled to disk: tiny chunks and blocks must give exactly the report of one pass over all."""
+    from curate.dedup import corpus, shingles, tokens
+
+    curate.ingest([shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl",
+                   shared_data / "alpaca_gpt4_en_demo/alpaca_en_demo.json"], "o", workspace=ws_dir)
+    curate.ingest([shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl"], "again", workspace=ws_dir)
+    whole = dedup("o", workspace=ws_dir, against="again")
+    assert whole.summary["groups"] >= 20 and whole.conflicts and whole.contamination
+    monkeypatch.setattr(corpus, "CHUNK", 7)
+    monkeypatch.setattr(shingles, "_BLOCK_DOCS", 5)
+    monkeypatch.setattr(tokens, "_KEY_BLOCK_WORDS", 50)
+    assert _without_timings(dedup("o", workspace=ws_dir, against="again")) == _without_timings(whole)
+    assert not list(ws_dir.glob(".dedup-*"))  # the spilled words are gone with the run
+
+
+def test_stored_key_text_is_key_text(shared_data, ws_dir):
+    from curate.dedup.text import key_text, stored_key_text
+
+    curate.ingest([shared_data / "oasst_en100/oasst_en100_paths.messages.jsonl", "sample_data/tool_calls_sharegpt.json",
+                   "sample_data/support_chat.jsonl"], "o", workspace=ws_dir)
+    with Workspace(ws_dir) as ws:
+        for (eid, messages, source), ex in zip(ws.iter_raw("o"), ws.iter_examples("o"), strict=True):
+            assert (eid, source) == (ex.id, ex.source)
+            assert [stored_key_text(messages, k) for k in ("conversation", "prompt", "response")] == \
+                [key_text(ex, "conversation"), ex.prompt, ex.response]
+
+
+def test_shingles_of_a_selection_in_blocks(monkeypatch):
+    from curate.dedup import shingles
+    from curate.dedup.shingles import shingle_ids, shingles_of
+    from curate.dedup.tokens import word_ids
+
+    docs = word_ids(["", "one", "two words", "three little words", LONG, LONG.upper(), "a b c d e"] * 3)
+    monkeypatch.setattr(shingles, "_BLOCK_DOCS", 4)
+    for index in (None, np.arange(len(docs)), np.array([4, 0, 6, 2, 2, 20]), np.zeros(0, dtype=np.int64)):
+        want = shingle_ids(docs if index is None else docs.take(index))
+        got = shingles_of(docs, index)
+        assert np.array_equal(got.values, want.values) and np.array_equal(got.offsets, want.offsets)

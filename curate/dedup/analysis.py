@@ -8,10 +8,12 @@ inside one split). Every step is reported with its evidence, never applied silen
 
 from __future__ import annotations
 
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -27,7 +29,7 @@ from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
 from .partitioned import band_candidates_on, signed_on
 from .preview import near_preview, semantic_preview
-from .shingles import ShingleSets, shingle_ids
+from .shingles import shingles_of
 from .signatures import NUM_PERM
 from .text import KEYS, key_text
 from .tokens import WordIds
@@ -61,18 +63,22 @@ class DedupReport(Report):
         return parts if self.preview is None else {**parts, "preview": self.preview}
 
 
-def _near_edges(docs: WordIds, class_of: np.ndarray, threshold: float, num_perm: int,
-                progress: Progress | None, engine: Engine) -> tuple[list[Edge], dict]:
-    """Near links among one member per exact class, as edges between example indices."""
+def _near_edges(docs: WordIds, class_of: np.ndarray, threshold: float, num_perm: int, progress: Progress | None,
+                engine: Engine, release: Callable[[], None] | None = None) -> tuple[list[Edge], dict]:
+    """Near links among one member per exact class, as edges between example indices. `release` is called
+    once the words are shingled: a caller done with them frees them before the signatures are made."""
     reps = np.flatnonzero(class_of == np.arange(len(class_of)))
     if progress:
         progress("shingle", 0, None)
     sig, by_band = None, None
     if engine.distributed:
-        sets, sig = signed_on(engine, docs.take(reps), num_perm)
+        sets, sig = signed_on(engine, docs, reps, num_perm)
         by_band = band_candidates_on(engine)
     else:
-        sets = shingle_ids(docs.take(reps))
+        sets = shingles_of(docs, reps)
+    del docs
+    if release:
+        release()
     if progress:
         progress("near", 0, None)
     res = near_duplicates(sets, threshold, num_perm=num_perm, sig=sig, by_band=by_band)
@@ -92,9 +98,9 @@ def _conflicts(prompts: WordIds, responses: WordIds, threshold: float,
     pairs += [(e.a, e.b, e.score) for e in near]
     if not pairs:
         return []
-    resp_sets: ShingleSets = shingle_ids(responses)
     arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
-    resp_j = jaccard(resp_sets, arr)
+    involved, local = np.unique(arr, return_inverse=True)  # only the answers of linked prompts are shingled
+    resp_j = jaccard(shingles_of(responses, involved), local.reshape(arr.shape))
     return [(a, b, ps, float(rj)) for (a, b, ps), rj in zip(pairs, resp_j)
             if rj < CONFLICT_MAX_RESPONSE_JACCARD and not responses.same(a, b)]
 
@@ -131,17 +137,24 @@ def run(
         raise UsageError(f"{{near_threshold}} must be in (0, 1], got {near_threshold}", params=("near_threshold",))
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
-    with opened(workspace) as ws, gc_paused():
+    with opened(workspace) as ws, gc_paused(), _spill_dir(ws) as spill:
         return _Run(ws, collection, params, semantic_threshold, model, embedder, progress,
-                    engine or Engine()).run(preview)
+                    engine or Engine(), spill).run(preview)
+
+
+@contextmanager
+def _spill_dir(ws: Workspace) -> Iterator[Path]:
+    """A private directory in the workspace for words waiting on disk (see corpus.WordSpill), removed after."""
+    with tempfile.TemporaryDirectory(prefix=".dedup-", dir=ws.dir) as path:
+        yield Path(path)
 
 
 class _Run:
     """One dedup run's state, so that each stage is a short method: links, groups, conflicts, contamination."""
 
     def __init__(self, ws: Workspace, collection: str, params: dict[str, Any], semantic_threshold: float,
-                 model: str | None, embedder: str, progress: Progress | None, engine: Engine):
-        self.ws, self.collection, self.params, self.progress = ws, collection, params, progress
+                 model: str | None, embedder: str, progress: Progress | None, engine: Engine, spill: Path):
+        self.ws, self.collection, self.params, self.progress, self.spill = ws, collection, params, progress, spill
         self.engine = engine
         self.methods, self.against = params["methods"], params["against"]
         self.threshold, self.num_perm = params["near_threshold"], params["num_perm"]
@@ -175,20 +188,24 @@ class _Run:
         run_id = ws.start_run(collection, "dedup", self.params, reads=[self.against] if self.against else [])
         report = DedupReport(collection, run_id, self.params)
         with self._stage("load"):
-            self.corpus = load(ws, collection, self.params["key"], kind == "examples" or self.against is not None,
-                               "semantic" in self.methods, self.progress, self.engine)
+            self.corpus = load(ws, collection, self.params["key"], "semantic" in self.methods, self.progress,
+                               self.engine, self.spill if kind == "examples" or self.against is not None else None)
         self.class_of, classes = exact_classes(self.corpus.words)
+        self.keep_words = preview
         edges, near_stats = self._links(classes)
+        if preview:
+            report.preview = self._preview()
+        self._drop_words()
         groups, repeats = self._groups(edges)
         self._group_findings(groups, repeats, report)
+        if self.corpus.spills:
+            self.prompts, self.responses = self.corpus.turns()
         if kind == "examples":
             with self._stage("conflicts", announce=True):
                 self._conflict_findings(report)
         if self.against is not None:
             with self._stage("contamination", announce=True):
                 self._contamination_findings(report)
-        if preview:
-            report.preview = self._preview()
         report.summary = self._summary(groups, repeats, report, near_stats)
         ws.finish_run(run_id, report.summary, self.findings, self.stored_groups)
         return report
@@ -203,12 +220,17 @@ class _Run:
         if "near" in self.methods:
             with self._stage("near"):
                 near_edges, near_stats = _near_edges(self.corpus.words, self.class_of, self.threshold,
-                                                     self.num_perm, self.progress, self.engine)
+                                                     self.num_perm, self.progress, self.engine,
+                                                     None if self.keep_words else self._drop_words)
                 edges += near_edges
         if self.embedder is not None:
             with self._stage("semantic"):
                 edges += self._semantic_edges(self.embedder)
         return edges, near_stats
+
+    def _drop_words(self) -> None:
+        """The key's words, the largest array of a run, are not needed past shingling (nor past the preview)."""
+        self.corpus.words = WordIds.concat([])
 
     def _semantic_edges(self, embedder: Embedder) -> list[Edge]:
         from ..embed import embed
@@ -230,7 +252,7 @@ class _Run:
         if self.progress:
             self.progress("group", 0, None)
         corpus = self.corpus
-        groups = build_groups(len(corpus), edges, lambda i: corpus.quality[i])
+        groups = build_groups(len(corpus), edges, corpus.quality_of)
         repeats: dict[str, list[Source]] = {}
         for eid, src in self.ws.iter_repeats(self.collection):
             repeats.setdefault(eid, []).append(src)
@@ -268,8 +290,7 @@ class _Run:
 
     def _conflict_findings(self, report: DedupReport) -> None:
         ids, sources = self.corpus.ids, self.corpus.sources
-        for a, b, ps, rj in _conflicts(self.corpus.prompts, self.corpus.responses, self.threshold, self.num_perm,
-                                       self.engine):
+        for a, b, ps, rj in _conflicts(self.prompts, self.responses, self.threshold, self.num_perm, self.engine):
             report.conflicts.append({"a": ids[a], "b": ids[b], "prompt_similarity": round(ps, 4),
                                      "response_similarity": round(rj, 4), "source_a": sources[a].location(),
                                      "source_b": sources[b].location()})
@@ -282,7 +303,7 @@ class _Run:
     def _contamination_findings(self, report: DedupReport) -> None:
         ws, against, corpus = self.ws, self.against, self.corpus
         other = list(ws.iter_examples(against))
-        lexical = matching.near(corpus.prompts, [e.prompt for e in other], self.threshold, self.num_perm)
+        lexical = matching.near(self.prompts, [e.prompt for e in other], self.threshold, self.num_perm)
         by_meaning: dict[int, matching.Match] = {}
         if self.embedder is not None:
             from ..embed import embed

@@ -1,10 +1,19 @@
-"""One pass over a collection for dedup: ids, sources, quality, and the dedup key's words (and the prompts'
-and answers' where conflicts or contamination need them); exact classes over those words."""
+"""One pass over a collection for dedup: ids, sources, quality, the dedup key's words, and the prompts' and
+answers' words where conflicts or contamination need them; exact classes over words.
+
+Memory is what bounds the collection size on one machine (10M conversations), so texts are hashed a chunk at
+a time and dropped (only semantic dedup keeps the key's text, for its embeddings), sources and quality are
+columns, not objects, and the turns' words wait in a file until the key's shingles and signatures are gone.
+"""
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -12,23 +21,63 @@ from ..engine import Engine
 from ..findings import Progress
 from ..record import Source
 from ..workspace import Workspace
-from .partitioned import word_ids_on
-from .text import key_text
+from .partitioned import PARTITION, word_ids_on
+from .text import stored_key_text
 from .tokens import WordIds, word_ids
+
+CHUNK = 50_000  # examples hashed at a time: their strings are dropped before the next chunk is read
+Row = tuple[str, list[dict], Source]
+
+
+class SourceColumn:
+    """Where each example came from, as columns: a Source object per example costs ~280 bytes at 10M rows."""
+
+    def __init__(self) -> None:
+        self.names: list[tuple[str, str]] = []
+        self._code: dict[tuple[str, str], int] = {}
+        self.where = np.zeros((0, 3), dtype=np.int64)  # (path and format code, line, index)
+        self._rows: list[tuple[int, int, int]] = []
+
+    def add(self, source: Source) -> None:
+        name = (source.path, source.format)
+        code = self._code.get(name)
+        if code is None:
+            code = self._code[name] = len(self.names)
+            self.names.append(name)
+        self._rows.append((code, source.line, source.index))
+
+    def seal(self) -> None:
+        """Move the rows added since the last seal into the array."""
+        if self._rows:
+            self.where = np.concatenate([self.where, np.array(self._rows, dtype=np.int64)])
+            self._rows = []
+
+    def __getitem__(self, i: int) -> Source:
+        code, line, index = self.where[i].tolist()
+        path, fmt = self.names[code]
+        return Source(path, line, index, fmt)
 
 
 @dataclass
 class Corpus:
     ids: list[str]
-    sources: list[Source]
-    quality: list[tuple]
+    sources: SourceColumn
+    quality: np.ndarray  # (check score, answer length, turns) per example: the representative policy
     texts: list[str]  # the dedup key's raw text, kept for embeddings only
     words: WordIds = field(default_factory=lambda: word_ids([]))  # of the dedup key
-    prompts: WordIds = field(default_factory=lambda: word_ids([]))
-    responses: WordIds = field(default_factory=lambda: word_ids([]))
+    spills: tuple[WordSpill, WordSpill] | None = None  # the prompts' and answers' words, on disk
+
+    def turns(self) -> tuple[WordIds, WordIds]:
+        """The words of every prompt and every answer (mapped from disk), in the same order as `ids`."""
+        assert self.spills is not None, "load(..., spill=DIR) keeps the turns"
+        return self.spills[0].words(), self.spills[1].words()
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def quality_of(self, i: int) -> tuple:
+        score, length, turns = self.quality[i].tolist()
+        return score, int(length), int(turns)
 
 
 def exact_classes(docs: WordIds) -> tuple[np.ndarray, dict[int, list[int]]]:
@@ -56,35 +105,90 @@ def exact_classes(docs: WordIds) -> tuple[np.ndarray, dict[int, list[int]]]:
     return class_of, dict(sorted(classes.items()))
 
 
-def load(ws: Workspace, collection: str, key: str, with_turns: bool, with_text: bool,
-          progress: Progress | None, engine: Engine | None = None) -> Corpus:
-    """One pass over the collection: ids, sources, the key's words, and prompt/response words if needed."""
+def release_freed_memory() -> None:
+    """Hand the heap that the chunks' strings left free back to the OS (glibc keeps it otherwise: ~0.6 GB per
+    million conversations, which the signatures would then need on top)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _hasher(engine: Engine | None) -> tuple[Callable[[Sequence[str]], WordIds], int]:
+    """How to hash a chunk of texts into words, and the chunk size: on a distributed engine, chunks are large
+    enough to give every worker CPU two partitions at a time."""
+    if engine is None or not engine.distributed:
+        return word_ids, CHUNK
+    cpus = int(engine.describe().get("cpus") or 1)
+    return partial(word_ids_on, engine), max(CHUNK, 2 * cpus * PARTITION)
+
+
+class WordSpill:
+    """Documents' words written to a file chunk by chunk, then mapped back: the turns' words wait on disk
+    while the key's shingles and signatures hold the memory, and the OS pages them in when conflicts run."""
+
+    def __init__(self, path: Path):
+        self.path, self.sizes = path, [np.zeros(0, dtype=np.int64)]
+        self._fh: BinaryIO | None = open(path, "wb")
+
+    def add(self, docs: WordIds) -> None:
+        assert self._fh is not None, "add after words()"
+        docs.values.astype(np.uint64, copy=False).tofile(self._fh)
+        self.sizes.append(docs.sizes())
+
+    def words(self) -> WordIds:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        offsets = np.concatenate(([0], np.cumsum(np.concatenate(self.sizes)))).astype(np.int64)
+        values = np.memmap(self.path, dtype=np.uint64, mode="r") if offsets[-1] else np.zeros(0, dtype=np.uint64)
+        return WordIds(values, offsets)
+
+
+def load(ws: Workspace, collection: str, key: str, with_text: bool, progress: Progress | None,
+         engine: Engine | None = None, spill: Path | None = None) -> Corpus:
+    """One pass over the collection: ids, sources, quality and the key's words (and its text if asked); with
+    `spill` (a directory), the prompts' and answers' words too, kept there until `Corpus.turns` reads them."""
     total = ws.count_examples(collection)
-    c = Corpus([], [], [], [])
-    prompts: list[str] = []
-    responses: list[str] = []
     # Representative policy: the best quality score from the latest `curate check` run (examples it did
     # not flag score 1.0), then the most complete answer (longest response), then the earliest example.
     checked = ws.latest_run(collection, "check")
-    quality = (checked.summary or {}).get("quality_below_1", {}) if checked else {}
-    for n, ex in enumerate(ws.iter_examples(collection), 1):
-        c.ids.append(ex.id)
-        c.sources.append(ex.source)
-        response = ex.response
-        c.quality.append((quality.get(ex.id, 1.0), len(response.strip()), len(ex.messages)))
-        c.texts.append(key_text(ex, key))
-        if with_turns:
-            prompts.append(ex.prompt)
-            responses.append(response)
-        if progress and n % 5000 == 0:
-            progress("load", n, total)
-    hashed = partial(word_ids_on, engine) if engine is not None and engine.distributed else word_ids
-    c.words = hashed(c.texts)
-    if not with_text:  # only embeddings need the raw text again; as words it is a fraction of the memory
-        c.texts = []
-    if with_turns:
-        c.prompts = c.words if key == "prompt" else hashed(prompts)
-        c.responses = c.words if key == "response" else hashed(responses)
+    scores = (checked.summary or {}).get("quality_below_1", {}) if checked else {}
+    c = Corpus([], SourceColumn(), np.zeros((0, 3)), [])
+    if spill is not None:
+        c.spills = (WordSpill(spill / "prompts.u64"), WordSpill(spill / "responses.u64"))
+    hashed, size = _hasher(engine)
+    words: list[WordIds] = []
+    quality: list[np.ndarray] = []
+    for chunk in _chunks(ws.iter_raw(collection), size):
+        for eid, messages, source in chunk:
+            c.ids.append(eid)
+            c.sources.add(source)
+        c.sources.seal()
+        responses = [stored_key_text(messages, "response") for _, messages, _ in chunk]
+        quality.append(np.array([(scores.get(eid, 1.0), len(r.strip()), len(messages))
+                                 for (eid, messages, _), r in zip(chunk, responses)], dtype=np.float64))
+        texts = [stored_key_text(messages, key) for _, messages, _ in chunk]
+        words.append(hashed(texts))
+        if c.spills:
+            prompts = [] if key == "prompt" else [stored_key_text(messages, "prompt") for _, messages, _ in chunk]
+            c.spills[0].add(words[-1] if key == "prompt" else hashed(prompts))
+            c.spills[1].add(words[-1] if key == "response" else hashed(responses))
+        del chunk, responses
+        if with_text:  # only embeddings need the raw text again; as words it is a fraction of the memory
+            c.texts += texts
+        if progress:
+            progress("load", len(c.ids), total)
+    c.words = WordIds.concat(words)
+    c.quality = np.concatenate(quality) if quality else np.zeros((0, 3))
+    del words, quality
+    release_freed_memory()
     if progress:
         progress("load", total, total)
     return c

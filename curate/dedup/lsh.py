@@ -166,7 +166,8 @@ def near_duplicates(sets: ShingleSets, threshold: float, *, num_perm: int = NUM_
     documents not yet in the same group are verified, so a cluster of k near-copies costs about k
     verifications, not k^2, and memory stays linear. `all_pairs=True` returns every verified pair
     (for threshold previews on samples). `by_band` yields each band's bucket candidates (default: here, band
-    by band; dedup/partitioned.py runs them on a distributed engine)."""
+    by band; dedup/partitioned.py runs them on a distributed engine). Each document's shingles in `sets` are
+    sorted in place (a set's order means nothing; a copy would double the largest array of a run)."""
     with gc_paused():
         return _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, engine, by_band)
 
@@ -190,7 +191,7 @@ def _near_duplicates(sets, threshold, num_perm, seed, sig, threads, all_pairs, e
     bands, rows = optimal_bands(threshold, num_perm)
     valid = sets.sizes() > 0
     n = len(sets)
-    verifier = _Verifier(sets)
+    verifier = _Verifier(sets, in_place=True)
     if all_pairs:
         cand = candidates(sig, bands, rows, valid)
         keep = cand[estimate(sig, cand) >= threshold - 0.25] if len(cand) else cand
@@ -224,8 +225,8 @@ class _Verifier:
     numba: Python sets with a bounded cache (at tens of shingles per document, 4x faster than numpy's
     per-call overhead), on 32 bits of each hash (two documents share a false value with p ~1e-7)."""
 
-    def __init__(self, sets: ShingleSets, cache_size: int = 300_000, compiled: bool = True):
-        self.sets, self.cache_size = sets, cache_size
+    def __init__(self, sets: ShingleSets, cache_size: int = 300_000, compiled: bool = True, in_place: bool = False):
+        self.sets, self.cache_size, self.in_place = sets, cache_size, in_place
         self.cache: dict[int, frozenset] = {}
         self.compiled = compiled and kernels.AVAILABLE
         self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -241,8 +242,9 @@ class _Verifier:
 
     def __call__(self, pairs: np.ndarray) -> np.ndarray:
         if self.compiled:
-            if self._sorted is None:  # a private copy: the kernel sorts documents in it as it meets them
-                self._sorted = (self.sets.values.copy(), self.sets.offsets.astype(np.int64),
+            if self._sorted is None:  # the kernel sorts documents as it meets them: in a copy unless in_place
+                values = self.sets.values if self.in_place else self.sets.values.copy()
+                self._sorted = (values, self.sets.offsets.astype(np.int64),
                                 np.zeros(len(self.sets), dtype=np.bool_))
             return kernels.jaccard(*self._sorted, np.ascontiguousarray(pairs, dtype=np.int64))
         get = self._get

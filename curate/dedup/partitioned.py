@@ -11,19 +11,11 @@ import numpy as np
 
 from ..engine import Engine
 from .lsh import ByBand, _band_keys, star_chain
-from .shingles import Segments, ShingleSets, shingle_ids
+from .shingles import ShingleSets, shingle_ids
 from .signatures import signatures
 from .tokens import WordIds, word_ids
 
 PARTITION = 50_000  # documents per task: a few MB of words each way, well above Ray's per-task overhead
-
-
-def concat(parts: Sequence[Segments], cls: type) -> Segments:
-    """Per-document arrays of consecutive partitions, as one."""
-    if not parts:
-        return cls(np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64))
-    sizes = np.concatenate([p.sizes() for p in parts])
-    return cls(np.concatenate([p.values for p in parts]), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
 
 
 def _slices(n: int) -> list[tuple[int, int]]:
@@ -37,7 +29,7 @@ def _word_ids(texts: list[str]) -> WordIds:
 def word_ids_on(engine: Engine, texts: Sequence[str]) -> WordIds:
     """`tokens.word_ids(texts)`, computed by partitions on the engine."""
     parts = (list(texts[a:b]) for a, b in _slices(len(texts)))
-    return concat(list(engine.map(_word_ids, parts)), WordIds)  # type: ignore[return-value]
+    return WordIds.concat(list(engine.map(_word_ids, parts)))
 
 
 def _sign(docs: WordIds, num_perm: int, seed: int) -> tuple[ShingleSets, np.ndarray]:
@@ -45,17 +37,14 @@ def _sign(docs: WordIds, num_perm: int, seed: int) -> tuple[ShingleSets, np.ndar
     return sets, signatures(sets, num_perm, seed, threads=1)
 
 
-def _doc_slice(docs: WordIds, a: int, b: int) -> WordIds:
-    lo, hi = docs.offsets[a], docs.offsets[b]
-    return WordIds(docs.values[lo:hi], docs.offsets[a:b + 1] - lo)
-
-
-def signed_on(engine: Engine, docs: WordIds, num_perm: int, seed: int = 1) -> tuple[ShingleSets, np.ndarray]:
-    """Shingle sets and signatures of `docs`, computed by partitions on the engine."""
-    results = list(engine.map(_sign, (_doc_slice(docs, a, b) for a, b in _slices(len(docs))), num_perm, seed))
-    sets = concat([s for s, _ in results], ShingleSets)
+def signed_on(engine: Engine, docs: WordIds, index: np.ndarray, num_perm: int,
+              seed: int = 1) -> tuple[ShingleSets, np.ndarray]:
+    """Shingle sets and signatures of the documents `index` of `docs`, computed by partitions on the engine."""
+    parts = (docs.take(index[a:b]) for a, b in _slices(len(index)))
+    results = list(engine.map(_sign, parts, num_perm, seed))
+    sets = ShingleSets.concat([s for s, _ in results])
     sig = np.concatenate([g for _, g in results]) if results else np.zeros((0, num_perm), dtype=np.uint32)
-    return sets, sig  # type: ignore[return-value]
+    return sets, sig
 
 
 def band_candidates_on(engine: Engine) -> ByBand:

@@ -7,7 +7,7 @@ is no per-word Python work; this is where datasketch's per-document loop spends 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,9 @@ def splitmix(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 
+_S = TypeVar("_S", bound="Segments")
+
+
 @dataclass
 class Segments:
     """Per-document arrays, concatenated: document i owns values[offsets[i]:offsets[i+1]]."""
@@ -45,6 +48,15 @@ class Segments:
 
     def doc(self, i: int) -> np.ndarray:
         return self.values[self.offsets[i]:self.offsets[i + 1]]
+
+    @classmethod
+    def concat(cls: type[_S], parts: Sequence[Segments]) -> _S:
+        """Consecutive documents' arrays as one."""
+        if not parts:
+            return cls(np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64))
+        sizes = np.concatenate([p.sizes() for p in parts])
+        return cls(np.concatenate([p.values for p in parts]),
+                   np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
 
 
 class ShingleSets(Segments):
@@ -104,6 +116,23 @@ def shingle_ids(docs: WordIds, n: int = SHINGLE) -> ShingleSets:
     return _shingles(docs.values, docs.sizes(), n)
 
 
+_BLOCK_DOCS = 100_000  # documents shingled at a time: the n-gram temporaries are ~4x their words
+
+
+def shingles_of(docs: WordIds, index: np.ndarray | None = None, n: int = SHINGLE) -> ShingleSets:
+    """`shingle_ids(docs.take(index))` (default: every document), a block of documents at a time into one
+    array allocated up front: at 10M documents, a whole-array pass would need gigabytes of temporaries."""
+    every = index is None or (len(index) == len(docs) and np.array_equal(index, np.arange(len(docs))))
+    lens = docs.sizes() if every else docs.sizes()[index]
+    offsets = np.concatenate(([0], np.cumsum(_counts(lens, n)))).astype(np.int64)
+    values = np.empty(int(offsets[-1]), dtype=np.uint64)
+    for a in range(0, len(lens), _BLOCK_DOCS):
+        b = min(len(lens), a + _BLOCK_DOCS)
+        part = shingle_ids(docs.slice(a, b) if every or index is None else docs.take(index[a:b]), n)
+        values[offsets[a]:offsets[b]] = part.values
+    return ShingleSets(values, offsets)
+
+
 def _shingles(ids: np.ndarray, lens: np.ndarray, n: int) -> ShingleSets:
     starts = np.concatenate(([0], np.cumsum(lens)))
     with np.errstate(over="ignore"):
@@ -115,7 +144,7 @@ def _shingles(ids: np.ndarray, lens: np.ndarray, n: int) -> ShingleSets:
         else:
             grams = np.zeros(0, dtype=np.uint64)
         # Document i's n-grams start at starts[i] .. starts[i] + len_i - n; short docs get one shingle.
-        n_sh = np.where(lens >= n, lens - n + 1, np.minimum(lens, 1))
+        n_sh = _counts(lens, n)
         offsets = np.concatenate(([0], np.cumsum(n_sh)))
         values = np.empty(int(offsets[-1]), dtype=np.uint64)
         long_docs = np.flatnonzero(lens >= n)
@@ -128,6 +157,11 @@ def _shingles(ids: np.ndarray, lens: np.ndarray, n: int) -> ShingleSets:
                 acc = acc + t * _MIX[k % 3]
             values[offsets[d]] = acc ^ (acc >> np.uint64(29))
     return ShingleSets(values, offsets)
+
+
+def _counts(lens: np.ndarray, n: int) -> np.ndarray:
+    """Shingles per document of `lens` words: every n-gram, or one of all its words if shorter."""
+    return np.where(lens >= n, lens - n + 1, np.minimum(lens, 1))
 
 
 def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

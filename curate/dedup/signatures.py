@@ -70,10 +70,13 @@ def signatures(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, threa
 
 
 _MIN_DOCS_PER_THREAD = 2_000  # below this a thread costs more than it saves
+_MAX_DOCS_PER_PART = 1 << 16  # each part's rows are a temporary copy: 32 MB at most, not a second `sig`
 
 
 def _split_docs(n: int, threads: int) -> list[tuple[int, int]]:
     parts = max(1, min(threads, n // _MIN_DOCS_PER_THREAD))
+    if parts > 1:
+        parts = max(parts, -(-n // _MAX_DOCS_PER_PART))
     edges = np.linspace(0, n, parts + 1).astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -101,7 +104,7 @@ def signatures_oph(sets: ShingleSets, num_perm: int = NUM_PERM, seed: int = 1, c
             lo, hi = bounds
             sig[lo:hi] = kernels.oph(sets.values, increment, offsets[lo:hi + 1], k, int(shift))
 
-        with ThreadPoolExecutor(len(parts)) as pool:
+        with ThreadPoolExecutor(min(threads, len(parts))) as pool:
             list(pool.map(part, parts))
         return sig
     h = splitmix(sets.values, seed)

@@ -28,6 +28,15 @@ def key_text(example: Example, key: str) -> str:
     return "\n".join(m.content for m in example.messages if m.role != "system")
 
 
+def stored_key_text(messages: list[dict], key: str) -> str:
+    """`key_text` of messages as the workspace stores them (dicts), for passes over millions of rows that
+    do not build Example objects (the same strings: tested)."""
+    if key == "conversation":
+        return "\n".join(m["content"] for m in messages if m["role"] != "system")
+    role = "user" if key == "prompt" else "assistant"
+    return "\n\n".join(m["content"] for m in messages if m["role"] == role)
+
+
 # For ASCII text: every character that is not a word character becomes a space, in C (2.5x the regex).
 _ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")})
 

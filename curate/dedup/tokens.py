@@ -33,6 +33,11 @@ class WordIds(Segments):
         return WordIds(self.values[ranges(self.offsets[index], sizes)],
                        np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
 
+    def slice(self, a: int, b: int) -> WordIds:
+        """Documents a..b-1, sharing the values array."""
+        lo, hi = self.offsets[a], self.offsets[b]
+        return WordIds(self.values[lo:hi], self.offsets[a:b + 1] - lo)
+
     def __add__(self, other: WordIds) -> WordIds:
         return WordIds(np.concatenate([self.values, other.values]),
                        np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]))
@@ -43,7 +48,19 @@ class WordIds(Segments):
 
     def keys(self) -> np.ndarray:
         """A 64-bit key per document from its words and their order; equal documents get equal keys
-        (different ones collide with p ~ n^2 / 2^65, so callers confirm with `same`)."""
+        (different ones collide with p ~ n^2 / 2^65, so callers confirm with `same`). Computed a block of
+        documents at a time: the per-word temporaries would otherwise be several times the words' size."""
+        n = len(self)
+        out = np.empty(n, dtype=np.uint64)
+        start = 0
+        while start < n:
+            end = int(np.searchsorted(self.offsets, self.offsets[start] + _KEY_BLOCK_WORDS, side="right")) - 1
+            end = min(n, max(end, start + 1))
+            out[start:end] = self.slice(start, end)._keys()
+            start = end
+        return out
+
+    def _keys(self) -> np.ndarray:
         n = len(self)
         doc = np.repeat(np.arange(n, dtype=np.int64), self.sizes())
         pos = np.arange(len(self.values), dtype=np.int64) - self.offsets[doc]
@@ -52,6 +69,9 @@ class WordIds(Segments):
             total = np.zeros(n, dtype=np.uint64)
             _sum_segments(mixed, self.offsets, total)
             return splitmix(total ^ self.sizes().astype(np.uint64), 9)
+
+
+_KEY_BLOCK_WORDS = 1 << 22  # words per block of `keys`: ~200 MB of temporaries at most
 
 
 def _sum_segments(values: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:

@@ -44,6 +44,21 @@ class Examples(Catalog):
                 yield self._example(row[1:])
             last = rows[-1][0]
 
+    def iter_raw(self, collection: str, batch: int = 5000) -> Iterator[tuple[str, list[dict], Source]]:
+        """(id, messages as stored, source) in ingest order: `iter_examples` without building Example objects,
+        for passes over millions of rows that read only the turns (3x faster)."""
+        cid = self.collection_id(collection)
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT seq, id, messages, path, line, idx, format FROM examples WHERE collection_id=? AND seq>? "
+                "ORDER BY seq LIMIT ?", (cid, last, batch)).fetchall()
+            if not rows:
+                return
+            for _, eid, messages, path, line, idx, fmt in rows:
+                yield eid, orjson.loads(messages), Source(path, line, idx, fmt)
+            last = rows[-1][0]
+
     def get_example(self, collection: str, example_id: str) -> Example:
         cid = self.collection_id(collection)
         row = self.conn.execute(f"SELECT {self._EXAMPLE_COLS} FROM examples WHERE id=? AND collection_id=?",
