@@ -1,7 +1,8 @@
 """Scaling benchmark (issue 23): the whole pipeline at 100K, 1M and 10M synthetic examples on one machine.
 
     python bench/scale.py [--sizes 100000,1000000] [--flavours distinct,redundant] [--engines local]
-                          [--no-semantic] [--semantic-max 1000000] [--ray-size 1000000] [--no-embedders]
+                          [--no-semantic] [--semantic-max 1000000] [--export-max N] [--ray-size 1000000]
+                          [--no-embedders]
 
 Data: OpenAI chat JSONL (`{"messages": [user, assistant]}`), seeded and streamed to disk, cached under
 `--work` (default bench/out/scale/) by flavour, size and seed. Prompts and answers are sentences cut from
@@ -201,11 +202,14 @@ def indent(text: str) -> str:
 
 
 def skipped_steps(n: int, args) -> dict[str, str]:
+    skip = {}
     if args.no_semantic:
-        return {"semantic": "skipped (--no-semantic)"}
-    if n > args.semantic_max:
-        return {"semantic": f"skipped (> --semantic-max {args.semantic_max:,})"}
-    return {}
+        skip["semantic"] = "skipped (--no-semantic)"
+    elif n > args.semantic_max:
+        skip["semantic"] = f"skipped (> --semantic-max {args.semantic_max:,})"
+    if args.export_max is not None and n > args.export_max:
+        skip["export"] = f"skipped (> --export-max {args.export_max:,})"
+    return skip
 
 
 def run_pipeline(flavour: str, n: int, engine: dict, args) -> dict:
@@ -392,6 +396,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--ray-size", type=int, default=1_000_000, help="examples for the Ray-vs-local comparison")
     ap.add_argument("--no-semantic", action="store_true", help="leave out semantic dedup")
     ap.add_argument("--semantic-max", type=int, default=1_000_000, help="skip semantic dedup above this size")
+    ap.add_argument("--export-max", type=int, default=None,
+                    help="skip export above this size (it holds every kept example in memory, ~2 KB each)")
     ap.add_argument("--no-embedders", action="store_true", help="leave out bench/embedders.py's table")
     ap.add_argument("--step-timeout", type=float, default=3600, help="seconds before a step is stopped")
     ap.add_argument("--seed", type=int, default=0)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .dedup.groups import UnionFind
 from .dedup.lsh import jaccard, near_duplicates
-from .dedup.shingles import shingle_ids
+from .dedup.shingles import shingles_of
 from .dedup.signatures import NUM_PERM
 from .dedup.tokens import WordIds, word_ids
 
@@ -41,9 +41,8 @@ def near(mine: WordIds | Sequence[str], theirs: WordIds | Sequence[str], thresho
     nothing."""
     a, b = _words(mine), _words(theirs)
     found = _exact(a, b)
-    both = a + b
     n = len(a)
-    sets = shingle_ids(both)
+    sets = shingles_of(a + b)
     pairs = near_duplicates(sets, threshold, num_perm=num_perm).pairs.tolist()
     for members in _linked(pairs, len(sets)):
         left = sorted({i for i in members if i < n} - set(found))

@@ -10,24 +10,37 @@ semantic duplicates found by dedup cannot appear here; what does appear is for a
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from itertools import islice
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .. import matching
 from ..dedup import DEFAULT_SEMANTIC_THRESHOLD
 from ..dedup.text import key_text
+from ..dedup.tokens import WordIds, word_ids
 from ..record import Example
 from ..workspace import Workspace
 
 NEAR_REPORT = 0.5
 SEMANTIC_MAX = 50_000
 _SHOWN = 10
+_CHUNK = 50_000
 
 
 def _pair(e: Example, t: Example, split: str, score: float, method: str) -> dict[str, Any]:
     return {"split": split, "id": e.id, "train_id": t.id, "score": round(float(score), 4), "method": method,
             "text": e.prompt[:200], "train_text": t.prompt[:200]}
+
+
+def _words(examples: Iterable[Example]) -> WordIds:
+    """The conversations' words, hashed a chunk at a time: a million conversations' strings at once would
+    cost more memory than their words."""
+    it = iter(examples)
+    parts = []
+    while chunk := [key_text(e, "conversation") for e in islice(it, _CHUNK)]:
+        parts.append(word_ids(chunk))
+    return WordIds.concat(parts)
 
 
 def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "auto",
@@ -40,8 +53,7 @@ def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "au
         return out
     if progress:
         progress("leakage near")
-    hits = matching.near([key_text(e, "conversation") for _, e in held], [key_text(t, "conversation") for t in train],
-                         NEAR_REPORT)
+    hits = matching.near(_words(e for _, e in held), _words(train), NEAR_REPORT)
     pairs = sorted((_pair(held[i][1], train[j], held[i][0], s, m) for i, (j, s, m) in hits.items()),
                    key=lambda p: (-p["score"], p["id"]))
     out["near_pairs"] = len(pairs)
