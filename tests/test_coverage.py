@@ -276,3 +276,13 @@ def test_a_missing_topic_next_to_a_covered_one_is_found(tmp_path):
     assert sum(q in asked for q in in_gap) >= 0.8 * len(in_gap), "password queries are not"
     assert report.gaps[0]["label"] in asked
     assert any("password" in t["text"] for t in report.gaps[0]["nearest_train"]), "its nearest training: passwords"
+
+
+def test_neighbours_at_a_tie_go_to_the_lower_index():
+    """numpy's partition picks among equal values by its SIMD kernel (AVX-512 or not), so ties must be broken
+    by index, or the gaps depend on the CPU (the golden files did, before)."""
+    from curate.coverage.density import _top
+
+    sims = np.array([[0.5, 0.9, 0.5, 0.5, -np.inf], [0.1, 0.2, 0.3, 0.4, 0.5]], dtype=np.float32)
+    assert _top(sims, 2).tolist() == [[0, 1], [3, 4]]
+    assert _top(np.ones((3, 40), dtype=np.float32), 5).tolist() == [[0, 1, 2, 3, 4]] * 3

@@ -79,12 +79,21 @@ def _measure(q: np.ndarray, q_idx: np.ndarray, train: np.ndarray, t_idx: np.ndar
         out.n_query[ib] = (sq >= kth[:, None]).sum(axis=1)
         kq = min(QUERY_NEIGHBOURS, sq.shape[1] - 1)
         if kq >= 1:
-            top = np.argpartition(-sq, kq - 1, axis=1)[:, :kq]
-            out.neighbours[ib, 1:kq + 1] = pool_q_idx[top]
+            out.neighbours[ib, 1:kq + 1] = pool_q_idx[_top(sq, kq)]
         if len(t_idx):
             best = st.argmax(axis=1)
             out.nearest[ib] = t_idx[best]
             out.nearest_similarity[ib] = st[np.arange(len(qb)), best]
+
+
+def _top(sims: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of the k largest values, ties going to the lower column: the same neighbours on
+    every CPU (numpy's partition picks among equal values by its SIMD kernel, AVX-512 or not)."""
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(sims, top, axis=1).min(axis=1)
+    for r in np.flatnonzero((sims >= kth[:, None]).sum(axis=1) > k).tolist():  # a tie across the k-th place
+        top[r] = np.argsort(-sims[r], kind="stable")[:k]
+    return np.sort(top, axis=1)
 
 
 def _empty(n_q: int) -> QueryCoverage:
@@ -133,7 +142,7 @@ def _measure_by_cluster(train: np.ndarray, queries: np.ndarray, labels_train: np
                         centroids: np.ndarray, out: QueryCoverage) -> None:
     by_t = [np.flatnonzero(labels_train == c) for c in range(len(centroids))]
     by_q = [np.flatnonzero(labels_query == c) for c in range(len(centroids))]
-    near = np.argsort(-(centroids @ centroids.T), axis=1)[:, :_NEAR_CLUSTERS]
+    near = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")[:, :_NEAR_CLUSTERS]
     for c in range(len(centroids)):
         if not len(by_q[c]):
             continue

@@ -54,7 +54,7 @@ def cluster_terms(texts: list[str], labels: np.ndarray, k: int, top: int = 6, se
     out = []
     for c in range(k):
         terms: list[str] = []
-        for j in np.argsort(-scores[c])[:top * 4]:
+        for j in np.argsort(-scores[c], kind="stable")[:top * 4]:  # equal scores: vocabulary order, on any CPU
             if scores[c, j] <= 0:
                 break
             term = str(vocab[j])
