@@ -40,9 +40,16 @@ def near(mine: WordIds | Sequence[str], theirs: WordIds | Sequence[str], thresho
     """index of `mine` -> its best exact or near match in `theirs` (Jaccard >= threshold); empty texts match
     nothing."""
     a, b = _words(mine), _words(theirs)
-    found = _exact(a, b)
-    n = len(a)
-    sets = shingles_of(a + b)
+    return near_within(a + b, np.arange(len(a)), np.arange(len(a), len(a) + len(b)), threshold, num_perm)
+
+
+def near_within(docs: WordIds, mine: np.ndarray, theirs: np.ndarray, threshold: float,
+                num_perm: int = NUM_PERM) -> dict[int, Match]:
+    """`near` for two selections of rows of one array of documents (export's splits, without copying their
+    words): index into `mine` -> its best match, as an index into `theirs`."""
+    found = _exact(docs, mine, theirs)
+    n = len(mine)
+    sets = shingles_of(docs, np.concatenate([mine, theirs]).astype(np.int64))
     pairs = near_duplicates(sets, threshold, num_perm=num_perm).pairs.tolist()
     for members in _linked(pairs, len(sets)):
         left = sorted({i for i in members if i < n} - set(found))
@@ -56,16 +63,16 @@ def near(mine: WordIds | Sequence[str], theirs: WordIds | Sequence[str], thresho
     return found
 
 
-def _exact(a: WordIds, b: WordIds) -> dict[int, Match]:
+def _exact(docs: WordIds, mine: np.ndarray, theirs: np.ndarray) -> dict[int, Match]:
+    keys = docs.keys()
     by_key: dict[int, list[int]] = {}
-    for j, k in enumerate(b.keys().tolist()):
+    for j, k in enumerate(keys[theirs].tolist()):
         by_key.setdefault(k, []).append(j)
-    both = a + b
     found = {}
-    for i, k in enumerate(a.keys().tolist()):
-        if a.offsets[i] == a.offsets[i + 1]:
+    for i, (row, k) in enumerate(zip(mine.tolist(), keys[mine].tolist())):
+        if docs.offsets[row] == docs.offsets[row + 1]:
             continue  # an empty text matches nothing
-        same = next((j for j in by_key.get(k, ()) if both.same(i, len(a) + j)), None)
+        same = next((j for j in by_key.get(k, ()) if docs.same(row, int(theirs[j]))), None)
         if same is not None:
             found[i] = Match(same, 1.0, "exact")
     return found

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from ..record import Source
 from ..workspace import Workspace
 from .partitioned import PARTITION, word_ids_on
 from .text import stored_key_text
-from .tokens import WordIds, word_ids
+from .tokens import WordIds, WordSpill, word_ids
 
 CHUNK = 50_000  # examples hashed at a time: their strings are dropped before the next chunk is read
 Row = tuple[str, list[dict], Source]
@@ -127,28 +127,6 @@ def _hasher(engine: Engine | None) -> tuple[Callable[[Sequence[str]], WordIds], 
         return word_ids, CHUNK
     cpus = int(engine.describe().get("cpus") or 1)
     return partial(word_ids_on, engine), max(CHUNK, 2 * cpus * PARTITION)
-
-
-class WordSpill:
-    """Documents' words written to a file chunk by chunk, then mapped back: the turns' words wait on disk
-    while the key's shingles and signatures hold the memory, and the OS pages them in when conflicts run."""
-
-    def __init__(self, path: Path):
-        self.path, self.sizes = path, [np.zeros(0, dtype=np.int64)]
-        self._fh: BinaryIO | None = open(path, "wb")
-
-    def add(self, docs: WordIds) -> None:
-        assert self._fh is not None, "add after words()"
-        docs.values.astype(np.uint64, copy=False).tofile(self._fh)
-        self.sizes.append(docs.sizes())
-
-    def words(self) -> WordIds:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        offsets = np.concatenate(([0], np.cumsum(np.concatenate(self.sizes)))).astype(np.int64)
-        values = np.memmap(self.path, dtype=np.uint64, mode="r") if offsets[-1] else np.zeros(0, dtype=np.uint64)
-        return WordIds(values, offsets)
 
 
 def load(ws: Workspace, collection: str, key: str, with_text: bool, progress: Progress | None,

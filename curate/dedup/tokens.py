@@ -12,7 +12,8 @@ import re
 import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from pathlib import Path
+from typing import BinaryIO, Sequence
 
 import numpy as np
 
@@ -72,6 +73,29 @@ class WordIds(Segments):
 
 
 _KEY_BLOCK_WORDS = 1 << 22  # words per block of `keys`: ~200 MB of temporaries at most
+
+
+class WordSpill:
+    """Documents' words written to a file chunk by chunk, then mapped back: words wait on disk while other
+    arrays hold the memory (dedup's turns during the key's signatures; export's conversations until the
+    leakage check), and the OS pages them in when they are read."""
+
+    def __init__(self, path: Path):
+        self.path, self.sizes = path, [np.zeros(0, dtype=np.int64)]
+        self._fh: BinaryIO | None = open(path, "wb")
+
+    def add(self, docs: WordIds) -> None:
+        assert self._fh is not None, "add after words()"
+        docs.values.astype(np.uint64, copy=False).tofile(self._fh)
+        self.sizes.append(docs.sizes())
+
+    def words(self) -> WordIds:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        offsets = np.concatenate(([0], np.cumsum(np.concatenate(self.sizes)))).astype(np.int64)
+        values = np.memmap(self.path, dtype=np.uint64, mode="r") if offsets[-1] else np.zeros(0, dtype=np.uint64)
+        return WordIds(values, offsets)
 
 
 def _sum_segments(values: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..record import Example
+from .select import Kept
 
 _TOKEN_SAMPLE = 2000  # examples per split whose tokens are counted: the statistics are estimates beyond it
 
@@ -25,14 +26,14 @@ _LOAD = {
 }
 
 
-def _tokens(examples: list[Example]) -> dict[str, Any] | None:
+def _tokens(kept: list[Kept], read: Callable[[list[Kept]], list[Example]]) -> dict[str, Any] | None:
     try:
         from ..checks.tokenizer import DEFAULT, load
 
         _, counter = load(None)
     except Exception:  # the card is still useful without token counts
         return None
-    sample = examples[:_TOKEN_SAMPLE]
+    sample = read(kept[:_TOKEN_SAMPLE])
     if not sample:
         return None
     counts = np.array(counter.many(["\n".join(m.content for m in e.messages) for e in sample]))
@@ -40,7 +41,9 @@ def _tokens(examples: list[Example]) -> dict[str, Any] | None:
             "p95": int(np.percentile(counts, 95)), "max": int(counts.max()), "mean": round(float(counts.mean()), 1)}
 
 
-def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Example]], excluded: list[dict]) -> str:
+def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Kept]], excluded: list[dict],
+                 read: Callable[[list[Kept]], list[Example]]) -> str:
+    """The README of an export; `read` gives the examples whose tokens are counted."""
     c = manifest["counts"]
     lines = [f"# {manifest['collection']}: curated fine-tuning set", "",
              f"Exported by curate {manifest['version']} from collection `{manifest['collection']}` in "
@@ -50,8 +53,8 @@ def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Example]], exc
              "|---|---:|---:|---:|---:|---:|---:|"]
     token_note = None
     for name, exs in splits.items():
-        t = _tokens(exs)
-        turns = np.mean([len(e.messages) for e in exs]) if exs else 0
+        t = _tokens(exs, read)
+        turns = np.mean([e.turns for e in exs]) if exs else 0
         share = len(exs) / max(1, c["exported"])
         if t:
             token_note = t["tokenizer"]

@@ -10,22 +10,20 @@ semantic duplicates found by dedup cannot appear here; what does appear is for a
 
 from __future__ import annotations
 
-from itertools import islice
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import matching
 from ..dedup import DEFAULT_SEMANTIC_THRESHOLD
-from ..dedup.text import key_text
-from ..dedup.tokens import WordIds, word_ids
+from ..dedup.tokens import WordIds
 from ..record import Example
 from ..workspace import Workspace
+from .select import Kept
 
 NEAR_REPORT = 0.5
 SEMANTIC_MAX = 50_000
 _SHOWN = 10
-_CHUNK = 50_000
 
 
 def _pair(e: Example, t: Example, split: str, score: float, method: str) -> dict[str, Any]:
@@ -33,31 +31,23 @@ def _pair(e: Example, t: Example, split: str, score: float, method: str) -> dict
             "text": e.prompt[:200], "train_text": t.prompt[:200]}
 
 
-def _words(examples: Iterable[Example]) -> WordIds:
-    """The conversations' words, hashed a chunk at a time: a million conversations' strings at once would
-    cost more memory than their words."""
-    it = iter(examples)
-    parts = []
-    while chunk := [key_text(e, "conversation") for e in islice(it, _CHUNK)]:
-        parts.append(word_ids(chunk))
-    return WordIds.concat(parts)
-
-
-def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "auto",
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def leakage(splits: dict[str, list[Kept]], words: WordIds, read: Callable[[list[Kept]], list[Example]],
+            ws: Workspace, semantic: str = "auto", progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """`words`: every kept example's conversation words, by `Kept.pos`; `read`: kept examples as exported."""
     train = splits["train"]
-    held = [(name, e) for name in ("val", "test") for e in splits[name]]
+    held = [(name, k) for name in ("val", "test") for k in splits[name]]
     out: dict[str, Any] = {"near_threshold": NEAR_REPORT, "near_pairs": 0, "closest_near": [],
                            "semantic": None}
     if not train or not held:
         return out
     if progress:
         progress("leakage near")
-    hits = matching.near(_words(e for _, e in held), _words(train), NEAR_REPORT)
-    pairs = sorted((_pair(held[i][1], train[j], held[i][0], s, m) for i, (j, s, m) in hits.items()),
-                   key=lambda p: (-p["score"], p["id"]))
-    out["near_pairs"] = len(pairs)
-    out["closest_near"] = pairs[:_SHOWN]
+    hits = matching.near_within(words, np.array([k.pos for _, k in held], dtype=np.int64),
+                                np.array([k.pos for k in train], dtype=np.int64), NEAR_REPORT)
+    shown = sorted(hits, key=lambda i: (-round(hits[i].score, 4), held[i][1].id))[:_SHOWN]
+    out["near_pairs"] = len(hits)
+    out["closest_near"] = _pairs(read, [(held[i][0], held[i][1], train[hits[i].other], hits[i].score, hits[i].method)
+                                        for i in shown])
     if semantic == "off":
         return out
     try:
@@ -65,7 +55,7 @@ def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "au
     except ImportError:
         return out
     embedder = Embedder()
-    texts = [t.prompt for t in train] + [e.prompt for _, e in held]
+    texts = [e.prompt for e in read(train)] + [e.prompt for e in read([k for _, k in held])]
     if len(texts) > SEMANTIC_MAX and semantic == "auto":
         hashes = list(dict.fromkeys(text_hash(t) for t in texts))
         if len(ws.cached_embeddings(embedder.name, hashes)) < len(hashes):
@@ -83,6 +73,13 @@ def leakage(splits: dict[str, list[Example]], ws: Workspace, semantic: str = "au
     order = sorted(best, key=lambda i: (-best[i].score, held[i][1].id))
     out["semantic"] = {"model": embedder.model, "threshold": DEFAULT_SEMANTIC_THRESHOLD,
                        "pairs_at_threshold": sum(m.score >= DEFAULT_SEMANTIC_THRESHOLD for m in best.values()),
-                       "closest": [_pair(held[i][1], train[best[i].other], held[i][0], best[i].score, "semantic")
-                                   for i in order[:_SHOWN]]}
+                       "closest": _pairs(read, [(held[i][0], held[i][1], train[best[i].other], best[i].score,
+                                                 "semantic") for i in order[:_SHOWN]])}
     return out
+
+
+def _pairs(read: Callable[[list[Kept]], list[Example]],
+           shown: list[tuple[str, Kept, Kept, float, str]]) -> list[dict[str, Any]]:
+    """The shown pairs with their texts: only these examples are read back."""
+    examples = {e.id: e for e in read([k for _, h, t, _, _ in shown for k in (h, t)])}
+    return [_pair(examples[h.id], examples[t.id], split, score, method) for split, h, t, score, method in shown]

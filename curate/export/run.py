@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import tempfile
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -28,7 +30,7 @@ from ..workspace import Workspace, opened
 from . import writers
 from .card import dataset_card
 from .leakage import leakage
-from .select import POLICIES, Selection, select
+from .select import MISSING, POLICIES, Kept, Selection, select
 from .split import SPLITS, assign, parse_ratios, seeded_key, units
 
 _TMP = ".curate-tmp-"
@@ -78,7 +80,8 @@ def _clean_stale(out: Path) -> None:
             continue
 
 
-def _strata(ws: Workspace, collection: str, stratify: str, kept: list[Example]) -> tuple[str, dict[str, str]]:
+def _strata(ws: Workspace, collection: str, stratify: str, kept: list[Kept],
+            fields: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     if stratify == "auto":
         stratify = "cluster" if ws.latest_run(collection, "coverage") else "none"
     if stratify == "none":
@@ -91,8 +94,8 @@ def _strata(ws: Workspace, collection: str, stratify: str, kept: list[Example]) 
         clusters = ws.run_clusters(run.id)
         return stratify, {e.id: f"cluster {clusters[e.id]}" if e.id in clusters else "unclustered" for e in kept}
     if stratify.startswith("metadata:") and stratify[9:]:
-        name = stratify[9:]
-        return stratify, {e.id: str(e.metadata.get(name, "(missing)")) for e in kept}
+        at = fields.index(stratify[9:])
+        return stratify, {e.id: "(missing)" if e.fields[at] is MISSING else str(e.fields[at]) for e in kept}
     raise UsageError(f"{{stratify}} {stratify!r}: choose cluster, metadata:FIELD or none", params=("stratify",))
 
 
@@ -118,9 +121,9 @@ def _contamination_check(ws: Workspace, other: str):
 
     theirs = list(ws.iter_examples(other))
 
-    def check(mine: list[Example]) -> dict[str, str]:
-        hits = matching.near([e.prompt for e in mine], [e.prompt for e in theirs], DEFAULT_NEAR_THRESHOLD)
-        return {mine[i].id: f"contaminates:{other} {method} match of {theirs[j].id} (similarity {s:.2f})"
+    def check(ids: list[str], prompts: list[str]) -> dict[str, str]:
+        hits = matching.near(prompts, [e.prompt for e in theirs], DEFAULT_NEAR_THRESHOLD)
+        return {ids[i]: f"contaminates:{other} {method} match of {theirs[j].id} (similarity {s:.2f})"
                 for i, (j, s, method) in hits.items()}
 
     return check
@@ -129,23 +132,30 @@ def _contamination_check(ws: Workspace, other: str):
 TREE_FIELD = "message_tree_id"  # OpenAssistant: every path of one conversation tree carries it
 
 
-def _shared_origin(group_by: str, kept: list[Example]) -> tuple[str, list[tuple[str, str]]]:
+def _fields(stratify: str, group_by: str) -> tuple[str, ...]:
+    """The metadata fields that stratifying and grouping by origin read, which select keeps of each example."""
+    names = [stratify[9:]] if stratify.startswith("metadata:") and stratify[9:] else []
+    origin = TREE_FIELD if group_by == "auto" else group_by[9:] if group_by.startswith("metadata:") else ""
+    return tuple(dict.fromkeys(names + ([origin] if origin else [])))
+
+
+def _shared_origin(group_by: str, kept: list[Kept], fields: tuple[str, ...]) -> tuple[str, list[tuple[str, str]]]:
     """Links between examples that share an origin (the paths of one OASST conversation tree share their
     opening turns), so each origin lands in one split. auto: by `message_tree_id` where examples have one."""
     if group_by == "none":
         return "none", []
+    if not (group_by == "auto" or group_by.startswith("metadata:") and group_by[9:]):
+        raise UsageError(f"{{group_by}} {group_by!r}: choose auto, metadata:FIELD or none", params=("group_by",))
+    at = fields.index(TREE_FIELD if group_by == "auto" else group_by[9:])
     if group_by == "auto":
-        if not any(TREE_FIELD in e.metadata for e in kept):
+        if all(e.fields[at] is MISSING for e in kept):
             return "none", []
         group_by = f"metadata:{TREE_FIELD}"
-    if not (group_by.startswith("metadata:") and group_by[9:]):
-        raise UsageError(f"{{group_by}} {group_by!r}: choose auto, metadata:FIELD or none", params=("group_by",))
-    name = group_by[9:]
     last: dict[str, str] = {}
     links = []
     for e in kept:
-        value = e.metadata.get(name)
-        if value is None or value == "":
+        value = e.fields[at]
+        if value is MISSING or value is None or value == "":
             continue  # an example without the field is its own origin
         key = str(value)
         if key in last:
@@ -184,32 +194,53 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
             from ..agreement import policy_of
 
             verdict_policy = policy_of(ws, collection)
-        sel = select(ws, collection, policy, verdict_policy,
-                     _contamination_check(ws, exclude_near) if exclude_near else None,
-                     (lambda d, t: progress("load", d, t)) if progress else None, model_verdicts == "include")
-        kept = _representable(sel, fmt, policy, collection)
-        if progress:
-            progress("split", 0, None)
-        plan = _split(ws, collection, sel, kept, ratios, seed, stratify, group_by)
-        check = _leakage(plan.splits, ws, leakage_check, progress)
+        fields = _fields(stratify, group_by)
+        with _spill_dir(ws, leakage_check != "off") as spill:
+            sel = select(ws, collection, policy, verdict_policy,
+                         _contamination_check(ws, exclude_near) if exclude_near else None,
+                         (lambda d, t: progress("load", d, t)) if progress else None, model_verdicts == "include",
+                         lambda e: writers.representable(e, fmt), fields, spill)
+            kept = _representable(sel, fmt, policy, collection)
+            if progress:
+                progress("split", 0, None)
+            plan = _split(ws, collection, sel, kept, ratios, seed, stratify, group_by, fields)
+            read = _reader(ws, collection, sel)
+            check = _leakage(plan.splits, sel, read, ws, leakage_check, progress)
         settings = {"collection": collection, "format": fmt, "seed": seed, "split": dict(zip(SPLITS, ratios)),
                     "policy": policy, "verdict_policy": verdict_policy, "stratify": plan.stratify,
                     "group_by": plan.group_by, "exclude_near": exclude_near}
         if sel.model_decisions or model_verdicts == "exclude":  # only where a model has decided: said when used
             settings.update(model_verdicts=model_verdicts, model_decisions=sel.model_decisions)
-        manifest = _write(out, ws, settings, sel, plan, check, inputs, fmt, progress)
+        manifest = _write(out, ws, settings, sel, plan, check, inputs, fmt, read, progress)
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     return ExportReport(str(out), manifest, sel.excluded, stale)
 
 
-def _representable(sel: Selection, fmt: str, policy: str, collection: str) -> list[Example]:
+@contextmanager
+def _spill_dir(ws: Workspace, wanted: bool) -> Iterator[Path | None]:
+    """A private directory in the workspace for the conversations' words the leakage check reads, removed after."""
+    if not wanted:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=ws.dir) as path:
+        yield Path(path)
+
+
+def _reader(ws: Workspace, collection: str, sel: Selection) -> Callable[[Iterable[Kept]], Iterator[Example]]:
+    """Kept examples read back from the workspace, in the order given, with reviewers' edits applied."""
+    def read(kept: Iterable[Kept]) -> Iterator[Example]:
+        for e in ws.examples_by_id(collection, (k.id for k in kept)):
+            yield replace(e, messages=sel.revised[e.id]) if e.id in sel.revised else e
+    return read
+
+
+def _representable(sel: Selection, fmt: str, policy: str, collection: str) -> list[Kept]:
     """The selected examples the format can hold; the others join the excluded, with why."""
     kept = []
     for e in sel.kept:
-        why = writers.representable(e, fmt)
-        if why:
+        if e.unfit:
             sel.excluded.append({"id": e.id, "source": e.source.location(), "reason": f"format:{fmt}",
-                                 "detail": why})
+                                 "detail": e.unfit})
         else:
             kept.append(e)
     if not kept:
@@ -224,37 +255,38 @@ def _representable(sel: Selection, fmt: str, policy: str, collection: str) -> li
 class _Plan:
     """Which split each kept example goes to, and how the splits were made."""
 
-    splits: dict[str, list[Example]]
+    splits: dict[str, list[Kept]]
     where: dict[str, str]
     stratum_of: dict[str, str]
     stratify: str
     group_by: str
 
 
-def _split(ws: Workspace, collection: str, sel: Selection, kept: list[Example], ratios: tuple[float, float, float],
-           seed: int, stratify: str, group_by: str) -> _Plan:
+def _split(ws: Workspace, collection: str, sel: Selection, kept: list[Kept], ratios: tuple[float, float, float],
+           seed: int, stratify: str, group_by: str, fields: tuple[str, ...]) -> _Plan:
     """Linked examples (a duplicate group, a conflict, one origin) form one unit, and units are split by stratum."""
-    stratify_used, stratum_of = _strata(ws, collection, stratify, kept)
-    group_by_used, shared = _shared_origin(group_by, kept)
+    stratify_used, stratum_of = _strata(ws, collection, stratify, kept, fields)
+    group_by_used, shared = _shared_origin(group_by, kept, fields)
     links = [(g[i], g[i + 1]) for g in sel.groups for i in range(len(g) - 1)] + sel.conflicts + shared
     keys = {e.id: seeded_key(seed, e.id) for e in kept}
     where = assign(units([e.id for e in kept], links), stratum_of, ratios, seed, keys)
-    splits: dict[str, list[Example]] = {s: [] for s in SPLITS}
+    splits: dict[str, list[Kept]] = {s: [] for s in SPLITS}
     for e in sorted(kept, key=lambda e: keys[e.id]):
         splits[where[e.id]].append(e)
     return _Plan(splits, where, stratum_of, stratify_used, group_by_used)
 
 
-def _leakage(splits: dict[str, list[Example]], ws: Workspace, leakage_check: str,
-             progress: Progress | None) -> dict[str, Any]:
-    if leakage_check == "off":
+def _leakage(splits: dict[str, list[Kept]], sel: Selection, read: Callable[[Iterable[Kept]], Iterator[Example]],
+             ws: Workspace, leakage_check: str, progress: Progress | None) -> dict[str, Any]:
+    if leakage_check == "off" or sel.words is None:
         return {"near_pairs": 0, "closest_near": [], "semantic": None, "skipped": "--leakage off"}
-    return leakage(splits, ws, "off" if leakage_check == "near" else "auto",
+    return leakage(splits, sel.words, lambda kept: list(read(kept)), ws, "off" if leakage_check == "near" else "auto",
                    (lambda stage: progress(stage, 0, None)) if progress else None)
 
 
-def _write(out: Path, ws: Workspace, settings: dict[str, Any], sel: Selection, plan: _Plan,
-           check: dict[str, Any], inputs: dict, fmt: str, progress: Progress | None) -> dict[str, Any]:
+def _write(out: Path, ws: Workspace, settings: dict[str, Any], sel: Selection, plan: _Plan, check: dict[str, Any],
+           inputs: dict, fmt: str, read: Callable[[Iterable[Kept]], Iterator[Example]],
+           progress: Progress | None) -> dict[str, Any]:
     """The split files, excluded.jsonl, the dataset card and the manifest, written to a temporary folder that
     replaces `out` whole: an interrupted export leaves the previous one or none, never a mix."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -262,16 +294,18 @@ def _write(out: Path, ws: Workspace, settings: dict[str, Any], sel: Selection, p
     tmp = out.parent / f".{out.name}{_TMP}{os.getpid()}-{os.urandom(4).hex()}"
     tmp.mkdir()
     try:
-        if progress:
-            progress("write", 0, None)
-        files = writers.write_hf(plan.splits, tmp) if fmt == "hf" else \
-            [f for name in SPLITS for f in writers.write_split(fmt, plan.splits[name], tmp, name)]
+        total = sum(len(v) for v in plan.splits.values())
+        counted = _counted(progress, total)
+        examples = {name: counted(read(plan.splits[name])) for name in SPLITS}
+        files = writers.write_hf(examples, tmp) if fmt == "hf" else \
+            [f for name in SPLITS for f in writers.write_split(fmt, examples[name], tmp, name)]
         with open(tmp / "excluded.jsonl", "wb") as fh:
             for x in sel.excluded:
                 fh.write(orjson.dumps(x) + b"\n")
         files.append(tmp / "excluded.jsonl")
         manifest = _manifest(ws, settings, sel, plan, check, inputs)
-        (tmp / "README.md").write_text(dataset_card(manifest, plan.splits, sel.excluded), encoding="utf-8")
+        (tmp / "README.md").write_text(dataset_card(manifest, plan.splits, sel.excluded,
+                                                    lambda kept: list(read(kept))), encoding="utf-8")
         files.append(tmp / "README.md")
         manifest["files"] = {p.relative_to(tmp).as_posix(): _sha256(p) for p in sorted(files)}
         manifest["splits"] = {s: [e.id for e in plan.splits[s]] for s in SPLITS}
@@ -281,6 +315,24 @@ def _write(out: Path, ws: Workspace, settings: dict[str, Any], sel: Selection, p
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _counted(progress: Progress | None, total: int) -> Callable[[Iterator[Example]], Iterator[Example]]:
+    """Examples passed through, counted on the progress line as they are written."""
+    done = 0
+
+    def counted(examples: Iterator[Example]) -> Iterator[Example]:
+        nonlocal done
+        for e in examples:
+            yield e
+            done += 1
+            if progress and done % 20000 == 0:
+                progress("write", done, total)
+        if progress and done == total:
+            progress("write", total, total)
+    if progress:
+        progress("write", 0, total)
+    return counted
 
 
 def _manifest(ws: Workspace, settings: dict[str, Any], sel: Selection, plan: _Plan, check: dict[str, Any],

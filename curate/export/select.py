@@ -14,19 +14,40 @@ Reviewer edits replace the conversation (the revision of the decision that carri
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 from ..decisions import MODEL_PREFIX, final_verdicts
-from ..record import Example, Message
+from ..dedup.text import key_text
+from ..dedup.tokens import WordIds, WordSpill, word_ids
+from ..record import Example, Message, Source
 from ..workspace import Decision, Workspace
 
 POLICIES = ("not-rejected", "accepted")
+MISSING = object()  # a metadata field an example does not have (None is a value it can have)
+_CHUNK = 50_000  # conversations hashed at a time
+
+
+@dataclass(slots=True)
+class Kept:
+    """A kept example as export holds it until it writes it: what the splits and the card need. The example
+    itself is read again from the workspace when written, so ten million of them fit in memory."""
+
+    id: str
+    pos: int  # its row in `Selection.words`
+    source: Source
+    turns: int
+    fields: tuple[Any, ...]  # the values of `select(fields=...)` in its metadata, None where missing
+    unfit: str | None = None  # why the export format cannot hold it, if it cannot
 
 
 @dataclass
 class Selection:
-    kept: list[Example] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
+    revised: dict[str, tuple[Message, ...]] = field(default_factory=dict)  # reviewers' edits of kept examples
+    words: WordIds | None = None  # with `select(spill=DIR)`: the conversation words of each Kept.pos, mapped
     accepted: set[str] = field(default_factory=set)  # kept examples a reviewer accepted
     edited: set[str] = field(default_factory=set)
     excluded: list[dict[str, Any]] = field(default_factory=list)
@@ -41,18 +62,15 @@ def _excluded(e: Example, reason: str, detail: str) -> dict[str, Any]:
 
 
 def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "latest",
-           contaminated: Callable[[list[Example]], dict[str, str]] | None = None,
-           progress: Callable[[int, int], None] | None = None, model_verdicts: bool = True) -> Selection:
+           contaminated: Callable[[list[str], list[str]], dict[str, str]] | None = None,
+           progress: Callable[[int, int], None] | None = None, model_verdicts: bool = True,
+           unfit: Callable[[Example], str | None] | None = None, fields: tuple[str, ...] = (),
+           spill: Path | None = None) -> Selection:
     """What export keeps, and every other example with its reason: reviewers' verdicts first, then
-    contamination, error findings and prune proposals (unless a reviewer accepted the example), then one
-    survivor per duplicate group."""
+    contamination (`contaminated(ids, prompts)`), error findings and prune proposals (unless a reviewer
+    accepted the example), then one survivor per duplicate group. One streamed pass over the examples; with
+    `spill`, a directory, the survivors' conversation words are kept there for the leakage check."""
     sel = Selection()
-    examples = []
-    total = ws.count_examples(collection)
-    for n, e in enumerate(ws.iter_examples(collection), 1):
-        examples.append(e)
-        if progress and n % 20000 == 0:
-            progress(n, total)
     decisions = ws.decisions_in_force(collection)
     by_model = [d for d in decisions if d.reviewer.startswith(MODEL_PREFIX)]
     sel.model_decisions = len(by_model)
@@ -61,20 +79,50 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
     verdicts = final_verdicts(decisions, verdict_policy)
     errors, proposed = _findings(ws, collection, sel)
     representative = _groups(ws, sel)
-    contaminates = contaminated(examples) if contaminated else {}
-    survivors: dict[str, Example] = {}
-    for e in examples:
+    contaminates = _contaminates(ws, collection, contaminated) if contaminated else {}
+    survivors: dict[str, Kept] = {}
+    total = ws.count_examples(collection)
+    words = WordSpill(spill / "conversations.u64") if spill else None
+    texts: list[str] = []
+    for n, e in enumerate(ws.iter_examples(collection), 1):
         kept = _judge(e, sel, verdicts.get(e.id), policy, contaminates, errors, proposed)
         if kept is not None:
-            survivors[e.id] = kept
+            survivors[e.id] = _light(kept, len(survivors), fields, unfit)
+            if words:
+                texts.append(key_text(kept, "conversation"))
+        if words and len(texts) == _CHUNK:
+            words.add(word_ids(texts))
+            texts = []
+        if progress and n % 20000 == 0:
+            progress(n, total)
+    if words:
+        words.add(word_ids(texts))
+        sel.words = words.words()
     dropped = _one_per_group(sel, representative, survivors)
-    for e in examples:
-        if e.id in dropped:
-            sel.excluded.append(_excluded(e, "duplicate", f"duplicate of {dropped[e.id]}, which is kept"))
-        elif e.id in survivors:
-            sel.kept.append(survivors[e.id])
+    for eid, k in survivors.items():  # in ingest order
+        if eid in dropped:
+            sel.excluded.append({"id": eid, "source": k.source.location(), "reason": "duplicate",
+                                 "detail": f"duplicate of {dropped[eid]}, which is kept"})
+        else:
+            sel.kept.append(k)
     sel.excluded.sort(key=lambda x: (x["source"]["path"], x["source"]["line"], x["source"]["index"]))
     return sel
+
+
+def _contaminates(ws: Workspace, collection: str,
+                  contaminated: Callable[[list[str], list[str]], dict[str, str]]) -> dict[str, str]:
+    ids, prompts = [], []
+    for e in ws.iter_examples(collection):
+        ids.append(e.id)
+        prompts.append(e.prompt)
+    return contaminated(ids, prompts)
+
+
+def _light(e: Example, pos: int, fields: tuple[str, ...], unfit: Callable[[Example], str | None] | None) -> Kept:
+    # Interned: each row read from the workspace brings its own copy of the same few paths and formats.
+    source = Source(sys.intern(e.source.path), e.source.line, e.source.index, sys.intern(e.source.format))
+    return Kept(e.id, pos, source, len(e.messages), tuple(e.metadata.get(f, MISSING) for f in fields),
+                unfit(e) if unfit else None)
 
 
 def _findings(ws: Workspace, collection: str, sel: Selection) -> tuple[dict[str, str], dict[str, str]]:
@@ -128,12 +176,13 @@ def _judge(e: Example, sel: Selection, verdict: Decision | None, policy: str, co
             if verdict.revision is not None:
                 e = replace(e, messages=tuple(Message.from_dict(m) for m in verdict.revision))
                 sel.edited.add(e.id)
+                sel.revised[e.id] = e.messages
         return e
     return None
 
 
 def _one_per_group(sel: Selection, representative: list[str | None],
-                   survivors: dict[str, Example]) -> dict[str, str]:
+                   survivors: dict[str, Kept]) -> dict[str, str]:
     """Survivors that duplicate another survivor -> the one kept: the representative if it survived, else an
     accepted member."""
     dropped: dict[str, str] = {}

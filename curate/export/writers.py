@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import orjson
 
@@ -147,8 +147,9 @@ def _arrow_schema():
     return pa.schema([("messages", pa.list_(message)), ("tools", pa.string())])
 
 
-def write_split(fmt: str, examples: list[Example], out_dir: Path, split: str) -> list[Path]:
-    """Write one split; returns the files written (hf is written once for all splits by `write_hf`)."""
+def write_split(fmt: str, examples: Iterable[Example], out_dir: Path, split: str) -> list[Path]:
+    """Write one split; returns the files written (hf is written once for all splits by `write_hf`). JSONL
+    streams; the other formats hold the split's examples in memory while they write it."""
     if fmt == "openai":
         path = out_dir / f"{split}.jsonl"
         with open(path, "wb") as fh:
@@ -165,7 +166,8 @@ def write_split(fmt: str, examples: list[Example], out_dir: Path, split: str) ->
         import pyarrow.parquet as pq
 
         path = out_dir / f"{split}.parquet"
-        pq.write_table(pa.Table.from_pydict(_columns(examples), schema=_arrow_schema()), path, compression="zstd")
+        table = pa.Table.from_pydict(_columns(list(examples)), schema=_arrow_schema())
+        pq.write_table(table, path, compression="zstd")
         return [path]
     raise ValueError(fmt)
 
@@ -177,7 +179,7 @@ def _fingerprint(name: str, examples: list[Example]) -> str:
     return h.hexdigest()
 
 
-def write_hf(splits: dict[str, list[Example]], out_dir: Path) -> list[Path]:
+def write_hf(splits: Mapping[str, Iterable[Example]], out_dir: Path) -> list[Path]:
     try:
         import datasets
     except ImportError as exc:
@@ -186,9 +188,10 @@ def write_hf(splits: dict[str, list[Example]], out_dir: Path) -> list[Path]:
 
     datasets.disable_progress_bars()
     schema = _arrow_schema()
+    held = {name: list(exs) for name, exs in splits.items()}
     # A fingerprint from the content, not a random one, so that the saved files are the same on every run.
     dd = datasets.DatasetDict({name: datasets.Dataset(pa.Table.from_pydict(_columns(exs), schema=schema),
                                                       fingerprint=_fingerprint(name, exs))
-                               for name, exs in splits.items()})
+                               for name, exs in held.items()})
     dd.save_to_disk(str(out_dir))
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
