@@ -397,7 +397,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--no-semantic", action="store_true", help="leave out semantic dedup")
     ap.add_argument("--semantic-max", type=int, default=1_000_000, help="skip semantic dedup above this size")
     ap.add_argument("--export-max", type=int, default=None,
-                    help="skip export above this size (it holds every kept example in memory, ~2 KB each)")
+                    help="skip export above this size")
     ap.add_argument("--no-embedders", action="store_true", help="leave out bench/embedders.py's table")
     ap.add_argument("--step-timeout", type=float, default=3600, help="seconds before a step is stopped")
     ap.add_argument("--seed", type=int, default=0)

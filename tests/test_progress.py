@@ -109,11 +109,14 @@ def test_counts_formats():
     assert render._counts(1200, None, "") == "1,200  " and render._counts(0, None, "") == ""
 
 
-def test_real_pipes_without_a_terminal(tmp_path, no_terminal):
-    """The installed entry point, stdout and stderr both pipes, default thresholds: semantic dedup loads and runs
-    the offline MiniLM model, well over a second, so stderr says how it goes and stdout holds only the summary."""
+def test_real_pipes_without_a_terminal(tmp_path, no_terminal, shared_data):
+    """The installed entry point, stdout and stderr both pipes, default thresholds: semantic dedup embeds 1,000+
+    texts with the offline MiniLM model, well over a second even with the model cached and a fast CPU (on
+    sample_data alone every stage could end inside the quiet first second), so stderr says how it goes and
+    stdout holds only the summary."""
     ws = str(tmp_path / "ws")
-    assert CliRunner().invoke(main, ["-w", ws, "--no-progress", "ingest", str(SAMPLE), "--as", "s"]).exit_code == 0
+    data = [str(SAMPLE), str(shared_data / "alpaca_gpt4_en_demo/alpaca_en_demo.json")]
+    assert CliRunner().invoke(main, ["-w", ws, "--no-progress", "ingest", *data, "--as", "s"]).exit_code == 0
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "CURATE_PROGRESS")}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-c", "from curate.cli import main; main()", "-w", ws, "dedup", "-c", "s",
