@@ -143,6 +143,12 @@ def main(ctx: click.Context, workspace: str | None, progress: bool | None, engin
     """
     ctx.obj = {"workspace": workspace, "progress": _progress_on(progress), "engine": engine,
                "ray_address": ray_address}
+    if engine != "local" and ctx.invoked_subcommand not in (None, *DISTRIBUTED):
+        click.echo(f"note: --engine {engine} changes nothing for `{ctx.invoked_subcommand}`, which runs here; "
+                   f"{', '.join(DISTRIBUTED)} spread their work", err=True)
+
+
+DISTRIBUTED = ("ingest", "dedup", "check", "coverage")  # the commands that take --engine
 
 
 def _engine(ctx: click.Context):

@@ -19,6 +19,14 @@ from typing import Sequence
 import numpy as np
 
 
+def cached_model_path(model_dir: str, cache_dir: Path, suffix: str) -> Path:
+    """Where a model derived from `model_dir` is kept: its name plus a digest of its full path, so two models
+    of one name never share an entry; `suffix` names what was derived (int8.onnx, static256)."""
+    src = Path(model_dir)
+    digest = hashlib.blake2b(str(src.resolve() if src.exists() else model_dir).encode(), digest_size=6).hexdigest()
+    return cache_dir / f"{src.name}-{digest}.{suffix}"
+
+
 def supported(model_dir: str) -> bool:
     """A local model directory with a fast tokenizer, a BERT-style encoder and mean pooling."""
     d = Path(model_dir)
@@ -80,8 +88,7 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         src = Path(model_dir)
-        digest = hashlib.blake2b(str(src.resolve()).encode(), digest_size=6).hexdigest()
-        target = cache_dir / f"{src.name}-{digest}.int8.onnx"
+        target = cached_model_path(model_dir, cache_dir, "int8.onnx")
         if not target.exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
             _export(src, target)

@@ -9,7 +9,6 @@ transformer and less exact: bench/embedders.py measures both, and docs/DESIGN.md
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
@@ -19,16 +18,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .embed_onnx import cached_model_path
 from .errors import MissingDependency, UsageError
 
 PCA_DIMS = 256  # model2vec's default; the distilled model's width
 _BATCH = 4096
-
-
-def _cache_path(model_dir: str, cache_dir: Path) -> Path:
-    src = Path(model_dir)
-    digest = hashlib.blake2b(str(src.resolve() if src.exists() else model_dir).encode(), digest_size=6).hexdigest()
-    return cache_dir / f"{src.name}-{digest}.static{PCA_DIMS}"
 
 
 def _distill(model_dir: str, target: Path) -> None:
@@ -90,7 +84,7 @@ class StaticEncoder:
             from model2vec import StaticModel
         except ImportError as exc:
             raise MissingDependency("model2vec", "embed", "The static embedder") from exc
-        target = _cache_path(model_dir, cache_dir)
+        target = cached_model_path(model_dir, cache_dir, f"static{PCA_DIMS}")
         if not (target / "model.safetensors").exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
             _distill(model_dir, target)

@@ -91,6 +91,7 @@ class IngestReport:
     files: list[FileReport] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     seconds: float = 0.0
+    engine: dict[str, Any] | None = None  # the distributed engine the rows were converted on, if any
 
     def _sum(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -125,6 +126,7 @@ class IngestReport:
             "errors_truncated": max(0, self.bad_rows - len(self.errors)),
             "error_codes": dict(self.error_codes), "warning_codes": dict(self.warning_codes),
             "files": [f.to_dict() for f in self.files], "seconds": round(self.seconds, 3),
+            **({"engine": self.engine} if self.engine else {}),
         }
 
 
@@ -460,7 +462,8 @@ def ingest(
         cid = ws.ensure_collection(name, kind)
         options = {"kind": kind, "format": format, "mapping": mapping or {}, "container": container}
         ingest_id = ws.start_ingest(cid, [i.display for i in inputs], options)
-        report = IngestReport(name, kind, str(ws.dir))
+        report = IngestReport(name, kind, str(ws.dir), engine=engine.describe() if engine and engine.distributed
+                              else None)
         big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
         batcher = _Batcher(ws, cid, ingest_id, report, big)
         started = time.perf_counter()

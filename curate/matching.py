@@ -104,6 +104,15 @@ def semantic(mine: np.ndarray, theirs: np.ndarray, threshold: float) -> dict[int
     return found
 
 
+def unit_centroids(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k-means centroids of `x` (MiniBatchKMeans, one init), scaled to unit length: the vectors they partition
+    are compared by cosine. Shared by semantic dedup's fallback partitions and coverage's search blocks."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    km = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=1).fit(x)
+    return km.cluster_centers_ / np.maximum(np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True), 1e-12)
+
+
 def combined(lexical: dict[int, Match], by_meaning: dict[int, Match]) -> dict[int, Match]:
     """Near matches, and semantic ones where there is none: exact and near are the stronger evidence."""
     out = dict(by_meaning)

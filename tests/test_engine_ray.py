@@ -44,6 +44,9 @@ def test_engine_errors_are_one_clear_line(ws_dir):
     with pytest.raises(UsageError, match="unknown engine 'spark'"):
         engine_for("spark")
     assert list(Engine().map(lambda part, k: part * k, [1, 2, 3], 10)) == [10, 20, 30]
+    curate.ingest(["sample_data/support_faq.json"], "faq", workspace=ws_dir)
+    r = CliRunner().invoke(main, ["-w", str(ws_dir), "--engine", "ray", "status"])  # nothing of it to spread
+    assert r.exit_code == 0 and "note: --engine ray changes nothing for `status`, which runs here" in r.output
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +108,9 @@ def test_ingest_converts_on_the_workers_with_the_same_rows(ray_engine, small_par
     a = curate.ingest(files, "mix", workspace=tmp_path / "local")
     b = curate.ingest(files, "mix", workspace=tmp_path / "ray", engine=ray_engine)
     assert a.quarantined >= 3 and a.repeats >= 50 and a.accepted > 1000
-    assert (a.to_dict() | {"workspace": "", "seconds": 0}) == (b.to_dict() | {"workspace": "", "seconds": 0})
+    assert "engine" not in a.to_dict() and b.to_dict()["engine"]["name"] == "ray"  # the summary says where
+    same = {"workspace": "", "seconds": 0, "engine": None}
+    assert (a.to_dict() | same) == (b.to_dict() | same)
     assert _rows(tmp_path / "local") == _rows(tmp_path / "ray")
     cut = tmp_path / "cut.jsonl.gz"  # a download that stopped: the file ends mid-stream
     cut.write_bytes(gzip.compress(("\n".join(lines * 3) + "\n").encode())[:-2000])

@@ -122,15 +122,13 @@ def query_coverage(train: np.ndarray, queries: np.ndarray, labels_train: np.ndar
 def _blocks(train: np.ndarray, queries: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Finer blocks for the search than the report's clusters: about sqrt(n) of them, fitted on a sample,
     so the points a query is compared with grow as sqrt(n), not n / k."""
-    from sklearn.cluster import MiniBatchKMeans
+    from ..matching import unit_centroids
 
     x = np.vstack([train, queries])
     rng = np.random.default_rng(seed)
     sample = x[rng.choice(len(x), min(len(x), _BLOCK_SAMPLE), replace=False)]
     k = int(np.sqrt(len(x)))
-    km = MiniBatchKMeans(k, batch_size=4096, n_init=1, random_state=seed).fit(sample)
-    centroids = km.cluster_centers_ / np.maximum(np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True), 1e-12)
-    centroids = centroids.astype(np.float32)
+    centroids = unit_centroids(sample, k, seed).astype(np.float32)
     labels = np.empty(len(x), dtype=np.int64)
     step = max(1, _BLOCK_FLOATS // k)
     for s in range(0, len(x), step):

@@ -35,8 +35,9 @@ class SourceColumn:
     def __init__(self) -> None:
         self.names: list[tuple[str, str]] = []
         self._code: dict[tuple[str, str], int] = {}
-        self.where = np.zeros((0, 3), dtype=np.int64)  # (path and format code, line, index)
+        self._parts: list[np.ndarray] = []  # (path and format code, line, index) rows, a chunk each
         self._rows: list[tuple[int, int, int]] = []
+        self._where: np.ndarray | None = None
 
     def add(self, source: Source) -> None:
         name = (source.path, source.format)
@@ -47,13 +48,17 @@ class SourceColumn:
         self._rows.append((code, source.line, source.index))
 
     def seal(self) -> None:
-        """Move the rows added since the last seal into the array."""
+        """Move the rows added since the last seal into an array (one per chunk: joined once, when first read)."""
         if self._rows:
-            self.where = np.concatenate([self.where, np.array(self._rows, dtype=np.int64)])
+            self._parts.append(np.array(self._rows, dtype=np.int64))
             self._rows = []
+            self._where = None
 
     def __getitem__(self, i: int) -> Source:
-        code, line, index = self.where[i].tolist()
+        if self._where is None:
+            self._where = np.concatenate(self._parts) if self._parts else np.zeros((0, 3), dtype=np.int64)
+            self._parts = [self._where]
+        code, line, index = self._where[i].tolist()
         path, fmt = self.names[code]
         return Source(path, line, index, fmt)
 

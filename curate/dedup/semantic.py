@@ -150,11 +150,10 @@ def _partitions(emb: np.ndarray, seed: int) -> list[np.ndarray]:
     n = len(emb)
     if n <= BRUTE_FORCE_MAX:
         return [np.arange(n)]
-    from sklearn.cluster import MiniBatchKMeans
+    from ..matching import unit_centroids
 
     k = int(np.sqrt(n))
-    km = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=1).fit(emb)
-    centroids = km.cluster_centers_ / np.maximum(np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True), 1e-12)
+    centroids = unit_centroids(emb, k, seed)
     nearest = np.empty((n, 2), dtype=np.int64)
     for s in range(0, n, 65536):
         sims = emb[s:s + 65536] @ centroids.T

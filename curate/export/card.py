@@ -72,7 +72,9 @@ def dataset_card(manifest: dict[str, Any], splits: dict[str, list[Kept]], exclud
               "| file | examples |", "|---|---:|"]
     # Paths as the workspace names them (relative to its folder); a file outside it by its name only, so
     # the card carries no local path of the machine that made it.
-    sources = Counter(_shown_path(e.source.path) for exs in splits.values() for e in exs)
+    sources: Counter[str] = Counter()
+    for path, n in Counter(e.source.path for exs in splits.values() for e in exs).items():  # few paths, many rows
+        sources[_shown_path(path)] += n
     lines += [f"| `{path}` | {n:,} |" for path, n in sorted(sources.items())]
     lines += ["", "## What was filtered and why", ""]
     if manifest["excluded_by_reason"]:
