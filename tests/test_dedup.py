@@ -334,3 +334,20 @@ def test_shingles_of_a_selection_in_blocks(monkeypatch):
         want = shingle_ids(docs if index is None else docs.take(index))
         got = shingles_of(docs, index)
         assert np.array_equal(got.values, want.values) and np.array_equal(got.offsets, want.offsets)
+
+
+def test_a_killed_runs_spilled_words_are_removed_by_the_next_run(support):
+    """At 10M examples a killed dedup leaves gigabytes of words in the workspace: the next run removes them,
+    and leaves alone the scratch of a run still going."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    stale, live = support / f".dedup-{done.pid}-x1", support / f".dedup-{os.getppid()}-x2"
+    for d in (stale, live):
+        d.mkdir()
+        (d / "prompts.u64").write_bytes(b"\0" * 64)
+    dedup("support", workspace=support)
+    assert not stale.exists() and live.exists()

@@ -8,7 +8,6 @@ inside one split). Every step is reported with its evidence, never applied silen
 
 from __future__ import annotations
 
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from ..findings import CONFLICT, CONTAMINATION, DUPLICATE, Finding, Progress, Re
 from ..gcpause import gc_paused
 from ..record import Source
 from ..workspace import Workspace, opened
+from ..workspace.scratch import scratch_dir
 from .corpus import exact_classes, load
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
@@ -137,16 +137,9 @@ def run(
         raise UsageError(f"{{near_threshold}} must be in (0, 1], got {near_threshold}", params=("near_threshold",))
     params = {"methods": list(methods), "key": key, "near_threshold": near_threshold, "against": against,
               "num_perm": num_perm, "shingle_words": 3, "representative": "check quality, then longest answer"}
-    with opened(workspace) as ws, gc_paused(), _spill_dir(ws) as spill:
+    with opened(workspace) as ws, gc_paused(), scratch_dir(ws.dir, "dedup") as spill:
         return _Run(ws, collection, params, semantic_threshold, model, embedder, progress,
                     engine or Engine(), spill).run(preview)
-
-
-@contextmanager
-def _spill_dir(ws: Workspace) -> Iterator[Path]:
-    """A private directory in the workspace for words waiting on disk (see corpus.WordSpill), removed after."""
-    with tempfile.TemporaryDirectory(prefix=".dedup-", dir=ws.dir) as path:
-        yield Path(path)
 
 
 class _Run:

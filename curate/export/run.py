@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from ..findings import Progress
 from ..provenance import check_inputs
 from ..record import Example
 from ..workspace import Workspace, opened
+from ..workspace.scratch import owner, running, scratch_dir
 from . import writers
 from .card import dataset_card
 from .leakage import leakage
@@ -71,13 +71,9 @@ def _check_target(out: Path, ws: Workspace, force: bool) -> None:
 def _clean_stale(out: Path) -> None:
     """Remove temporary directories that killed exports to the same target left behind."""
     for p in out.parent.glob(f".{out.name}{_TMP}*"):
-        try:
-            pid = int(p.name.rsplit("-", 2)[-2])
-            os.kill(pid, 0)  # still running: not stale
-        except ProcessLookupError:
+        pid = owner(p)
+        if pid is not None and not running(pid):
             shutil.rmtree(p, ignore_errors=True)
-        except (ValueError, PermissionError, IndexError):
-            continue
 
 
 def _strata(ws: Workspace, collection: str, stratify: str, kept: list[Kept],
@@ -218,12 +214,12 @@ def export(collection: str, out_dir: str | os.PathLike, *, workspace: Workspace 
 
 @contextmanager
 def _spill_dir(ws: Workspace, wanted: bool) -> Iterator[Path | None]:
-    """A private directory in the workspace for the conversations' words the leakage check reads, removed after."""
+    """A scratch directory for the conversations' words the leakage check reads, if there is a check."""
     if not wanted:
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=ws.dir) as path:
-        yield Path(path)
+    with scratch_dir(ws.dir, "export") as path:
+        yield path
 
 
 def _reader(ws: Workspace, collection: str, sel: Selection) -> Callable[[Iterable[Kept]], Iterator[Example]]:
