@@ -351,3 +351,18 @@ def test_a_killed_runs_spilled_words_are_removed_by_the_next_run(support):
         (d / "prompts.u64").write_bytes(b"\0" * 64)
     dedup("support", workspace=support)
     assert not stale.exists() and live.exists()
+
+
+def test_a_full_disk_while_spilling_is_one_clear_error(support, monkeypatch):
+    import errno
+
+    from curate.dedup import corpus
+    from curate.errors import WorkspaceError
+
+    def full(self, docs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(corpus.WordSpill, "add", full)
+    with pytest.raises(WorkspaceError, match="is full: dedup keeps words of every example there"):
+        dedup("support", workspace=support)
+    assert not list(support.glob(".dedup-*"))

@@ -5,12 +5,15 @@ they hold gigabytes."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from ..errors import WorkspaceError
 
 
 def running(pid: int) -> bool:
@@ -42,5 +45,11 @@ def scratch_dir(workspace_dir: Path, step: str) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix=f".{step}-{os.getpid()}-", dir=workspace_dir))
     try:
         yield path
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise WorkspaceError(f"the disk holding the workspace {workspace_dir} is full: {step} keeps words of every "
+                             "example there while it runs (about 0.5 GB per million conversations); free space "
+                             "there and run it again") from exc
     finally:
         shutil.rmtree(path, ignore_errors=True)
