@@ -157,11 +157,11 @@ def load(ws: Workspace, collection: str, key: str, with_text: bool, progress: Pr
         responses = [stored_key_text(messages, "response") for _, messages, _ in chunk]
         quality.append(np.array([(scores.get(eid, 1.0), len(r.strip()), len(messages))
                                  for (eid, messages, _), r in zip(chunk, responses)], dtype=np.float64))
-        texts = [stored_key_text(messages, key) for _, messages, _ in chunk]
+        texts = responses if key == "response" else [stored_key_text(messages, key) for _, messages, _ in chunk]
         words.append(hashed(texts))
         if c.spills:
-            prompts = [] if key == "prompt" else [stored_key_text(messages, "prompt") for _, messages, _ in chunk]
-            c.spills[0].add(words[-1] if key == "prompt" else hashed(prompts))
+            c.spills[0].add(words[-1] if key == "prompt" else
+                            hashed([stored_key_text(messages, "prompt") for _, messages, _ in chunk]))
             c.spills[1].add(words[-1] if key == "response" else hashed(responses))
         del chunk, responses
         if with_text:  # only embeddings need the raw text again; as words it is a fraction of the memory

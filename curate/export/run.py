@@ -30,7 +30,7 @@ from ..workspace.scratch import owner, running, scratch_dir
 from . import writers
 from .card import dataset_card
 from .leakage import leakage
-from .select import MISSING, POLICIES, Kept, Selection, select
+from .select import MISSING, POLICIES, Kept, Selection, excluded, select
 from .split import SPLITS, assign, parse_ratios, seeded_key, units
 
 _TMP = ".curate-tmp-"
@@ -235,8 +235,7 @@ def _representable(sel: Selection, fmt: str, policy: str, collection: str) -> li
     kept = []
     for e in sel.kept:
         if e.unfit:
-            sel.excluded.append({"id": e.id, "source": e.source.location(), "reason": f"format:{fmt}",
-                                 "detail": e.unfit})
+            sel.excluded.append(excluded(e.id, e.source, f"format:{fmt}", e.unfit))
         else:
             kept.append(e)
     if not kept:

@@ -39,7 +39,7 @@ class Kept:
     pos: int  # its row in `Selection.words`
     source: Source
     turns: int
-    fields: tuple[Any, ...]  # the values of `select(fields=...)` in its metadata, None where missing
+    fields: tuple[Any, ...]  # the values of `select(fields=...)` in its metadata, MISSING where absent
     unfit: str | None = None  # why the export format cannot hold it, if it cannot
 
 
@@ -57,8 +57,9 @@ class Selection:
     model_decisions: int = 0  # decisions in force that a model made (reviewer "model:...")
 
 
-def _excluded(e: Example, reason: str, detail: str) -> dict[str, Any]:
-    return {"id": e.id, "source": e.source.location(), "reason": reason, "detail": detail}
+def excluded(eid: str, source: Source, reason: str, detail: str) -> dict[str, Any]:
+    """An excluded example as excluded.jsonl and the report list it."""
+    return {"id": eid, "source": source.location(), "reason": reason, "detail": detail}
 
 
 def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "latest",
@@ -101,8 +102,7 @@ def select(ws: Workspace, collection: str, policy: str, verdict_policy: str = "l
     dropped = _one_per_group(sel, representative, survivors)
     for eid, k in survivors.items():  # in ingest order
         if eid in dropped:
-            sel.excluded.append({"id": eid, "source": k.source.location(), "reason": "duplicate",
-                                 "detail": f"duplicate of {dropped[eid]}, which is kept"})
+            sel.excluded.append(excluded(eid, k.source, "duplicate", f"duplicate of {dropped[eid]}, which is kept"))
         else:
             sel.kept.append(k)
     sel.excluded.sort(key=lambda x: (x["source"]["path"], x["source"]["line"], x["source"]["index"]))
@@ -161,15 +161,15 @@ def _judge(e: Example, sel: Selection, verdict: Decision | None, policy: str, co
     """The example as it survives (a reviewer's edit applied), or None with its reason recorded in `sel`."""
     accepted = verdict is not None and verdict.verdict == "accept"
     if verdict is not None and verdict.verdict == "reject":
-        sel.excluded.append(_excluded(e, "rejected", f"{verdict.reviewer}: {verdict.reason or 'rejected'}"))
+        sel.excluded.append(excluded(e.id, e.source, "rejected", f"{verdict.reviewer}: {verdict.reason or 'rejected'}"))
     elif policy == "accepted" and not accepted:
-        sel.excluded.append(_excluded(e, "not_accepted", "no reviewer accepted it (policy: accepted)"))
+        sel.excluded.append(excluded(e.id, e.source, "not_accepted", "no reviewer accepted it (policy: accepted)"))
     elif e.id in contaminates:
-        sel.excluded.append(_excluded(e, contaminates[e.id].split(" ", 1)[0], contaminates[e.id]))
+        sel.excluded.append(excluded(e.id, e.source, contaminates[e.id].split(" ", 1)[0], contaminates[e.id]))
     elif e.id in errors and not accepted:
-        sel.excluded.append(_excluded(e, "error:" + errors[e.id].split(":", 1)[0], errors[e.id]))
+        sel.excluded.append(excluded(e.id, e.source, "error:" + errors[e.id].split(":", 1)[0], errors[e.id]))
     elif e.id in proposed and not accepted:
-        sel.excluded.append(_excluded(e, "proposed_rejection", proposed[e.id]))
+        sel.excluded.append(excluded(e.id, e.source, "proposed_rejection", proposed[e.id]))
     else:
         if accepted and verdict is not None:
             sel.accepted.add(e.id)
