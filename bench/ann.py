@@ -1,6 +1,8 @@
-"""Approximate nearest neighbours for semantic dedup: exact blocked search, k-means partitions, usearch, faiss.
+"""Semantic dedup's neighbour search: curate's inverted lists against exact blocked search, faiss's IVF range
+search over the same lists, and HNSW graphs (usearch, curate's path until stop 29; faiss).
 
-    python bench/ann.py [--sizes 20000 100000 1000000] [--threshold 0.9]
+    python bench/ann.py [--sizes 20000 100000 1000000] [--threshold 0.9] [--methods ...]
+                        [--graph-max 100000]
 
 Real vectors: every distinct sentence of ../shared/data (MSRP, banking77, HWU64, STS 2016, alpaca seed
 tasks and demos, code alpaca: instructions and short outputs), embedded with curate's static embedder
@@ -10,8 +12,9 @@ source is well above the threshold: known duplicate pairs, groups of 2-6), and b
 enough (cosine about 0.75 to their source) that they are new points near real ones, not duplicates.
 
 At 20K and 100K recall is against every pair exact blocked search finds (cosine >= threshold); at 1M,
-where all against all is too slow here, against the planted pairs. Times are end to end for
-`semantic_links`-style work: index, search, exact re-score of candidates. Single process, 2 cores.
+where all against all is too slow here, against the planted pairs. Times are end to end: index, search,
+exact cosines of the pairs. The HNSW graphs are built on one thread (for the same pairs run to run) and
+are skipped past `--graph-max` (usearch had not finished 1M after 15 minutes). Single process, 2 cores.
 """
 
 from __future__ import annotations
@@ -126,62 +129,93 @@ def exact_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
     return all_pairs(emb, threshold)[0]
 
 
-def kmeans_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
-    """Every pair the old path compared (within overlapping k-means partitions) at cosine >= threshold."""
-    import curate.dedup.semantic as sem
+def curate_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
+    """curate's inverted lists (curate/dedup/ivf.py): every pair the scan finds, not only the forest dedup keeps."""
+    from curate.dedup import ivf
 
-    old, sem.BRUTE_FORCE_MAX = sem.BRUTE_FORCE_MAX, 0
-    try:
-        parts = sem._partitions(emb, 0)
-    finally:
-        sem.BRUTE_FORCE_MAX = old
-    out = []
-    for part in parts:
-        sub = emb[part]
-        for s in range(0, len(part), 1024):
-            rows, cols = np.nonzero(sub[s:s + 1024] @ sub.T >= threshold)
-            keep = cols > rows + s
-            a, b = part[rows[keep] + s], part[cols[keep]]
-            out.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
-    return np.unique(np.concatenate(out), axis=0) if out else np.zeros((0, 2), dtype=np.int64)
+    lists = ivf.build(emb, threshold)
+    print(f"  curate: {len(lists):,} lists, {len(lists.probers) // len(emb)} probes", file=sys.stderr)
+    return ivf.scan((0, len(lists)), lists, emb, threshold, every_pair=True)[0]
+
+
+def faiss_ivf_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
+    """faiss IndexIVFFlat range search over the *same* lists and probes as curate (its centroids, its centred
+    ranking), so the two differ only in how the lists are scanned. The centring rides on an extra dimension:
+    [x, -1] . [c, mean.c] = x.c - mean.c, and [x, -1] . [y, -1] = x.y + 1."""
+    import faiss
+
+    from curate.dedup import ivf
+
+    lists = ivf.build(emb, threshold)
+    n, d = emb.shape
+    mean = emb.mean(axis=0)
+    centroids = lists.centroids
+    x = np.hstack([emb, -np.ones((n, 1), dtype=np.float32)])
+    quantizer = faiss.IndexFlatIP(d + 1)
+    quantizer.add(np.hstack([centroids, (centroids @ mean)[:, None]]).astype(np.float32))
+    index = faiss.IndexIVFFlat(quantizer, d + 1, len(centroids), faiss.METRIC_INNER_PRODUCT)
+    index.is_trained = True
+    index.add(x)
+    index.nprobe = len(lists.probers) // n
+    lims, _, keys = index.range_search(x, threshold + 1)
+    counts: np.ndarray = np.diff(np.asarray(lims, dtype=np.int64))
+    a = np.repeat(np.arange(n), counts)
+    b = keys.astype(np.int64)
+    keep = a != b
+    return np.unique(np.stack([np.minimum(a, b)[keep], np.maximum(a, b)[keep]], axis=1), axis=0)
 
 
 def usearch_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
-    from curate.dedup.semantic import ann_pairs
+    """usearch HNSW, curate's path before the inverted lists (stop 29): i8 graph, connectivity 16, expansion
+    64/64, built on one thread (a multi-thread graph depends on timing), 16 neighbours per document, documents
+    whose 16th neighbour is still above the threshold searched again with 4x, exact re-score."""
+    from usearch.index import Index
 
-    return ann_pairs(emb, threshold)[0]
+    n = len(emb)
+    index = Index(ndim=emb.shape[1], metric="ip", dtype="i8", connectivity=16, expansion_add=64, expansion_search=64)
+    index.add(np.arange(n, dtype=np.uint64), emb, threads=1)
+    return _refined(lambda q, k: index.search(q, k).keys.astype(np.int64).reshape(len(q), -1), emb, threshold,
+                    lambda k: setattr(index, "expansion_search", max(64, k)))
 
 
 def faiss_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
-    """faiss HNSW (flat f32 vectors, inner product), same k, re-query and exact re-score as curate's usearch path."""
+    """faiss HNSW (flat f32 vectors, inner product), with the same settings and search as usearch_pairs."""
     import faiss
-
-    from curate.dedup import semantic as sem
 
     faiss.omp_set_num_threads(1)  # a one-thread build, as for usearch
     n, d = emb.shape
-    index = faiss.IndexHNSWFlat(d, sem._ANN_CONNECTIVITY, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = sem._ANN_EXPANSION_ADD
+    index = faiss.IndexHNSWFlat(d, 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 64
     index.add(emb)
     faiss.omp_set_num_threads(2)
-    rows, k, out = np.arange(n), sem.ANN_K, []
+    return _refined(lambda q, k: index.search(q, k)[1], emb, threshold,
+                    lambda k: setattr(index.hnsw, "efSearch", max(64, k)))
+
+
+def _refined(search, emb: np.ndarray, threshold: float, widen) -> np.ndarray:
+    """k nearest from `search`, exact cosines, and saturated documents searched again with 4x k."""
+    n = len(emb)
+    rows, k, out = np.arange(n), 16, []
     while len(rows):
         k = min(k, n)
-        index.hnsw.efSearch = max(sem._ANN_EXPANSION_SEARCH, k)
-        _, keys = index.search(emb[rows], k)
-        valid = keys >= 0
+        widen(k)
+        keys = search(emb[rows], k)
+        valid = (keys >= 0) & (keys < n)
         keys = np.where(valid, keys, rows[:, None])
-        hit = valid & (keys != rows[:, None]) & (sem._exact_cos(emb, rows, keys) >= threshold)
+        cos = np.concatenate([np.einsum("ij,ikj->ik", emb[rows[s:s + 4096]], emb[keys[s:s + 4096]])
+                              for s in range(0, len(rows), 4096)])
+        hit = valid & (keys != rows[:, None]) & (cos >= threshold)
         r, c = np.nonzero(hit)
         a, b = rows[r], keys[r, c]
         out.append(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
-        if k >= min(n, sem.ANN_K_MAX):
+        if k >= min(n, 1024):
             break
         rows, k = rows[hit.sum(axis=1) >= k - 1], k * 4
     return np.unique(np.concatenate(out), axis=0)
 
 
-METHODS = {"exact": exact_pairs, "kmeans": kmeans_pairs, "usearch": usearch_pairs, "faiss": faiss_pairs}
+METHODS = {"exact": exact_pairs, "curate": curate_pairs, "faiss-ivf": faiss_ivf_pairs, "usearch": usearch_pairs,
+           "faiss-hnsw": faiss_pairs}
 
 
 def groups(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -202,13 +236,14 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.9)
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--exact-max", type=int, default=100_000, help="largest n searched all against all")
+    ap.add_argument("--graph-max", type=int, default=100_000, help="largest n for the HNSW peers")
     args = ap.parse_args()
     for n in args.sizes:
         emb, planted = corpus(n)
         print(f"\nn={n:,}: {len(planted):,} planted pairs, threshold {args.threshold}", flush=True)
         found, secs = {}, {}
         for m in args.methods:
-            if m == "exact" and n > args.exact_max:
+            if (m == "exact" and n > args.exact_max) or (m in ("usearch", "faiss-hnsw") and n > args.graph_max):
                 continue
             t = time.perf_counter()
             found[m] = METHODS[m](emb, args.threshold)
@@ -217,11 +252,11 @@ def main() -> None:
         truth = found.get("exact", planted)
         truth_name = "exact" if "exact" in found else "planted"
         true_groups = groups(n, truth)
-        print(f"{'method':>9}{'seconds':>9}{'pairs':>11}{'recall':>9}{'planted':>9}{'same groups':>13}  ratio to peers (time)")
+        print(f"{'method':>11}{'seconds':>9}{'pairs':>11}{'recall':>9}{'planted':>9}{'same groups':>13}  ratio to peers (time)")
         for m in found:
             ratios = "  ".join(f"{m}/{p} {secs[m] / secs[p]:.2f}x" for p in found if p != m)
             same = float((groups(n, found[m])[truth[:, 0]] == groups(n, found[m])[truth[:, 1]]).mean()) if len(truth) else 1.0
-            print(f"{m:>9}{secs[m]:>9.1f}{len(found[m]):>11,}{recall(found[m], truth, n):>9.4f}"
+            print(f"{m:>11}{secs[m]:>9.1f}{len(found[m]):>11,}{recall(found[m], truth, n):>9.4f}"
                   f"{recall(found[m], planted, n):>9.4f}{same:>13.4f}  {ratios}", flush=True)
         del true_groups
         print(f"(recall against {truth_name} pairs; 'same groups': share of true pairs whose two documents end in one group)")

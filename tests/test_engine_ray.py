@@ -79,9 +79,8 @@ def small_partitions(monkeypatch):
 
     monkeypatch.setattr(partitioned, "PARTITION", 700)
     monkeypatch.setattr(runner, "ENGINE_PARTITION", 500)
-    monkeypatch.setattr(semantic, "ANN_PARTITION", 600)
-    monkeypatch.setattr(semantic, "BRUTE_FORCE_MAX", 500)  # the ANN path, whose searches go to the workers
-    monkeypatch.setattr(semantic, "ANN_SHARD", 1_000)  # in several HNSW shards
+    monkeypatch.setattr(semantic, "PARTITION", 300)  # several ranges of lists, scanned on the workers
+    monkeypatch.setattr(semantic, "BRUTE_FORCE_MAX", 500)  # the inverted lists
     monkeypatch.setattr(embed, "_PARTITION_BATCHES", 1)
 
 

@@ -58,12 +58,10 @@ def test_links_connect_groups_once_and_scale_path_agrees(monkeypatch):
     pairs, cos = semantic_links(emb, 0.95)
     assert len(pairs) == 30 * 4 and (cos >= 0.95).all()  # a spanning tree per cluster of 5
     assert {tuple(sorted({i // 5 for i in p})) for p in pairs.tolist()} == {(c,) for c in range(30)}
-    monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 10)  # the scale path: usearch where installed
+    monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 10)  # the scale path: inverted lists
     pairs2, _ = semantic_links(emb, 0.95)
     assert len(pairs2) == 120
-    monkeypatch.setattr("curate.dedup.semantic._have_usearch", lambda: False)  # the k-means fallback
-    pairs3, _ = semantic_links(emb, 0.95)
-    assert len(pairs3) == 120
+    assert {tuple(sorted({i // 5 for i in p})) for p in pairs2.tolist()} == {(c,) for c in range(30)}
 
 
 def test_embedding_cache_means_nothing_is_embedded_twice(ws_dir, tmp_path, embedder, monkeypatch):
@@ -129,49 +127,69 @@ def _pair_set(emb, threshold):
     return {tuple(p) for p in all_pairs(emb, threshold)[0].tolist()}
 
 
-@pytest.mark.parametrize("shard", [250_000, 1_000])  # one HNSW graph, or four built in parallel
-def test_ann_path_finds_the_exact_pairs_on_real_embeddings(shared_data, monkeypatch, shard):
-    require("usearch", "embed")
-    monkeypatch.setattr("curate.dedup.semantic.ANN_SHARD", shard)
-    from curate.dedup.lsh import union_pairs
-    from curate.dedup.semantic import ann_pairs
-
+def _planted(shared_data, seed: int = 0):
+    """Real sentence embeddings (static), and 300 near-copies of random ones: known pairs."""
     emb = Embedder(backend="static").encode(_real_sentences(shared_data, 3000))
-    rng = np.random.default_rng(0)
-    src = rng.choice(len(emb), 300, replace=False)  # planted near-copies: known pairs
+    rng = np.random.default_rng(seed)
+    src = rng.choice(len(emb), 300, replace=False)
     copies = emb[src] + rng.normal(scale=0.01, size=(300, emb.shape[1])).astype(np.float32)
-    emb = np.concatenate([emb, copies / np.linalg.norm(copies, axis=1, keepdims=True)])
+    return np.concatenate([emb, copies / np.linalg.norm(copies, axis=1, keepdims=True)]), src
+
+
+@pytest.mark.parametrize("thr", [0.9, 0.85, 0.75])
+def test_inverted_lists_find_the_exact_pairs_on_real_embeddings(shared_data, thr):
+    from curate.dedup import ivf
+
+    emb, src = _planted(shared_data)
+    n = len(emb)
+    exact = _pair_set(emb, thr)
+    lists = ivf.build(emb, thr)
+    pairs, cos = ivf.scan((0, len(lists)), lists, emb, thr, every_pair=True)
+    found = {tuple(p) for p in pairs.tolist()}
+    assert len(exact) > 500 and found <= exact and len(found) >= 0.99 * len(exact)
+    assert np.allclose(cos, (emb[pairs[:, 0]] * emb[pairs[:, 1]]).sum(axis=1), atol=1e-5)  # exact scores
+    assert {(int(s), n - 300 + i) for i, s in enumerate(src)} <= found
+    # every document in exactly one list, probing its own and as many more as the threshold needs
+    assert np.array_equal(np.sort(lists.members), np.arange(n))
+    probes = len(lists.probers) // n
+    assert len(lists.probers) == probes * n and probes >= ivf.PROBES and (thr > 0.8 or probes > 2 * ivf.PROBES)
+
+
+def test_inverted_lists_give_the_groups_of_exact_search(shared_data, monkeypatch):
+    from curate.dedup.lsh import union_pairs
+
+    emb, src = _planted(shared_data, seed=1)
     n, thr = len(emb), 0.85
     exact = _pair_set(emb, thr)
-    pairs, cos = ann_pairs(emb, thr)
-    found = {tuple(p) for p in pairs.tolist()}
-    assert len(exact) > 500 and found <= exact and len(found & exact) >= 0.99 * len(exact)
-    assert np.allclose(cos, (emb[pairs[:, 0]] * emb[pairs[:, 1]]).sum(axis=1), atol=1e-5)  # exact scores
-    assert {(int(s), n - 300 + i) for i, s in enumerate(src)} <= {(min(p), max(p)) for p in found}
-    # through semantic_links: the same groups as the exact path, and the same links run to run
     links_exact, _ = semantic_links(emb, thr)
     monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 500)
-    links_ann, cos_ann = semantic_links(emb, thr)
+    monkeypatch.setattr("curate.dedup.semantic.PARTITION", 1_000)  # several ranges of lists, merged in order
+    links_ivf, cos_ivf = semantic_links(emb, thr)
     again, _ = semantic_links(emb, thr)
-    assert np.array_equal(links_ann, again) and (cos_ann >= thr).all()
+    assert np.array_equal(links_ivf, again) and (cos_ivf >= thr).all()
 
     def groups(links):
         return union_pairs(np.arange(n), links[:, 0].copy(), links[:, 1].copy())
 
-    g_exact, g_ann = groups(links_exact), groups(links_ann)
-    assert (g_ann[src] == g_ann[n - 300 + np.arange(300)]).all()  # every planted copy joins its source
-    same = np.mean([g_ann[a] == g_ann[b] for a, b in exact])
-    assert same >= 0.99 and len(set(g_ann.tolist())) >= len(set(g_exact.tolist()))
+    g_exact, g_ivf = groups(links_exact), groups(links_ivf)
+    assert len(links_ivf) == n - len(set(g_ivf.tolist()))  # a forest: one link fewer than members per group
+    assert (g_ivf[src] == g_ivf[n - 300 + np.arange(300)]).all()  # every planted copy joins its source
+    same = np.mean([g_ivf[a] == g_ivf[b] for a, b in exact])
+    assert same >= 0.99 and len(set(g_ivf.tolist())) >= len(set(g_exact.tolist()))
 
 
-def test_ann_path_links_a_large_group_of_near_copies(monkeypatch):
-    require("usearch", "embed")
+def test_inverted_lists_link_a_large_group_of_near_copies(monkeypatch):
+    from curate.dedup import ivf
+
     rng = np.random.default_rng(1)
     centers = rng.normal(size=(40, 32))
-    sizes = [200] + [5] * 39  # one group bigger than ANN_K: documents are searched again with more neighbours
+    sizes = [200] + [5] * 39  # one group larger than a block of the scan, in pieces of 64 x 64
     emb = np.repeat(centers, sizes, axis=0) + rng.normal(scale=0.01, size=(sum(sizes), 32))
     emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
     monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", 100)
+    monkeypatch.setattr(ivf, "_ROWS", 64)
+    monkeypatch.setattr(ivf, "_COLS", 64)
+    monkeypatch.setattr(ivf, "_FLUSH_PAIRS", 100)
     pairs, cos = semantic_links(emb, 0.95)
     assert len(pairs) == sum(sizes) - 40 and (cos >= 0.95).all()  # a spanning tree per group
     owner = np.repeat(np.arange(40), sizes)

@@ -236,7 +236,8 @@ class _Run:
                                (lambda done, total: progress("embed", done, total)) if progress else None, self.engine)
         if progress:
             progress("semantic", 0, None)
-        pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine)
+        counted = (lambda done, total: progress("semantic", done, total)) if progress else None
+        pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine, progress=counted)
         return [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
 
     def _groups(self, edges: list[Edge]) -> tuple[list[Group], dict[str, list[Source]]]:
