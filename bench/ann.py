@@ -134,7 +134,7 @@ def curate_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
     from curate.dedup import ivf
 
     lists = ivf.build(emb, threshold)
-    print(f"  curate: {len(lists):,} lists, {len(lists.probers) // len(emb)} probes", file=sys.stderr)
+    print(f"  curate: {len(lists):,} lists, {lists.probes} probes (sample recall {lists.sample_recall:.4f})", file=sys.stderr)
     return ivf.scan((0, len(lists)), lists, emb, threshold, every_pair=True)[0]
 
 
@@ -156,7 +156,7 @@ def faiss_ivf_pairs(emb: np.ndarray, threshold: float) -> np.ndarray:
     index = faiss.IndexIVFFlat(quantizer, d + 1, len(centroids), faiss.METRIC_INNER_PRODUCT)
     index.is_trained = True
     index.add(x)
-    index.nprobe = len(lists.probers) // n
+    index.nprobe = lists.probes
     lims, _, keys = index.range_search(x, threshold + 1)
     counts: np.ndarray = np.diff(np.asarray(lims, dtype=np.int64))
     a = np.repeat(np.arange(n), counts)

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .engine import Engine
-from .errors import MissingDependency, UsageError
-from .workspace import Workspace
+from .errors import MissingDependency, UsageError, WorkspaceError
+from .workspace import DB_NAME, Workspace
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("auto", "onnx-int8", "torch", "static")
@@ -168,7 +168,12 @@ def embed(texts: Sequence[str], ws: Workspace, embedder: Embedder,
         cached.update(rows)
     if not hashes:
         return np.zeros((0, 0), dtype=np.float32)
-    out = np.frombuffer(b"".join([cached[h] for h in hashes]), dtype=np.float16).reshape(len(hashes), -1)
+    vectors_bytes = [cached[h] for h in hashes]
+    if len({len(r) for r in vectors_bytes}) > 1:  # one model's vectors have one width; anything else is a damaged cache
+        raise WorkspaceError(f"the embedding cache in {ws.dir} holds vectors of different widths for "
+                             f"{embedder.name}; remove them and run again: sqlite3 {ws.dir / DB_NAME} "
+                             f"\"DELETE FROM embeddings WHERE model='{embedder.name}'\"")
+    out = np.frombuffer(b"".join(vectors_bytes), dtype=np.float16).reshape(len(hashes), -1)
     out = out.astype(np.float32)
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)  # re-normalise after float16
     return out

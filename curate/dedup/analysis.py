@@ -155,6 +155,7 @@ class _Run:
         self.embedder: Embedder | None = None
         self.emb: np.ndarray | None = None  # of one member per exact class (sem_reps), for the preview
         self.sem_reps: np.ndarray | None = None
+        self.semantic_stats: dict[str, Any] = {}  # how the neighbour search ran (lists, probes, sample recall)
         if "semantic" in self.methods:
             from ..embed import embedder_for
 
@@ -237,7 +238,8 @@ class _Run:
         if progress:
             progress("semantic", 0, None)
         counted = (lambda done, total: progress("semantic", done, total)) if progress else None
-        pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine, progress=counted)
+        pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine, progress=counted,
+                                    stats=self.semantic_stats)
         return [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
 
     def _groups(self, edges: list[Edge]) -> tuple[list[Group], dict[str, list[Source]]]:
@@ -340,7 +342,8 @@ class _Run:
             "examples": n, "groups": len(groups), "groups_by_method": by_method, "duplicates": duplicates,
             "kept": n - duplicates, "ingest_repeats": sum(len(v) for v in repeats.values()),
             "conflicts": len(report.conflicts), "contaminated": len(report.contamination),
-            "near": near_stats, "seconds": round(time.perf_counter() - self.started, 3),
+            "near": near_stats, **({"semantic": self.semantic_stats} if self.semantic_stats else {}),
+            "seconds": round(time.perf_counter() - self.started, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"engine": self.engine.describe()} if self.engine.distributed else {}),
         }

@@ -8,7 +8,7 @@ pairs are kept with their exact cosines; recall of true pairs is >= 0.99 on real
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -22,15 +22,20 @@ PARTITION = 100_000  # documents per scan task, about: the ranges of lists follo
 
 
 def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0, engine: Engine | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   progress: Callable[[int, int], None] | None = None,
+                   stats: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(pairs, cosines) linking documents whose embeddings have cosine >= threshold: a spanning forest of
     the pairs, strongest first. Beyond BRUTE_FORCE_MAX the scan runs by ranges of lists, on the workers of a
-    distributed engine; `progress(done, total)` counts them."""
+    distributed engine; `progress(done, total)` counts them. `stats` gets how the search ran."""
     emb = np.ascontiguousarray(emb, dtype=np.float32)
     n = len(emb)
     links = Links(n)
+    stats = {} if stats is None else stats
+    stats["search"] = "all against all"
     if n > BRUTE_FORCE_MAX:
         lists = ivf.build(emb, threshold, seed)
+        stats.update(search="inverted lists", lists=len(lists), probes=lists.probes,
+                     sample_recall=round(lists.sample_recall, 4))
         spans = lists.ranges(-(-n // PARTITION))
         for done, (pairs, cos) in enumerate((engine or Engine()).map(ivf.scan, spans, lists, emb, threshold), 1):
             links.add(pairs[:, 0], pairs[:, 1], cos)
