@@ -88,30 +88,35 @@ def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
 
 def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold: float,
            rng: np.random.Generator) -> tuple[int, float]:
-    """How many lists each document must probe for the scan to find RECALL of the exact partners of a random
+    """How many lists each document must probe for the scan to find RECALL of the exact pairs of a random
     sample of documents (at least PROBES, at most MAX_PROBES), and the share it finds. A pair is found when
-    either document probes the other's list, so each needs 1 + the lower of the two ranks. Every sampled
-    document weighs the same, whatever its number of partners: weighted by pairs, one group of 800
-    identical vectors (each pair needing 1 probe) set the probes for everyone else. Lower thresholds need
-    more: on real embeddings 0.9 needs 4, 0.8 about 20; the data decides, not a table."""
+    either document probes the other's list, so each needs 1 + the lower of the two ranks. RECALL must hold
+    two ways: of the pairs (the documents with many partners weigh more; the measure recall is quoted in)
+    and of the documents (each weighs the same: by pairs alone, 800 identical vectors, whose pairs need one
+    probe, set the probes for everyone else). On real embeddings 0.9 needs about 4-7, 0.8 about 20."""
     n, k = len(emb), len(centroids)
-    a, b, weight = sample_pairs(emb, threshold, rng.choice(n, min(n, _SAMPLE_DOCS), replace=False))
+    a, b, partners = sample_pairs(emb, threshold, rng.choice(n, min(n, _SAMPLE_DOCS), replace=False))
     if not len(a):
         return min(PROBES, k), 1.0
     need = np.minimum(_rank(emb[a], emb[b], centroids, shift), _rank(emb[b], emb[a], centroids, shift)) + 1
-    order = np.argsort(need, kind="stable")
-    reached = np.cumsum(weight[order]) >= RECALL * weight.sum()
-    p = int(min(k, MAX_PROBES, max(PROBES, need[order][np.argmax(reached)])))
-    return p, float(weight[need <= p].sum() / weight.sum())
+    kept = np.minimum(partners, _SAMPLE_PAIRS)
+    weights = (partners / kept, 1 / kept)  # by pairs, by documents
+    p = int(min(k, MAX_PROBES, max(PROBES, *(_quantile(need, w, RECALL) for w in weights))))
+    return p, min(float(w[need <= p].sum() / w.sum()) for w in weights)
+
+
+def _quantile(values: np.ndarray, weight: np.ndarray, q: float) -> int:
+    order = np.argsort(values, kind="stable")
+    return int(values[order][np.argmax(np.cumsum(weight[order]) >= q * weight.sum())])
 
 
 def sample_pairs(emb: np.ndarray, threshold: float,
                  rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """These rows' partners at cosine >= threshold by exact search, at most _SAMPLE_PAIRS each, with the
-    weight that gives every row the same say (1 / its partners kept)."""
+    row's number of partners in all beside each pair kept."""
     rows = np.sort(rows)
     step = max(1, (1 << 24) // len(emb))  # rows per product: about 64 MB of similarities
-    found_a, found_b, weights = [], [], []
+    found_a, found_b, partners = [], [], []
     for s in range(0, len(rows), step):
         block = rows[s:s + step]
         sims = emb[block] @ emb.T
@@ -120,9 +125,8 @@ def sample_pairs(emb: np.ndarray, threshold: float,
         keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS  # the first partners of each row
         found_a.append(block[r[keep]])
         found_b.append(c[keep])
-        kept = np.minimum(np.bincount(r, minlength=len(block)), _SAMPLE_PAIRS)
-        weights.append(1 / kept[r[keep]])
-    return np.concatenate(found_a), np.concatenate(found_b), np.concatenate(weights)
+        partners.append(np.bincount(r, minlength=len(block))[r[keep]])
+    return np.concatenate(found_a), np.concatenate(found_b), np.concatenate(partners)
 
 
 def _rank(x: np.ndarray, y: np.ndarray, centroids: np.ndarray, shift: np.ndarray) -> np.ndarray:
