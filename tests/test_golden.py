@@ -51,8 +51,9 @@ def _hash_encode(texts):
 
 def _portable(text: str, tmp: str) -> str:
     """Paths as on every checkout: CI clones elsewhere, and files outside the workspace's folder are named
-    absolutely."""
-    return text.replace(tmp, "<tmp>").replace(str(SHARED), "<shared>").replace(str(SAMPLE.parent), "<root>")
+    absolutely. curate names a file by its resolved path, so a ../shared that is a symlink shows as its target."""
+    text = text.replace(tmp, "<tmp>").replace(str(SHARED.resolve()), "<shared>").replace(str(SHARED), "<shared>")
+    return text.replace(str(SAMPLE.parent), "<root>")
 
 
 def _normalise(value: Any, tmp: str) -> Any:
