@@ -30,7 +30,8 @@ from .forest import Links
 PROBES = 4  # the fewest lists a document probes (0.994 of the exact pairs of real embeddings at 0.9)
 RECALL = 0.995  # share of a sample's exact pairs the probes must reach (the issue asks >= 0.99)
 MAX_PROBES = 64  # past this the scan nears all against all: the report says the recall reached instead
-_SAMPLE_DOCS = 512  # documents whose exact pairs set the probes
+_SAMPLE_DOCS = 512  # documents whose exact pairs set the probes, at least
+_SAMPLE_WORK = 1 << 27  # ... and up to this many products of them with the collection (1,342 at 100K)
 _SAMPLE_PAIRS = 32  # of each, at most this many partners (a group of near-copies would swamp the rest)
 _SAMPLE_PER_LIST = 16  # k-means sample: documents per list
 _ROUNDS = 8  # k-means rounds: the lists only need to be even, not optimal
@@ -93,9 +94,10 @@ def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold:
     either document probes the other's list, so each needs 1 + the lower of the two ranks. RECALL must hold
     two ways: of the pairs (the documents with many partners weigh more; the measure recall is quoted in)
     and of the documents (each weighs the same: by pairs alone, 800 identical vectors, whose pairs need one
-    probe, set the probes for everyone else). On real embeddings 0.9 needs about 4-7, 0.8 about 20."""
+    probe, set the probes for everyone else). On real embeddings 0.9 needs 4-8, 0.8 about 23."""
     n, k = len(emb), len(centroids)
-    a, b, partners = sample_pairs(emb, threshold, rng.choice(n, min(n, _SAMPLE_DOCS), replace=False))
+    size = min(n, max(_SAMPLE_DOCS, _SAMPLE_WORK // n))  # more where exact search is cheap: less noise
+    a, b, partners = sample_pairs(emb, threshold, rng.choice(n, size, replace=False), rng)
     if not len(a):
         return min(PROBES, k), 1.0
     need = np.minimum(_rank(emb[a], emb[b], centroids, shift), _rank(emb[b], emb[a], centroids, shift)) + 1
@@ -110,10 +112,11 @@ def _quantile(values: np.ndarray, weight: np.ndarray, q: float) -> int:
     return int(values[order][np.argmax(np.cumsum(weight[order]) >= q * weight.sum())])
 
 
-def sample_pairs(emb: np.ndarray, threshold: float,
-                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """These rows' partners at cosine >= threshold by exact search, at most _SAMPLE_PAIRS each, with the
-    row's number of partners in all beside each pair kept."""
+def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """These rows' partners at cosine >= threshold by exact search, at most _SAMPLE_PAIRS each (drawn at
+    random: the first ones would follow the input's order), with the row's number of partners in all beside
+    each pair kept."""
     rows = np.sort(rows)
     step = max(1, (1 << 24) // len(emb))  # rows per product: about 64 MB of similarities
     found_a, found_b, partners = [], [], []
@@ -122,7 +125,9 @@ def sample_pairs(emb: np.ndarray, threshold: float,
         sims = emb[block] @ emb.T
         sims[np.arange(len(block)), block] = -np.inf
         r, c = np.nonzero(sims >= threshold)
-        keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS  # the first partners of each row
+        shuffled = np.lexsort((rng.random(len(r)), r))
+        r, c = r[shuffled], c[shuffled]
+        keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS
         found_a.append(block[r[keep]])
         found_b.append(c[keep])
         partners.append(np.bincount(r, minlength=len(block))[r[keep]])
