@@ -8,7 +8,7 @@ pairs are kept with their exact cosines; recall of true pairs is >= 0.99 on real
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -42,25 +42,26 @@ def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0, engine: Eng
             if progress:
                 progress(done, len(spans))
         return links.result()
-    for s in range(0, n, _BLOCK):
-        sims = emb[s:s + _BLOCK] @ emb.T
-        rows, cols = np.nonzero(sims >= threshold)
-        keep = cols > rows + s  # upper triangle: each pair once, no self pairs
-        rows, cols = rows[keep], cols[keep]
-        if len(rows):
-            links.add(rows + s, cols, sims[rows, cols])
+    for a, b, cos in _blocks(emb, threshold):
+        if len(a):
+            links.add(a, b, cos)
     return links.result()
 
 
 def all_pairs(emb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Every pair with cosine >= threshold, all against all (for previews on samples)."""
-    pairs, scores = [], []
+    found = list(_blocks(emb, threshold))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+    a, b, cos = (np.concatenate(col) for col in zip(*found))
+    return np.stack([a, b], axis=1), np.minimum(cos, 1.0).astype(np.float64)
+
+
+def _blocks(emb: np.ndarray, threshold: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(a, b, cosine) with a < b at cosine >= threshold, all against all, a block of rows at a time."""
     for s in range(0, len(emb), _BLOCK):
         sims = emb[s:s + _BLOCK] @ emb.T
         rows, cols = np.nonzero(sims >= threshold)
-        keep = cols > rows + s
-        pairs.append(np.stack([rows[keep] + s, cols[keep]], axis=1))
-        scores.append(np.minimum(sims[rows[keep], cols[keep]], 1.0).astype(np.float64))
-    if not pairs:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-    return np.concatenate(pairs), np.concatenate(scores)
+        keep = cols > rows + s  # upper triangle: each pair once, no self pairs
+        rows, cols = rows[keep], cols[keep]
+        yield rows + s, cols, sims[rows, cols]
