@@ -390,11 +390,11 @@ def dedup_summary(report, report_path: str | None) -> None:
         out.print("groups by method: " + ", ".join(f"{m} {n:,}" for m, n in sorted(s["groups_by_method"].items())))
     search = s.get("semantic") or {}
     if search.get("search") == "inverted lists":
-        reach = f"{search['sample_recall']:.1%} of a sample's exact pairs within reach"
-        if search["sample_recall"] < 0.99:
-            reach = f"[yellow]{reach}: at this threshold the probes hit their limit and some pairs are missed[/]"
         out.print(f"semantic search: {search['lists']:,} inverted lists, {search['probes']} probed per example, "
-                  f"{reach}")
+                  f"{search['sample_recall']:.1%} of a sample's exact pairs within reach")
+    elif "lists" in search:
+        out.print(f"semantic search: all against all, by {search['lists']:,} lists (at this threshold "
+                  f"{search['probes']} probes of the lists would cost more)")
     biggest = sorted(report.groups, key=lambda g: -len(g["members"]))[:5]
     if biggest:
         groups = titled("largest groups")

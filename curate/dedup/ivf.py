@@ -29,7 +29,8 @@ from .forest import Links
 
 PROBES = 4  # the fewest lists a document probes (0.994 of the exact pairs of real embeddings at 0.9)
 RECALL = 0.995  # share of a sample's exact pairs the probes must reach (the issue asks >= 0.99)
-MAX_PROBES = 64  # past this the scan nears all against all: the report says the recall reached instead
+_PROBE_ENTRIES = 1 << 27  # documents x probes held at once (1.5 GB of indices): past it, all against all
+_WORTH = 0.5  # the lists are used while their scan costs under this share of all against all's products
 _SAMPLE_DOCS = 512  # documents whose exact pairs set the probes, at least
 _SAMPLE_WORK = 1 << 27  # ... and up to this many products of them with the collection (1,342 at 100K)
 _SAMPLE_PAIRS = 32  # of each, at most this many partners (a group of near-copies would swamp the rest)
@@ -38,6 +39,7 @@ _ROUNDS = 8  # k-means rounds: the lists only need to be even, not optimal
 _SPLIT_OVER = 2  # lists holding more than this many times the average sample are split again
 _ROWS = 4096  # probers per matrix product
 _COLS = 8192  # members per matrix product (a list of near-copies can be large)
+_ARGMAXES = 16  # up to this many probes, repeated argmaxes; past it a partition and a sort (measured)
 _ASSIGN_ROWS = 8192  # documents per block when finding their nearest lists
 _FLUSH_PAIRS = 65_536  # pairs gathered before they are joined into the forest
 
@@ -47,19 +49,28 @@ class Lists:
     """Which documents are members of each list and which probe it, as sorted runs of document indices."""
 
     centroids: np.ndarray  # unit, of the mean-centred vectors
-    probes: int  # lists each document probes
+    probes: int  # lists each document probes (all against all: the probes the threshold would need)
     sample_recall: float  # share of the sampled documents' exact partners those probes reach
     members: np.ndarray  # document indices, list by list
     member_bounds: np.ndarray  # list c's members: members[member_bounds[c]:member_bounds[c + 1]]
     probers: np.ndarray
     prober_bounds: np.ndarray
+    exhaustive: bool = False  # all against all: list c's members meet the members of lists c, c + 1, ...
 
     def __len__(self) -> int:
         return len(self.centroids)
 
     def work(self) -> np.ndarray:
         """Products each list costs: its members times its probers."""
+        if self.exhaustive:
+            return np.diff(self.member_bounds) * (self.member_bounds[-1] - self.member_bounds[:-1])
         return np.diff(self.member_bounds) * np.diff(self.prober_bounds)
+
+    def prober_run(self, c: int) -> np.ndarray:
+        """The documents compared with list c's members."""
+        if self.exhaustive:
+            return self.members[self.member_bounds[c]:]
+        return self.probers[self.prober_bounds[c]:self.prober_bounds[c + 1]]
 
     def ranges(self, parts: int) -> list[tuple[int, int]]:
         """`parts` runs of consecutive lists of about equal work (fewer where lists are few)."""
@@ -74,23 +85,32 @@ class Lists:
 def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
     """Lists for these unit vectors: about 2 sqrt(n) centroids (the scan shrinks as they grow, finding each
     document's nearest grows with them; this balances the two at 100K-1M), each document probing as many
-    as `probes` finds necessary at this threshold."""
+    as `probes` finds necessary at this threshold. Where that many probes would cost more than comparing
+    all against all (low thresholds), or hold too many indices, the lists serve all against all instead:
+    exact, and still cut into ranges of lists for the workers."""
     n = len(emb)
     rng = np.random.default_rng(seed)
     mean = emb.mean(axis=0)
     centroids = _centroids(emb, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
     shift = centroids @ mean
     p, recall = probes(emb, centroids, shift, threshold, rng)
-    top = nearest(emb, centroids, shift, p)
-    members, member_bounds = _runs(top[:, 0], len(centroids))
-    probers, prober_bounds = _runs(top.ravel(), len(centroids))
-    return Lists(centroids, p, recall, members, member_bounds, (probers // p).astype(np.int32), prober_bounds)
+    if p * n <= _PROBE_ENTRIES:
+        top = nearest(emb, centroids, shift, p)
+        members, member_bounds = _runs(top[:, 0], len(centroids))
+        probers, prober_bounds = _runs(top.ravel(), len(centroids))
+        lists = Lists(centroids, p, recall, members, member_bounds, (probers // p).astype(np.int32),
+                      prober_bounds)
+        if lists.work().sum() < _WORTH * n * n / 2:
+            return lists
+        del top, probers, lists
+    members, member_bounds = _runs(nearest(emb, centroids, shift, 1)[:, 0], len(centroids))
+    return Lists(centroids, p, 1.0, members, member_bounds, np.zeros(0, np.int32), np.zeros(1, np.int64), True)
 
 
 def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold: float,
            rng: np.random.Generator) -> tuple[int, float]:
     """How many lists each document must probe for the scan to find RECALL of the exact pairs of a random
-    sample of documents (at least PROBES, at most MAX_PROBES), and the share it finds. A pair is found when
+    sample of documents (at least PROBES), and the share it finds. A pair is found when
     either document probes the other's list, so each needs 1 + the lower of the two ranks. RECALL must hold
     two ways: of the pairs (the documents with many partners weigh more; the measure recall is quoted in)
     and of the documents (each weighs the same: by pairs alone, 800 identical vectors, whose pairs need one
@@ -103,7 +123,7 @@ def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold:
     need = np.minimum(_rank(emb[a], emb[b], centroids, shift), _rank(emb[b], emb[a], centroids, shift)) + 1
     kept = np.minimum(partners, _SAMPLE_PAIRS)
     weights = (partners / kept, 1 / kept)  # by pairs, by documents
-    p = int(min(k, MAX_PROBES, max(PROBES, *(_quantile(need, w, RECALL) for w in weights))))
+    p = int(min(k, max(PROBES, *(_quantile(need, w, RECALL) for w in weights))))
     return p, min(float(w[need <= p].sum() / w.sum()) for w in weights)
 
 
@@ -150,16 +170,26 @@ def _runs(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def nearest(x: np.ndarray, centroids: np.ndarray, shift: np.ndarray, p: int) -> np.ndarray:
-    """Each row's p nearest centroids by centred cosine, nearest first (ties: lower centroid)."""
+    """Each row's p nearest centroids by centred cosine, nearest first (ties: lower centroid, except at the
+    last place past `_ARGMAXES`, where the partition picks one; the same input picks the same one)."""
     out = np.empty((len(x), p), dtype=np.int64)
     for s in range(0, len(x), _ASSIGN_ROWS):
         scores = x[s:s + _ASSIGN_ROWS] @ centroids.T
         scores -= shift
-        rows = np.arange(len(scores))
-        for j in range(p):  # p argmaxes beat a partition and a sort at p = 4
-            best = scores.argmax(axis=1)
-            out[s:s + len(scores), j] = best
-            scores[rows, best] = -np.inf
+        out[s:s + len(scores)] = _top(scores, p)
+    return out
+
+
+def _top(scores: np.ndarray, p: int) -> np.ndarray:
+    rows = np.arange(len(scores))
+    if p > _ARGMAXES:
+        top = np.argpartition(-scores, p - 1, axis=1)[:, :p]
+        return np.take_along_axis(top, np.lexsort((top, -scores[rows[:, None], top]), axis=1), axis=1)
+    out = np.empty((len(scores), p), dtype=np.int64)
+    for j in range(p):  # p argmaxes beat a partition and a sort at p = 4
+        best = scores.argmax(axis=1)
+        out[:, j] = best
+        scores[rows, best] = -np.inf
     return out
 
 
@@ -223,7 +253,7 @@ def _blocks(span: tuple[int, int], lists: Lists) -> Iterator[tuple[np.ndarray, n
     """(probers, members) blocks of lists [a, b), small enough for one matrix product each."""
     for c in range(*span):
         mine = lists.members[lists.member_bounds[c]:lists.member_bounds[c + 1]]
-        probing = lists.probers[lists.prober_bounds[c]:lists.prober_bounds[c + 1]]
+        probing = lists.prober_run(c)
         for m in range(0, len(mine), _COLS):
             for r in range(0, len(probing), _ROWS):
                 yield probing[r:r + _ROWS], mine[m:m + _COLS]

@@ -3,7 +3,9 @@
 Up to `BRUTE_FORCE_MAX` documents are compared all against all, in blocks. Beyond that, inverted lists
 (`ivf`): each document is compared with the members of the few lists around it, as matrix products, and
 pairs are kept with their exact cosines; recall of true pairs is >= 0.99 on real embeddings
-(bench/ann.py). As with near duplicates, only links between different groups are kept.
+(bench/ann.py). At low thresholds, where the probes that recall needs would cost more than all against
+all, the lists serve all against all, still by ranges of lists. As with near duplicates, only links
+between different groups are kept.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0, engine: Eng
     stats["search"] = "all against all"
     if n > BRUTE_FORCE_MAX:
         lists = ivf.build(emb, threshold, seed)
-        stats.update(search="inverted lists", lists=len(lists), probes=lists.probes,
-                     sample_recall=round(lists.sample_recall, 4))
+        stats.update(lists=len(lists), probes=lists.probes)
+        if not lists.exhaustive:
+            stats.update(search="inverted lists", sample_recall=round(lists.sample_recall, 4))
         spans = lists.ranges(-(-n // PARTITION))
         for done, (pairs, cos) in enumerate((engine or Engine()).map(ivf.scan, spans, lists, emb, threshold), 1):
             links.add(pairs[:, 0], pairs[:, 1], cos)
