@@ -8,7 +8,6 @@ embedded once per model, whatever the collection or command that asks for it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .embed_files import ModelFiles, folder, read, written
 from .engine import Engine
 from .errors import MissingDependency, UsageError, WorkspaceError
 from .workspace import DB_NAME, Workspace
@@ -26,6 +26,7 @@ BACKENDS = ("auto", "onnx-int8", "torch", "static")
 EMBEDDERS = {"full": "auto", "static": "static"}  # --embedder NAME -> backend
 _STATIC_BATCH = 4096
 _BATCH = 32  # measured on MSRP with the int8 backend: 32 -> 659 texts/s, 64 -> 608, 128 -> 516
+_ONNX_FILE = "model.int8.onnx"
 
 
 def text_hash(text: str) -> str:
@@ -67,6 +68,7 @@ class Embedder:
         self.backend = backend
         # A static batch costs a lookup per token: Python's loop per batch, not the model, is the cost.
         self.batch_size = max(batch_size, _STATIC_BATCH) if backend == "static" else batch_size
+        self.threads: int | None = None  # None: the encoder's own choice (every core)
         self._encode: Callable[[Sequence[str]], np.ndarray] | None = None
         if backend == "auto":
             self.backend = "onnx-int8" if self._onnx_possible() else "torch"
@@ -86,21 +88,37 @@ class Embedder:
         except (ImportError, MissingDependency):
             return False
 
-    def _load(self, cache_dir: Path | None) -> Callable[[Sequence[str]], np.ndarray]:
-        if self._encode is not None:
-            return self._encode
+    def model_files(self, cache_dir: Path | None = None) -> dict[str, Path]:
+        """The files this embedder's encoder reads, by name relative to its folder, preparing them first where
+        the cache lacks them (distilling the static model, exporting the int8 one); none for a hub id, which
+        sentence-transformers fetches itself."""
         path = _resolve(self.model)
+        cache = cache_dir or model_cache_dir()
+        if self.backend == "static":
+            from .embed_static import distilled
+
+            return folder(distilled(path, cache))
+        if self.backend == "onnx-int8":
+            from .embed_onnx import TOKENIZER_FILES, exported
+
+            files = {name: Path(path) / name for name in TOKENIZER_FILES if (Path(path) / name).exists()}
+            return files | {_ONNX_FILE: exported(path, cache)}
+        return folder(Path(path)) if Path(path).is_dir() else {}
+
+    def _load(self, cache_dir: Path | None) -> Callable[[Sequence[str]], np.ndarray]:
+        if self._encode is None:
+            self._encode = self._open(self.model_files(cache_dir))
+        return self._encode
+
+    def _open(self, files: dict[str, Path]) -> Callable[[Sequence[str]], np.ndarray]:
         if self.backend == "static":
             from .embed_static import StaticEncoder
 
-            self._encode = StaticEncoder(path, cache_dir or model_cache_dir()).encode
-            return self._encode
+            return StaticEncoder(_folder_of(files)).encode
         if self.backend == "onnx-int8":
             from .embed_onnx import OnnxEncoder
 
-            encoder = OnnxEncoder(path, cache_dir or model_cache_dir())
-            self._encode = encoder.encode
-            return self._encode
+            return OnnxEncoder(files["tokenizer.json"].parent, files[_ONNX_FILE], self.threads).encode
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         try:
             from sentence_transformers import SentenceTransformer
@@ -109,12 +127,11 @@ class Embedder:
             raise MissingDependency("sentence-transformers", "embed", "Semantic similarity") from exc
         hf_logging.disable_progress_bar()  # curate draws its own progress
         try:
-            model = SentenceTransformer(path, device="cpu")
+            model = SentenceTransformer(str(_folder_of(files)) if files else self.model, device="cpu")
         except OSError as exc:
             raise UsageError(f"cannot load embedding model {self.model!r}: {exc}") from exc
-        self._encode = lambda texts: model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                                  convert_to_numpy=True, show_progress_bar=False)
-        return self._encode
+        return lambda texts: model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
 
     def encode(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None,
                cache_dir: Path | None = None) -> np.ndarray:
@@ -127,7 +144,7 @@ class Embedder:
         out = np.empty((0, 0), dtype=np.float32)
         # A static batch is half tokenizer (Rust, off the GIL) and half Python pooling: two threads overlap
         # them, 25% faster on 2 cores. The other backends use every core inside the model already.
-        with ThreadPoolExecutor(2 if self.backend == "static" else 1) as pool:
+        with ThreadPoolExecutor(min(2, self.threads or 2) if self.backend == "static" else 1) as pool:
             done = pool.map(lambda idx: encode([texts[i] for i in idx]), batches)
             for k, (idx, vectors) in enumerate(zip(batches, done)):
                 vectors = np.asarray(vectors, dtype=np.float32)
@@ -139,6 +156,11 @@ class Embedder:
         if progress:
             progress(len(texts), len(texts))
         return out
+
+
+def _folder_of(files: dict[str, Path]) -> Path:
+    name, path = next(iter(files.items()))
+    return Path(path.as_posix()[:-len(name)])
 
 
 def embedder_for(model: str | None, embedder: str = "full") -> Embedder:
@@ -186,12 +208,13 @@ def _encode_on(engine: Engine, embedder: Embedder, texts: Sequence[str],
                progress: Callable[[int, int], None] | None) -> np.ndarray:
     """`embedder.encode(texts)` by partitions on the engine. The partitions are runs of whole batches of the
     same length-sorted order `encode` uses, so each text is encoded in the same batch as locally: padding
-    differs between batches, and with it the last bits of a vector."""
+    differs between batches, and with it the last bits of a vector. The model's files go with the work
+    (embed_files.py), read once here."""
     order = np.argsort([len(t) for t in texts], kind="stable")
     step = embedder.batch_size * _PARTITION_BATCHES
     starts = range(0, len(texts), step)
     parts = ([texts[i] for i in order[s:s + step]] for s in starts)
-    spec = (embedder.model, embedder.backend, embedder.batch_size)
+    spec = (embedder.model, embedder.backend, embedder.batch_size, read(embedder.model_files()))
     out = np.empty((0, 0), dtype=np.float32)
     for s, vectors in zip(starts, engine.map(_encode_part, parts, spec)):
         if not out.size:
@@ -202,11 +225,20 @@ def _encode_on(engine: Engine, embedder: Embedder, texts: Sequence[str],
     return out
 
 
-def _encode_part(texts: list[str], spec: tuple[str, str, int]) -> np.ndarray:
+def _encode_part(texts: list[str], spec: tuple[str, str, int, ModelFiles]) -> np.ndarray:
     return _worker_embedder(*spec).encode(texts)
 
 
-@functools.lru_cache(maxsize=2)
-def _worker_embedder(model: str, backend: str, batch_size: int) -> Embedder:
-    """One loaded model per worker process, reused by its later tasks."""
-    return Embedder(model, batch_size, backend)
+_WORKER_EMBEDDERS: dict[tuple, Embedder] = {}  # one loaded model per worker process, reused by its later tasks
+
+
+def _worker_embedder(model: str, backend: str, batch_size: int, files: ModelFiles) -> Embedder:
+    key = (model, backend, batch_size, files.digest)
+    if key not in _WORKER_EMBEDDERS:
+        embedder = Embedder(model, batch_size, backend)
+        embedder.threads = 1  # a task holds one of the worker's CPUs
+        if files.files:
+            embedder._encode = embedder._open(written(files))
+        _WORKER_EMBEDDERS.clear()
+        _WORKER_EMBEDDERS[key] = embedder
+    return _WORKER_EMBEDDERS[key]

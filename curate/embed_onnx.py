@@ -82,23 +82,32 @@ def _export(model_dir: Path, target: Path) -> None:
     fp32.unlink()
 
 
+TOKENIZER_FILES = ("tokenizer.json", "sentence_bert_config.json")  # what the encoder reads of the source model
+
+
+def exported(model_dir: str, cache_dir: Path) -> Path:
+    """The int8 ONNX export of `model_dir`, exporting it into the cache first if it is not there."""
+    target = cached_model_path(model_dir, cache_dir, "int8.onnx")
+    if not target.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _export(Path(model_dir), target)
+    return target
+
+
 class OnnxEncoder:
-    def __init__(self, model_dir: str, cache_dir: Path, threads: int | None = None):
+    """Encodes with the int8 export `onnx_path`, tokenizing as the source model in `model_dir` does."""
+
+    def __init__(self, model_dir: Path, onnx_path: Path, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        src = Path(model_dir)
-        target = cached_model_path(model_dir, cache_dir, "int8.onnx")
-        if not target.exists():
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            _export(src, target)
-        self.tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
-        self.tokenizer.enable_truncation(_max_length(src))
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(_max_length(model_dir))
         self.tokenizer.enable_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         enc = self.tokenizer.encode_batch(list(texts))

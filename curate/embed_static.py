@@ -78,17 +78,24 @@ class _Progress:
         self.close()
 
 
+def distilled(model_dir: str, cache_dir: Path) -> Path:
+    """The static model distilled from `model_dir`, distilling it into the cache first if it is not there."""
+    target = cached_model_path(model_dir, cache_dir, f"static{PCA_DIMS}")
+    if not (target / "model.safetensors").exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _distill(model_dir, target)
+    return target
+
+
 class StaticEncoder:
-    def __init__(self, model_dir: str, cache_dir: Path):
+    """Encodes with the distilled model saved in `model_dir`."""
+
+    def __init__(self, model_dir: Path):
         try:
             from model2vec import StaticModel
         except ImportError as exc:
             raise MissingDependency("model2vec", "embed", "The static embedder") from exc
-        target = cached_model_path(model_dir, cache_dir, f"static{PCA_DIMS}")
-        if not (target / "model.safetensors").exists():
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            _distill(model_dir, target)
-        self.model = StaticModel.from_pretrained(str(target))
+        self.model = StaticModel.from_pretrained(str(model_dir))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.asarray(self.model.encode(list(texts), show_progress_bar=False, batch_size=_BATCH),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
@@ -21,6 +22,7 @@ from .errors import MissingDependency, UsageError
 
 ENGINES = ("local", "ray")
 _CONNECT_SECONDS = 5
+_WAIT_FOR_WORKERS = 30  # seconds a cluster without CPUs is given for a worker to join
 _IN_FLIGHT_PER_CPU = 2  # partitions queued per worker CPU: enough to hide hand-offs, few enough to bound memory
 
 
@@ -63,7 +65,7 @@ class RayEngine(Engine):
         elif self.address and self.address.removeprefix("ray://") != ray.get_runtime_context().gcs_address:
             raise UsageError(f"this process is already connected to the Ray cluster at "
                              f"{ray.get_runtime_context().gcs_address}, not {self.address}")
-        self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.workers = _cpus(ray, self.address)
         self._remote: dict[Callable, Any] = {}
 
     def map(self, fn: Callable[..., Any], parts: Iterable[Any], *shared: Any) -> Iterator[Any]:
@@ -107,6 +109,19 @@ def _start(ray: Any, address: str | None) -> None:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise UsageError(f"could not start or join {where}: {exc}. Start one with `ray start --head` and pass "
                          "its address (--ray-address or RAY_ADDRESS), or use --engine local") from exc
+
+
+def _cpus(ray: Any, address: str | None) -> int:
+    """The cluster's CPUs. A head started with `--num-cpus 0` has none until a worker machine joins: wait a
+    little for one (workers are often started together with the command), then say what is missing."""
+    deadline = time.monotonic() + _WAIT_FOR_WORKERS
+    while (cpus := int(ray.cluster_resources().get("CPU", 0))) == 0:
+        if time.monotonic() > deadline:
+            raise UsageError(f"the Ray cluster at {address or 'this machine'} has no CPUs to run on: start a worker "
+                             f"on another machine with `ray start --address {address or 'HEAD_IP:6379'}`, or give "
+                             "the head CPUs (ray start --head --num-cpus N)")
+        time.sleep(0.5)
+    return cpus
 
 
 def _reachable(address: str) -> None:

@@ -128,3 +128,30 @@ def test_cli_embedder_flag_and_a_clear_error_without_model2vec(gap_workspace, mo
                                   "--collection", "train"])
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "pip install 'ftcurate[embed]'" in result.output
+
+
+def test_the_model_travels_to_workers_as_files(static, tmp_path, monkeypatch):
+    """What a worker on another machine gets: the head's model files, written once into its temporary
+    directory, encoding exactly as the head does, with nothing distilled into its own (empty) cache."""
+    from curate.embed import _worker_embedder
+    from curate.embed_files import folder, read, written
+
+    texts = ["How do I reset my password?", "my parcel is stuck in customs", "ok"]
+    files = read(static.model_files())
+    assert "model.safetensors" in files.files and files.size > 1_000_000
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    (tmp_path / "tmp").mkdir()
+    worker = _worker_embedder(static.model, static.backend, static.batch_size, files)
+    assert np.array_equal(worker.encode(texts), static.encode(texts))
+    place = tmp_path / "tmp" / "curate-models" / files.digest
+    assert place.is_dir() and not (tmp_path / "empty-cache").exists()
+    assert written(files) == {name: place / name for name in files.files}  # once per machine: found again
+    # a model folder's hidden files and other runtimes' weights stay home
+    model = tmp_path / "model"
+    for name in ("config.json", "1_Pooling/config.json", ".git/HEAD", "onnx/model.onnx"):
+        (model / name).parent.mkdir(parents=True, exist_ok=True)
+        (model / name).write_text(name)
+    assert sorted(folder(model)) == ["1_Pooling/config.json", "config.json"]
+    assert read(folder(model)).digest != read({"config.json": model / "config.json"}).digest

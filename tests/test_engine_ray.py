@@ -33,7 +33,7 @@ from .conftest import SHARED, require
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_engine_errors_are_one_clear_line(ws_dir):
+def test_engine_errors_are_one_clear_line(ws_dir, monkeypatch):
     """First in the module: before its Ray instance starts, so the address is really tried."""
     port = _free_port()  # nothing listens there
     r = CliRunner().invoke(main, ["-w", str(ws_dir), "--engine", "ray", "--ray-address", f"127.0.0.1:{port}",
@@ -45,6 +45,15 @@ def test_engine_errors_are_one_clear_line(ws_dir):
         engine_for("spark")
     assert list(Engine().map(lambda part, k: part * k, [1, 2, 3], 10)) == [10, 20, 30]
     curate.ingest(["sample_data/support_faq.json"], "faq", workspace=ws_dir)
+    from curate import engine
+
+    class NoWorkers:  # a head started with --num-cpus 0, and no worker machine joined
+        def cluster_resources(self):
+            return {"memory": 1e9}
+
+    monkeypatch.setattr(engine, "_WAIT_FOR_WORKERS", 0.1)
+    with pytest.raises(UsageError, match="no CPUs to run on: start a worker .* `ray start --address 10.0.0.1:6379`"):
+        engine._cpus(NoWorkers(), "10.0.0.1:6379")
     r = CliRunner().invoke(main, ["-w", str(ws_dir), "--engine", "ray", "status"])  # nothing of it to spread
     assert r.exit_code == 0 and "note: --engine ray changes nothing for `status`, which runs here" in r.output
 
@@ -187,35 +196,64 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_cli_joins_a_running_cluster(corpus, tmp_path):
-    """The README's recipe on one machine: `ray start --head`, then the same curate command with its address."""
+def test_cli_runs_on_a_cluster_of_two_nodes(corpus, tmp_path):
+    """The README's multi-node recipe on one machine: `ray start --head` with no CPUs of its own, so every task
+    runs on a second node joined with `ray start --address`; that node has its own temporary directory and
+    model cache, as another machine would, so nothing reaches it but the work. The same curate commands with
+    the head's address give what the local engine gives, and the embedding model travels to the node
+    (nothing is distilled there)."""
     require("ray", "ray")
     ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray_bin, "the ray extra installs the `ray` command next to python"
     port = _free_port()
     # Token authentication, as Ray's default, with a token of this test's own for the head and its clients.
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
-    # --block, in a session of its own: ending it ends this cluster only (`ray stop` would end every Ray
+    node_tmp, node_cache = tmp_path / "node-tmp", tmp_path / "node-cache"
+    node_tmp.mkdir()
+    node_env = dict(env, TMPDIR=str(node_tmp), CURATE_CACHE=str(node_cache))
+    # --block, in sessions of their own: ending them ends this cluster only (`ray stop` would end every Ray
     # instance on the machine, this module's own included).
-    head = subprocess.Popen([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                             "--disable-usage-stats", "--block"], env=env, stdout=subprocess.DEVNULL,
+    common = ["--disable-usage-stats", "--block"]
+    head = subprocess.Popen([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=0",
+                             "--include-dashboard=false"] + common, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
+    nodes = [head]
     try:
         _wait_for(port)
-        ws = tmp_path / "ws"
-        shutil.copytree(corpus, ws)
-        cmd = [sys.executable, "-m", "curate.cli", "-w", str(ws), "--no-progress"]
-        local = subprocess.run(cmd + ["dedup", "-c", "mix", "--json"], env=env, capture_output=True, text=True,
-                               timeout=300)
-        joined = subprocess.run(cmd[:3] + ["--engine", "ray", "--ray-address", f"127.0.0.1:{port}"] + cmd[3:] +
-                                ["dedup", "-c", "mix", "--json"], env=env, capture_output=True, text=True, timeout=300)
-        assert local.returncode == 0 and joined.returncode == 0, joined.stderr[-2000:]
-        a, b = json.loads(local.stdout), json.loads(joined.stdout)
-        assert a["groups"] == b["groups"] and a["summary"]["duplicates"] == b["summary"]["duplicates"] > 0
-        assert b["summary"]["engine"] == {"name": "ray", "address": f"127.0.0.1:{port}", "cpus": 2}
+        nodes.append(subprocess.Popen([ray_bin, "start", f"--address=127.0.0.1:{port}", "--num-cpus=2"] + common,
+                                      env=node_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True))
+        runs = {}
+        for engine in ("local", "ray"):
+            ws = tmp_path / engine
+            shutil.copytree(corpus, ws)
+            with curate.Workspace(ws) as w:  # no cached vectors: the workers embed
+                w.conn.execute("DELETE FROM embeddings")
+                w.conn.commit()
+            cmd = [sys.executable, "-m", "curate.cli", "-w", str(ws), "--no-progress"]
+            if engine == "ray":
+                cmd += ["--engine", "ray", "--ray-address", f"127.0.0.1:{port}"]
+            runs[engine] = [_run_json(cmd + step, env) for step in (
+                ["dedup", "-c", "mix", "--methods", "exact,near,semantic", "--embedder", "static", "--json"],
+                ["check", "-c", "mix", "--json"])]
+        (dedup_a, check_a), (dedup_b, check_b) = runs["local"], runs["ray"]
+        assert dedup_b["summary"]["engine"] == {"name": "ray", "address": f"127.0.0.1:{port}", "cpus": 2}
+        assert dedup_a["groups"] == dedup_b["groups"] and dedup_b["summary"]["groups_by_method"]["semantic"] > 0
+        assert check_a["findings"] == check_b["findings"] and check_b["findings"]
+        shipped = list((node_tmp / "curate-models").iterdir())
+        assert len(shipped) == 1 and (shipped[0] / "model.safetensors").exists()
+        assert not node_cache.exists()  # the node distilled nothing
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        head.wait(timeout=60)
+        for node in reversed(nodes):
+            os.killpg(node.pid, signal.SIGTERM)
+        for node in nodes:
+            node.wait(timeout=120)
+
+
+def _run_json(cmd: list[str], env: dict) -> dict:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
 
 
 def _wait_for(port: int) -> None:
