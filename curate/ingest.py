@@ -157,10 +157,20 @@ class _InlineWriter:
 _WRITER_WS: Workspace | None = None
 
 
+_GROUP_SECONDS = 0.5  # the writer commits about this often (a reviewer waits at most about that, plus a batch)
+_WRITER_CACHE_MB = 1024  # the (id, collection) index of 10M examples, about 400 MB, stays cached
+
+
 def _open_writer(ws_dir: str) -> None:
     global _WRITER_WS
     _die_with_parent()
     _WRITER_WS = Workspace(ws_dir)
+    _WRITER_WS.group_commits(_GROUP_SECONDS, _WRITER_CACHE_MB)
+
+
+def _commit_in_child() -> None:
+    if _WRITER_WS is not None:
+        _WRITER_WS.commit_group()
 
 
 def _die_with_parent() -> None:
@@ -207,7 +217,10 @@ class _ProcessWriter:
         return self._pool.submit(_write_in_child, rows, repeats, bad, fixed)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        try:
+            self._pool.submit(_commit_in_child).result()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class _Batcher:

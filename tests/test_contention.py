@@ -133,7 +133,8 @@ def test_the_review_app_says_busy_and_saves_when_the_lock_frees(tmp_path):
 
 
 def test_the_writer_process_dies_with_its_parent(tmp_path):
-    """kill -9 of the ingest's main process takes its forked writer with it."""
+    """kill -9 of the ingest's main process takes its forked writer with it; what it committed is kept (at most
+    the last half second of batches, one group, is lost), and running the ingest again finishes it."""
     psutil = require("psutil", "train")
     big = tmp_path / "big.jsonl"
     with open(big, "w") as fh:
@@ -150,7 +151,7 @@ def test_the_writer_process_dies_with_its_parent(tmp_path):
             if children:
                 break
         assert children, "the ingest started its writer process"
-        time.sleep(0.3)
+        time.sleep(1.5)  # past the writer's first grouped commit (half a second of batches)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         gone, alive = psutil.wait_procs(children, timeout=10)
@@ -167,3 +168,54 @@ def test_the_writer_process_dies_with_its_parent(tmp_path):
     with Workspace(tmp_path / "ws") as ws:
         assert ws.collections()["b"].examples == 400_000
         assert ws.unfinished_ingests("b") == [], "running it again finished the one that was killed"
+
+
+def _big_ingest(path: str, ws_dir: str, started) -> None:
+    started.set()
+    curate.ingest([path], "big", workspace=ws_dir)
+
+
+def test_a_reviewer_never_waits_long_while_a_big_ingest_groups_its_commits(tmp_path):
+    """A 40 MB ingest (its writer process lets batches share a commit for up to half a second, so a commit
+    no longer rewrites the id index every 5,000 rows) beside a reviewer: no decision waits over 2 s, and
+    every row is there at the end, the last group committed."""
+    rows = [{"instruction": f"Question {i} about item {i * 7919 % 100_003}?", "output": "An answer. " * 12}
+            for i in range(220_000)]
+    big = write_jsonl(tmp_path / "big.jsonl", rows)
+    assert big.stat().st_size > 32 << 20  # past BIG_INPUT_BYTES: the writer process
+    ws_dir = str(tmp_path / "ws")
+    curate.ingest([write_jsonl(tmp_path / "d.jsonl", GOOD)], "c", workspace=ws_dir)
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Event()
+    ingest = ctx.Process(target=_big_ingest, args=(str(big), ws_dir, started))
+    ingest.start()
+    started.wait(30)
+    waits = []
+    with Workspace(ws_dir, wait=10.0) as ws:
+        ids = [e.id for e in ws.iter_examples("c")]
+        while ingest.is_alive():
+            t0 = time.perf_counter()
+            ws.record_decision("c", ids[len(waits) % len(ids)], "ann", "accept")
+            waits.append(time.perf_counter() - t0)
+            time.sleep(0.02)
+    ingest.join()
+    assert ingest.exitcode == 0 and len(waits) >= 10
+    assert max(waits) < 2.0, f"longest wait {max(waits):.2f} s over {len(waits)} decisions"
+    with Workspace(ws_dir) as ws:
+        assert ws.collections()["big"].examples == 220_000
+
+
+def test_grouped_transactions_commit_together(tmp_path):
+    with Workspace(tmp_path / "ws") as ws, Workspace(tmp_path / "ws") as reader:
+        ws.group_commits(60.0, 64)
+        for name in ("a", "b"):
+            with ws.transaction():
+                ws.conn.execute("INSERT INTO collections(name, kind, created_at) VALUES (?, 'examples', 0)", (name,))
+        assert reader.collection_names() == []  # one open group, nothing committed yet
+        ws.commit_group()
+        assert reader.collection_names() == ["a", "b"]
+        with pytest.raises(RuntimeError), ws.transaction():  # a failure rolls the whole group back
+            ws.conn.execute("INSERT INTO collections(name, kind, created_at) VALUES ('c', 'examples', 0)")
+            raise RuntimeError
+        ws.commit_group()
+        assert reader.collection_names() == ["a", "b"]
