@@ -75,20 +75,26 @@ def test_a_reviewer_never_waits_long_while_an_analysis_stores_its_findings(tmp_p
     writer = ctx.Process(target=_long_writer, args=(ws_dir, 300_000, started))
     writer.start()
     started.wait(30)
-    waits = []
-    with Workspace(ws_dir, wait=10.0) as ws:
-        ids = [e.id for e in ws.iter_examples("c")]
-        while writer.is_alive():
-            t0 = time.perf_counter()
-            ws.record_decision("c", ids[len(waits) % len(ids)], "ann", "accept")
-            waits.append(time.perf_counter() - t0)
-            time.sleep(0.02)
+    waits = _decide_while(writer, ws_dir)
     writer.join()
     assert writer.exitcode == 0
     assert len(waits) >= 10, "the writer ran long enough to overlap the reviewer"
     assert max(waits) < 2.0, f"longest wait {max(waits):.2f} s over {len(waits)} decisions"
     with Workspace(ws_dir) as ws:
         assert ws.latest_run("c", "check").summary == {"flagged": 300_000}
+
+
+def _decide_while(proc, ws_dir: str) -> list[float]:
+    """A reviewer's decisions every 20 ms while `proc` runs: how long each waited for the write lock."""
+    waits = []
+    with Workspace(ws_dir, wait=10.0) as ws:
+        ids = [e.id for e in ws.iter_examples("c")]
+        while proc.is_alive():
+            t0 = time.perf_counter()
+            ws.record_decision("c", ids[len(waits) % len(ids)], "ann", "accept")
+            waits.append(time.perf_counter() - t0)
+            time.sleep(0.02)
+    return waits
 
 
 def test_a_busy_workspace_is_one_clear_error(tmp_path):
@@ -190,14 +196,7 @@ def test_a_reviewer_never_waits_long_while_a_big_ingest_groups_its_commits(tmp_p
     ingest = ctx.Process(target=_big_ingest, args=(str(big), ws_dir, started))
     ingest.start()
     started.wait(30)
-    waits = []
-    with Workspace(ws_dir, wait=10.0) as ws:
-        ids = [e.id for e in ws.iter_examples("c")]
-        while ingest.is_alive():
-            t0 = time.perf_counter()
-            ws.record_decision("c", ids[len(waits) % len(ids)], "ann", "accept")
-            waits.append(time.perf_counter() - t0)
-            time.sleep(0.02)
+    waits = _decide_while(ingest, ws_dir)
     ingest.join()
     assert ingest.exitcode == 0 and len(waits) >= 10
     assert max(waits) < 2.0, f"longest wait {max(waits):.2f} s over {len(waits)} decisions"
