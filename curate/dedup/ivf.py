@@ -94,16 +94,16 @@ def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
     centroids = _centroids(emb, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
     shift = centroids @ mean
     p, recall = probes(emb, centroids, shift, threshold, rng)
-    if p * n <= _PROBE_ENTRIES:
-        top = nearest(emb, centroids, shift, p)
-        members, member_bounds = _runs(top[:, 0], len(centroids))
+    top = nearest(emb, centroids, shift, p if p * n <= _PROBE_ENTRIES else 1)
+    members, member_bounds = _runs(top[:, 0], len(centroids))  # the nearest list comes first either way
+    if top.shape[1] == p:
         probers, prober_bounds = _runs(top.ravel(), len(centroids))
         lists = Lists(centroids, p, recall, members, member_bounds, (probers // p).astype(np.int32),
                       prober_bounds)
         if lists.work().sum() < _WORTH * n * n / 2:
             return lists
-        del top, probers, lists
-    members, member_bounds = _runs(nearest(emb, centroids, shift, 1)[:, 0], len(centroids))
+        del probers, lists
+    del top
     return Lists(centroids, p, 1.0, members, member_bounds, np.zeros(0, np.int32), np.zeros(1, np.int64), True)
 
 

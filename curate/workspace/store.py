@@ -145,9 +145,14 @@ class Store:
 
     def commit_group(self) -> None:
         if self._group_began is not None:
-            self._group_began = None
-            self.conn.execute("COMMIT")
-            self._committed = time.monotonic()
+            self._end("COMMIT", self._group_began)
+
+    def _end(self, statement: str, began: float) -> None:
+        """COMMIT or ROLLBACK the open transaction (or group), noting how long it held the lock (LOCK_GAP)."""
+        self._group_began = None
+        self.conn.execute(statement)
+        self._committed = time.monotonic()
+        self._held = self._committed - began
 
     def _insert_chunks(self, sql: str, rows: list[tuple]) -> int:
         """executemany in transactions of CHUNK_ROWS rows (~0.1 s each), so another writer waits that long at
@@ -201,10 +206,7 @@ class _Transaction:
         began = ws._group_began if ws._group_began is not None else self._began
         if not exc_type and ws._group_began is not None and time.monotonic() - began < ws._group:
             return  # the group stays open
-        ws._group_began = None
-        ws.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        ws._committed = time.monotonic()
-        ws._held = ws._committed - began
+        ws._end("ROLLBACK" if exc_type else "COMMIT", began)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
