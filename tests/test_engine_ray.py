@@ -100,18 +100,19 @@ def _rows(ws: Path) -> list[list]:
             ("repeats", "*"), ("quarantine", "path, line, idx, code, message, raw"))]
 
 
-def test_ingest_converts_on_the_workers_with_the_same_rows(ray_engine, small_partitions, tmp_path, monkeypatch):
+def test_ingest_converts_on_the_workers_with_the_same_rows(ray_engine, small_partitions, tmp_path, monkeypatch,
+                                                           shared_data):
     """Real files plus a damaged one: the same examples, repeats and quarantined rows in the same order, and a
     file that breaks part-way keeps the rows before the break on both engines."""
     monkeypatch.setattr(sys.modules["curate.ingest"], "ENGINE_PARTITION", 300)
     damaged = tmp_path / "damaged.jsonl"
-    records = json.loads((SHARED / "code_alpaca_2k" / "code_alpaca_2k.json").read_text())[:900]
+    records = json.loads((shared_data / "code_alpaca_2k" / "code_alpaca_2k.json").read_text())[:900]
     lines = [json.dumps(r) for r in records]
     lines[5] = '{"messages": [{"role": "user", "content": "hi"'  # cut short
     lines[400] = '{"messages": [{"role": "robot", "content": "beep"}]}'  # not a conversation
     lines[650] = '{"instruction": "a lone \\ud800 surrogate", "output": "x"}'
     damaged.write_text("\n".join(lines + lines[:50]) + "\n")  # the last 50 again: repeats
-    files = [SHARED / "alpaca_gpt4_en_demo" / "alpaca_en_demo.json", damaged,
+    files = [shared_data / "alpaca_gpt4_en_demo" / "alpaca_en_demo.json", damaged,
              Path(__file__).resolve().parents[1] / "sample_data" / "escalations.csv"]
     a = curate.ingest(files, "mix", workspace=tmp_path / "local")
     b = curate.ingest(files, "mix", workspace=tmp_path / "ray", engine=ray_engine)
