@@ -2,7 +2,7 @@
 
     python bench/scale.py [--sizes 100000,1000000] [--flavours distinct,redundant] [--engines local]
                           [--no-semantic] [--semantic-max 1000000] [--export-max N] [--ray-size 1000000]
-                          [--no-embedders]
+                          [--no-embedders] [--steps ingest,semantic]
 
 Data: OpenAI chat JSONL (`{"messages": [user, assistant]}`), seeded and streamed to disk, cached under
 `--work` (default bench/out/scale/) by flavour, size and seed. Prompts and answers are sentences cut from
@@ -18,7 +18,9 @@ Each size and flavour runs in a fresh workspace, each step as its own subprocess
 ingest, dedup exact+near, dedup semantic with the static embedder, check, export 80/10/10 with `--leakage
 near` (its default, auto, also embeds the prompts with the full model up to 50,000 examples and skips that
 above, so the step would not compare across sizes). A 1,000-example warm-up run goes first, not reported
-(compiled kernels, model caches). Semantic dedup is skipped above `--semantic-max` (1M). Measured per
+(compiled kernels, model caches). Semantic dedup is skipped above `--semantic-max` (1M); `--steps` runs
+a subset (ingest always: the others read its workspace), e.g. `--steps ingest,semantic --semantic-max
+10000000` for semantic dedup at 10M without the hour of the other steps. Measured per
 step: wall time, peak RSS of the step's process tree (bench/measure.py), workspace size on disk after it.
 Prints a table per flavour with the cost per example at the largest size over the smallest (flat = 1.0).
 
@@ -202,7 +204,7 @@ def indent(text: str) -> str:
 
 
 def skipped_steps(n: int, args) -> dict[str, str]:
-    skip = {}
+    skip = {step: "skipped (not in --steps)" for step in STEPS if step not in args.steps}
     if args.no_semantic:
         skip["semantic"] = "skipped (--no-semantic)"
     elif n > args.semantic_max:
@@ -394,6 +396,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--flavours", default="distinct,redundant")
     ap.add_argument("--engines", default="local", help="local, ray or local,ray")
     ap.add_argument("--ray-size", type=int, default=1_000_000, help="examples for the Ray-vs-local comparison")
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help="comma-separated steps to run (ingest always runs: the others read its workspace)")
     ap.add_argument("--no-semantic", action="store_true", help="leave out semantic dedup")
     ap.add_argument("--semantic-max", type=int, default=1_000_000, help="skip semantic dedup above this size")
     ap.add_argument("--export-max", type=int, default=None,
@@ -409,9 +413,10 @@ def parse_args() -> argparse.Namespace:
     args.sizes = sorted(int(s) for s in args.sizes.split(","))
     args.flavours = args.flavours.split(",")
     args.engines = args.engines.split(",")
-    unknown = set(args.flavours) - set(FLAVOURS) | set(args.engines) - {"local", "ray"}
+    args.steps = {"ingest", *args.steps.split(",")}
+    unknown = set(args.flavours) - set(FLAVOURS) | set(args.engines) - {"local", "ray"} | args.steps - set(STEPS)
     if unknown:
-        ap.error(f"unknown flavour or engine: {', '.join(sorted(unknown))}")
+        ap.error(f"unknown flavour, engine or step: {', '.join(sorted(unknown))}")
     return args
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from .embed_files import ModelFiles, folder, read, written
 from .engine import Engine
 from .errors import MissingDependency, UsageError, WorkspaceError
+from .vectors import unit
 from .workspace import DB_NAME, Workspace
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -27,6 +28,9 @@ EMBEDDERS = {"full": "auto", "static": "static"}  # --embedder NAME -> backend
 _STATIC_BATCH = 4096
 _BATCH = 32  # measured on MSRP with the int8 backend: 32 -> 659 texts/s, 64 -> 608, 128 -> 516
 _ONNX_FILE = "model.int8.onnx"
+# Texts looked up, encoded and stored at a time: bounded memory, and a chunk stored is kept if a run stops.
+_CHUNK = 1 << 16  # a full model: ~5 min of MiniLM on 2 cores
+_STATIC_CHUNK = 1 << 20  # the static model: ~1.5 min, ~3 GB at its peak (strings, vectors, rows for SQLite)
 
 
 def text_hash(text: str) -> str:
@@ -172,8 +176,34 @@ def embedder_for(model: str | None, embedder: str = "full") -> Embedder:
 
 def embed(texts: Sequence[str], ws: Workspace, embedder: Embedder,
           progress: Callable[[int, int], None] | None = None, engine: Engine | None = None) -> np.ndarray:
-    """Normalised embeddings of `texts` (float32, one row each), from the cache where present; what the cache
-    lacks is encoded here, or by partitions on a distributed engine (the workspace stays here)."""
+    """Normalised embeddings of `texts` (float32, one row each): `stored_vectors`, made unit again."""
+    half = stored_vectors(texts, ws, embedder, progress, engine)
+    return unit(half) if half.size else np.zeros((0, 0), dtype=np.float32)
+
+
+def stored_vectors(texts: Sequence[str], ws: Workspace, embedder: Embedder,
+                   progress: Callable[[int, int], None] | None = None, engine: Engine | None = None) -> np.ndarray:
+    """The embeddings of `texts` as the cache stores them (float16, one row each; `vectors.unit` makes them
+    unit float32), from the cache where present. What it lacks is encoded here, or by partitions on a
+    distributed engine (the workspace stays here), and stored a chunk of texts at a time: memory stays bounded
+    at 10M texts, and an interrupted run keeps the chunks it finished."""
+    step = _STATIC_CHUNK if embedder.backend == "static" else _CHUNK
+    out = np.zeros((0, 0), dtype=np.float16)
+    for s in range(0, len(texts), step):
+        part = list(texts[s:s + step])
+        counted = None if progress is None else (
+            lambda done, total, s=s, size=len(part): progress(s + done * size // max(total, 1), len(texts)))
+        half = _chunk_vectors(part, ws, embedder, counted, engine)
+        if not out.size:  # the width is known from the first chunk
+            out = np.empty((len(texts), half.shape[1]), dtype=np.float16)
+        out[s:s + len(part)] = half
+        if progress:
+            progress(s + len(part), len(texts))
+    return out
+
+
+def _chunk_vectors(texts: list[str], ws: Workspace, embedder: Embedder, progress: Callable[[int, int], None] | None,
+                   engine: Engine | None) -> np.ndarray:
     hashes = [text_hash(t) for t in texts]
     cached = ws.cached_embeddings(embedder.name, list(dict.fromkeys(hashes)))
     missing = list(dict.fromkeys(h for h in hashes if h not in cached))
@@ -185,20 +215,16 @@ def embed(texts: Sequence[str], ws: Workspace, embedder: Embedder,
         else:
             vectors = embedder.encode(todo, progress)
         half = vectors.astype(np.float16)
+        del vectors, todo
         rows = [(h, half[i].tobytes()) for i, h in enumerate(missing)]
-        ws.store_embeddings(embedder.name, vectors.shape[1], rows)
+        ws.store_embeddings(embedder.name, half.shape[1], rows)
         cached.update(rows)
-    if not hashes:
-        return np.zeros((0, 0), dtype=np.float32)
     vectors_bytes = [cached[h] for h in hashes]
     if len({len(r) for r in vectors_bytes}) > 1:  # one model's vectors have one width; anything else is a damaged cache
         raise WorkspaceError(f"the embedding cache in {ws.dir} holds vectors of different widths for "
                              f"{embedder.name}; remove them and run again: sqlite3 {ws.dir / DB_NAME} "
                              f"\"DELETE FROM embeddings WHERE model='{embedder.name}'\"")
-    out = np.frombuffer(b"".join(vectors_bytes), dtype=np.float16).reshape(len(hashes), -1)
-    out = out.astype(np.float32)
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)  # re-normalise after float16
-    return out
+    return np.frombuffer(b"".join(vectors_bytes), dtype=np.float16).reshape(len(hashes), -1)
 
 
 _PARTITION_BATCHES = 16  # batches per task on a distributed engine

@@ -261,3 +261,59 @@ def test_a_damaged_embedding_cache_is_a_clear_error(ws_dir):
         ws.store_embeddings(static.name, 3, [(text_hash("a third"), np.zeros(3, np.float16).tobytes())])
         with pytest.raises(WorkspaceError, match="different widths.*DELETE FROM embeddings"):
             embed(["one text", "a third"], ws, static)
+
+
+def test_float16_rows_as_stored_give_the_links_of_their_float32_unit_rows(shared_data, monkeypatch):
+    """Semantic dedup keeps the cache's float16 rows (10M are 5 GB, float32 10 GB) and converts blocks as it
+    goes: the links and scores are those of the whole matrix converted at once, by lists and all against all."""
+    from curate.vectors import unit
+
+    emb, _ = _planted(shared_data, seed=2)
+    half = emb.astype(np.float16)
+    for limit in (20_000, 500):  # all against all, then inverted lists
+        monkeypatch.setattr("curate.dedup.semantic.BRUTE_FORCE_MAX", limit)
+        monkeypatch.setattr("curate.dedup.semantic.PARTITION", 1_000)
+        stats: dict = {}
+        links, cos = semantic_links(half, 0.85, stats=stats)
+        links32, cos32 = semantic_links(unit(half), 0.85)
+        assert len(links) > 300 and np.array_equal(links, links32) and np.array_equal(cos, cos32)
+    assert stats["search"] == "inverted lists"
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_embeddings_are_stored_a_chunk_at_a_time_and_an_interrupted_run_keeps_them(ws_dir, tmp_path, monkeypatch):
+    from curate import embed as embed_module
+
+    path = write_jsonl(tmp_path / "d.jsonl", [chat("hi", "hello")])
+    curate.ingest([path], "d", workspace=ws_dir)
+    curate.ingest([path], "d", workspace=tmp_path / "whole")
+    texts = ["a cat", "a dog", "a bird", "a cat", "a fish"]
+    model = Embedder(backend="torch")  # fp32: a text's vector does not depend on what shares its batch
+    with Workspace(tmp_path / "whole") as ws:
+        whole = embed(texts, ws, model)
+    monkeypatch.setattr(embed_module, "_CHUNK", 2)
+    calls: list[list[str]] = []
+    real = Embedder.encode
+    raised: list[bool] = []
+
+    def failing(self, todo, progress=None, cache_dir=None):
+        calls.append(list(todo))
+        if len(calls) == 2 and not raised:
+            raised.append(True)
+            raise Stopped  # stopped in the second chunk (KeyboardInterrupt would stop pytest itself)
+        return real(self, todo, progress, cache_dir)
+
+    monkeypatch.setattr(Embedder, "encode", failing)
+    seen: list[tuple[int, int]] = []
+    with Workspace(ws_dir) as ws, pytest.raises(Stopped):
+        embed(texts, ws, model, lambda done, total: seen.append((done, total)))
+    assert calls == [["a cat", "a dog"], ["a bird"]] and seen[-1] == (2, 5)
+    calls.clear()
+    with Workspace(ws_dir) as ws:
+        again = embed(texts, ws, model)
+    assert calls == [["a bird"], ["a fish"]]  # the first chunk was kept: the rerun encodes the rest
+    assert again.shape == whole.shape and np.allclose(again, whole, atol=1e-3)
+    assert np.array_equal(again[0], again[3])

@@ -182,7 +182,8 @@ class _Run:
         run_id = ws.start_run(collection, "dedup", self.params, reads=[self.against] if self.against else [])
         report = DedupReport(collection, run_id, self.params)
         with self._stage("load"):
-            self.corpus = load(ws, collection, self.params["key"], "semantic" in self.methods, self.progress,
+            texts = self.spill / "texts.utf8" if "semantic" in self.methods else None
+            self.corpus = load(ws, collection, self.params["key"], texts, self.progress,
                                self.engine, self.spill if kind == "examples" or self.against is not None else None)
         self.class_of, classes = exact_classes(self.corpus.words)
         self.keep_words = preview
@@ -218,6 +219,8 @@ class _Run:
                                                      None if self.keep_words else self._drop_words)
                 edges += near_edges
         if self.embedder is not None:
+            if not self.keep_words:
+                self._drop_words()  # 10M conversations' words are ~5 GB, and the embeddings come next
             with self._stage("semantic"):
                 edges += self._semantic_edges(self.embedder)
         return edges, near_stats
@@ -227,14 +230,15 @@ class _Run:
         self.corpus.words = WordIds.concat([])
 
     def _semantic_edges(self, embedder: Embedder) -> list[Edge]:
-        from ..embed import embed
+        from ..embed import stored_vectors
         from .semantic import semantic_links
 
         progress = self.progress
         reps = self.sem_reps = np.flatnonzero(self.class_of == np.arange(len(self.corpus)))
-        texts = [self.corpus.texts[i] for i in reps]
-        emb = self.emb = embed(texts, self.ws, embedder,
-                               (lambda done, total: progress("embed", done, total)) if progress else None, self.engine)
+        assert self.corpus.texts is not None, "load(..., text_file) keeps the texts for semantic dedup"
+        texts = self.corpus.texts.select(reps)
+        emb = self.emb = stored_vectors(texts, self.ws, embedder, (lambda done, total: progress("embed", done, total))
+                                        if progress else None, self.engine)
         if progress:
             progress("semantic", 0, None)
         counted = (lambda done, total: progress("semantic", done, total)) if progress else None

@@ -23,6 +23,7 @@ from ..record import Source
 from ..workspace import Workspace
 from .partitioned import PARTITION, word_ids_on
 from .text import stored_key_text
+from .textspill import TextSpill
 from .tokens import WordIds, WordSpill, word_ids
 
 CHUNK = 50_000  # examples hashed at a time: their strings are dropped before the next chunk is read
@@ -68,7 +69,7 @@ class Corpus:
     ids: list[str]
     sources: SourceColumn
     quality: np.ndarray  # (check score, answer length, turns) per example: the representative policy
-    texts: list[str]  # the dedup key's raw text, kept for embeddings only
+    texts: TextSpill | None  # the dedup key's raw text, kept on disk for embeddings only
     words: WordIds = field(default_factory=lambda: word_ids([]))  # of the dedup key
     spills: tuple[WordSpill, WordSpill] | None = None  # the prompts' and answers' words, on disk
 
@@ -134,16 +135,17 @@ def _hasher(engine: Engine | None) -> tuple[Callable[[Sequence[str]], WordIds], 
     return partial(word_ids_on, engine), max(CHUNK, 2 * cpus * PARTITION)
 
 
-def load(ws: Workspace, collection: str, key: str, with_text: bool, progress: Progress | None,
+def load(ws: Workspace, collection: str, key: str, text_file: Path | None, progress: Progress | None,
          engine: Engine | None = None, spill: Path | None = None) -> Corpus:
-    """One pass over the collection: ids, sources, quality and the key's words (and its text if asked); with
-    `spill` (a directory), the prompts' and answers' words too, kept there until `Corpus.turns` reads them."""
+    """One pass over the collection: ids, sources, quality and the key's words (and its text, in `text_file`,
+    if given); with `spill` (a directory), the prompts' and answers' words too, kept there until
+    `Corpus.turns` reads them."""
     total = ws.count_examples(collection)
     # Representative policy: the best quality score from the latest `curate check` run (examples it did
     # not flag score 1.0), then the most complete answer (longest response), then the earliest example.
     checked = ws.latest_run(collection, "check")
     scores = (checked.summary or {}).get("quality_below_1", {}) if checked else {}
-    c = Corpus([], SourceColumn(), np.zeros((0, 3)), [])
+    c = Corpus([], SourceColumn(), np.zeros((0, 3)), TextSpill(text_file) if text_file else None)
     if spill is not None:
         c.spills = (WordSpill(spill / "prompts.u64"), WordSpill(spill / "responses.u64"))
     hashed, size = _hasher(engine)
@@ -164,8 +166,8 @@ def load(ws: Workspace, collection: str, key: str, with_text: bool, progress: Pr
                             hashed([stored_key_text(messages, "prompt") for _, messages, _ in chunk]))
             c.spills[1].add(words[-1] if key == "response" else hashed(responses))
         del chunk, responses
-        if with_text:  # only embeddings need the raw text again; as words it is a fraction of the memory
-            c.texts += texts
+        if c.texts is not None:  # only embeddings need the raw text again
+            c.texts.add(texts)
         if progress:
             progress("load", len(c.ids), total)
     c.words = WordIds.concat(words)

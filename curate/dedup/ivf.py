@@ -25,6 +25,8 @@ from typing import Iterator
 
 import numpy as np
 
+from ..vectors import mean as mean_of
+from ..vectors import rows as unit_rows
 from .forest import Links
 
 PROBES = 4  # the fewest lists a document probes (0.994 of the exact pairs of real embeddings at 0.9)
@@ -90,7 +92,7 @@ def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
     exact, and still cut into ranges of lists for the workers."""
     n = len(emb)
     rng = np.random.default_rng(seed)
-    mean = emb.mean(axis=0)
+    mean = mean_of(emb)
     centroids = _centroids(emb, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
     shift = centroids @ mean
     p, recall = probes(emb, centroids, shift, threshold, rng)
@@ -120,7 +122,8 @@ def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold:
     a, b, partners = sample_pairs(emb, threshold, rng.choice(n, size, replace=False), rng)
     if not len(a):
         return min(PROBES, k), 1.0
-    need = np.minimum(_rank(emb[a], emb[b], centroids, shift), _rank(emb[b], emb[a], centroids, shift)) + 1
+    x, y = unit_rows(emb, a), unit_rows(emb, b)
+    need = np.minimum(_rank(x, y, centroids, shift), _rank(y, x, centroids, shift)) + 1
     kept = np.minimum(partners, _SAMPLE_PAIRS)
     weights = (partners / kept, 1 / kept)  # by pairs, by documents
     p = int(min(k, max(PROBES, *(_quantile(need, w, RECALL) for w in weights))))
@@ -136,22 +139,29 @@ def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """These rows' partners at cosine >= threshold by exact search, at most _SAMPLE_PAIRS each (drawn at
     random: the first ones would follow the input's order), with the row's number of partners in all beside
-    each pair kept."""
+    each pair kept. The collection is read a block of columns at a time: each block is converted once."""
     rows = np.sort(rows)
-    step = max(1, (1 << 24) // len(emb))  # rows per product: about 64 MB of similarities
-    found_a, found_b, partners = [], [], []
-    for s in range(0, len(rows), step):
-        block = rows[s:s + step]
-        sims = emb[block] @ emb.T
-        sims[np.arange(len(block)), block] = -np.inf
+    x = unit_rows(emb, rows)
+    step = max(1, (1 << 24) // len(rows))  # columns per product: about 64 MB of similarities
+    partners = np.zeros(len(rows), dtype=np.int64)
+    kept = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    for s in range(0, len(emb), step):
+        sims = x @ unit_rows(emb, slice(s, s + step)).T
+        mine = np.flatnonzero((rows >= s) & (rows < s + sims.shape[1]))
+        sims[mine, rows[mine] - s] = -np.inf
         r, c = np.nonzero(sims >= threshold)
-        shuffled = np.lexsort((rng.random(len(r)), r))
-        r, c = r[shuffled], c[shuffled]
-        keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS
-        found_a.append(block[r[keep]])
-        found_b.append(c[keep])
-        partners.append(np.bincount(r, minlength=len(block))[r[keep]])
-    return np.concatenate(found_a), np.concatenate(found_b), np.concatenate(partners)
+        partners += np.bincount(r, minlength=len(rows))
+        kept = _fewest_keys(*(np.concatenate(p) for p in zip(kept, (r, c + s, rng.random(len(r))))))
+    r, c, _ = kept
+    return rows[r], c, partners[r]
+
+
+def _fewest_keys(r: np.ndarray, c: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of each row's pairs, the _SAMPLE_PAIRS with the lowest random keys: a uniform draw, block after block."""
+    order = np.lexsort((key, r))
+    r, c, key = r[order], c[order], key[order]
+    keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS
+    return r[keep], c[keep], key[keep]
 
 
 def _rank(x: np.ndarray, y: np.ndarray, centroids: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -174,7 +184,7 @@ def nearest(x: np.ndarray, centroids: np.ndarray, shift: np.ndarray, p: int) -> 
     last place past `_ARGMAXES`, where the partition picks one; the same input picks the same one)."""
     out = np.empty((len(x), p), dtype=np.int64)
     for s in range(0, len(x), _ASSIGN_ROWS):
-        scores = x[s:s + _ASSIGN_ROWS] @ centroids.T
+        scores = unit_rows(x, slice(s, s + _ASSIGN_ROWS)) @ centroids.T
         scores -= shift
         out[s:s + len(scores)] = _top(scores, p)
     return out
@@ -194,7 +204,8 @@ def _top(scores: np.ndarray, p: int) -> np.ndarray:
 
 
 def _centroids(emb: np.ndarray, mean: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    sample = emb[np.sort(rng.choice(len(emb), min(len(emb), k * _SAMPLE_PER_LIST), replace=False))] - mean
+    picked = np.sort(rng.choice(len(emb), min(len(emb), k * _SAMPLE_PER_LIST), replace=False))
+    sample = unit_rows(emb, picked) - mean
     sample /= np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)
     centroids = spherical_kmeans(sample, k, rng)
     label = nearest(sample, centroids, np.zeros(len(centroids), dtype=np.float32), 1)[:, 0]
@@ -231,7 +242,7 @@ def scan(span: tuple[int, int], lists: Lists, emb: np.ndarray, threshold: float,
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     size = 0
     for rows, cols in _blocks(span, lists):
-        sims = emb[rows] @ emb[cols].T
+        sims = unit_rows(emb, rows) @ unit_rows(emb, cols).T
         i, j = np.nonzero(sims >= threshold)
         a, b, cos = rows[i], cols[j], sims[i, j]
         keep = (a != b) & (every_pair | (links.parent[a] != links.parent[b]))

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..engine import Engine
+from ..vectors import rows as unit_rows
 from . import ivf
 from .forest import Links
 
@@ -27,9 +28,10 @@ def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0, engine: Eng
                    progress: Callable[[int, int], None] | None = None,
                    stats: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(pairs, cosines) linking documents whose embeddings have cosine >= threshold: a spanning forest of
-    the pairs, strongest first. Beyond BRUTE_FORCE_MAX the scan runs by ranges of lists, on the workers of a
-    distributed engine; `progress(done, total)` counts them. `stats` gets how the search ran."""
-    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    the pairs, strongest first. `emb` is float32 unit rows, or float16 rows as the cache stores them, which
+    stay float16 (10M of them are 5 GB) and are converted a block at a time. Beyond BRUTE_FORCE_MAX the scan
+    runs by ranges of lists, on the workers of a distributed engine; `progress(done, total)` counts them.
+    `stats` gets how the search ran."""
     n = len(emb)
     links = Links(n)
     stats = {} if stats is None else stats
@@ -45,15 +47,16 @@ def semantic_links(emb: np.ndarray, threshold: float, seed: int = 0, engine: Eng
             if progress:
                 progress(done, len(spans))
         return links.result()
-    for a, b, cos in _blocks(emb, threshold):
+    for a, b, cos in _blocks(unit_rows(emb), threshold):
         if len(a):
             links.add(a, b, cos)
     return links.result()
 
 
 def all_pairs(emb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair with cosine >= threshold, all against all (for previews on samples)."""
-    found = list(_blocks(emb, threshold))
+    """Every pair with cosine >= threshold, all against all (for previews on samples; float16 rows are
+    converted as in semantic_links)."""
+    found = list(_blocks(unit_rows(emb), threshold))
     if not found:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     a, b, cos = (np.concatenate(col) for col in zip(*found))
