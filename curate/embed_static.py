@@ -35,15 +35,19 @@ def _distill(model_dir: str, target: Path) -> None:
     print(f"embedder: distilling a static model from {model_dir} (once, about a minute on 2 cores; "
           f"cached in {target.parent})", file=sys.stderr, flush=True)
     import model2vec.distill.inference as inference
+    from transformers.utils import logging as hf_logging
 
-    bar = inference.tqdm
+    bar, hf_bars = inference.tqdm, hf_logging.is_progress_bar_enabled()
     inference.tqdm = _Progress  # its bar writes a line per update without a terminal
+    hf_logging.disable_progress_bar()  # "Loading weights" of a local model: a bar for a fraction of a second
     try:
         model = distill(model_name=model_dir, pca_dims=PCA_DIMS)
     except OSError as exc:
         raise UsageError(f"cannot distill a static embedder from {model_dir!r}: {exc}") from exc
     finally:
         inference.tqdm = bar
+        if hf_bars:
+            hf_logging.enable_progress_bar()
     tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
     model.save_pretrained(str(tmp))
     try:

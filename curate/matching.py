@@ -21,7 +21,6 @@ from .dedup.shingles import shingles_of
 from .dedup.signatures import NUM_PERM
 from .dedup.tokens import WordIds, word_ids
 
-_BLOCK = 2048  # rows of the similarity matrix at a time: 2048 x 100K float32 is 800 MB at most
 _CHECKED_PER_GROUP = 20  # the other side's members checked per candidate group (groups of templated text are huge)
 
 
@@ -90,18 +89,19 @@ def _linked(pairs: list[list[int]], n: int) -> list[list[int]]:
     return list(groups.values())
 
 
-def semantic(mine: np.ndarray, theirs: np.ndarray, threshold: float) -> dict[int, Match]:
-    """index of `mine` -> its most similar row of `theirs` when the cosine reaches `threshold` (-1: always)."""
-    found: dict[int, Match] = {}
-    if not len(mine) or not len(theirs):
-        return found
-    for s in range(0, len(mine), _BLOCK):
-        sims = mine[s:s + _BLOCK] @ theirs.T
-        best = sims.argmax(axis=1)
-        score = sims[np.arange(len(best)), best]
-        for r in np.flatnonzero(score >= threshold).tolist():
-            found[s + r] = Match(int(best[r]), float(min(score[r], 1.0)), "semantic")
-    return found
+def semantic(mine: np.ndarray, theirs: np.ndarray, threshold: float,
+             stats: dict | None = None) -> dict[int, Match]:
+    """index of `mine` -> its most similar row of `theirs` when the cosine reaches `threshold` (-inf: always,
+    all against all). Rows are unit float32, or float16 as the embedding cache stores them. With a threshold,
+    large sides are searched through inverted lists (`dedup.ivf_cross`: >= 0.99 of the matches); `stats`
+    says how."""
+    from .dedup.ivf_cross import best_matches, exhaustive
+
+    if threshold == -np.inf:
+        r, q, cos = exhaustive(mine, theirs, threshold)
+    else:
+        r, q, cos = best_matches(mine, theirs, threshold, stats=stats)
+    return {i: Match(j, min(s, 1.0), "semantic") for i, j, s in zip(r.tolist(), q.tolist(), cos.tolist())}
 
 
 def unit_centroids(x: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -395,6 +395,11 @@ def dedup_summary(report, report_path: str | None) -> None:
     elif "lists" in search:
         out.print(f"semantic search: all against all, by {search['lists']:,} lists (at this threshold "
                   f"{search['probes']} probes of the lists would cost more)")
+    search = s.get("contamination_search") or {}
+    if search.get("search") == "inverted lists":
+        out.print(f"contamination search: {search['lists']:,} inverted lists of the collection, {search['probes']} "
+                  f"probed per example of '{report.params['against']}', {search['sample_recall']:.1%} of a "
+                  "sample's exact matches within reach")
     biggest = sorted(report.groups, key=lambda g: -len(g["members"]))[:5]
     if biggest:
         groups = titled("largest groups")

@@ -1,5 +1,7 @@
 """Semantic duplicates with the real offline model, and the embedding cache."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -317,3 +319,52 @@ def test_embeddings_are_stored_a_chunk_at_a_time_and_an_interrupted_run_keeps_th
     assert calls == [["a bird"], ["a fish"]]  # the first chunk was kept: the rerun encodes the rest
     assert again.shape == whole.shape and np.allclose(again, whole, atol=1e-3)
     assert np.array_equal(again[0], again[3])
+
+
+@pytest.mark.parametrize("thr", [0.9, 0.8])
+def test_matches_across_two_sides_through_lists_find_those_of_all_against_all(shared_data, monkeypatch, thr):
+    """Contamination's search: each training row's best eval row, through lists over the rows."""
+    from curate.dedup import ivf_cross
+    from curate.vectors import unit
+
+    emb, _ = _planted(shared_data, seed=3)
+    rows, queries = emb[::2], emb[1::2]  # a planted copy and its source fall on either side half the time
+    exact = dict(zip(*(a.tolist() for a in ivf_cross.exhaustive(rows, queries, thr)[:2])))
+    monkeypatch.setattr(ivf_cross, "BRUTE_FORCE_PRODUCTS", 0)
+    stats: dict = {}
+    r, q, cos = ivf_cross.best_matches(rows.astype(np.float16), queries.astype(np.float16), thr, stats=stats)
+    found = dict(zip(r.tolist(), q.tolist()))
+    assert stats["search"] == "inverted lists" and stats["probes"] >= 4 and stats["sample_recall"] >= 0.99
+    assert len(exact) > 100 and len(found.keys() & exact.keys()) >= 0.99 * len(exact)
+    assert sum(found[i] == j for i, j in exact.items() if i in found) >= 0.99 * len(exact)  # the same best
+    half_r, half_q = unit(rows.astype(np.float16)), unit(queries.astype(np.float16))
+    assert np.allclose(cos, (half_r[r] * half_q[q]).sum(axis=1), atol=1e-5) and (cos >= thr - 1e-6).all()
+    assert len(found) == len(r) and set(found) - set(exact) <= {i for i in found if abs(cos[r == i][0] - thr) < 1e-3}
+
+
+def test_contamination_through_lists_names_the_examples_all_against_all_names(shared_data, tmp_path, monkeypatch):
+    """`dedup --against` on real data (banking77 train against its test queries, static embedder): the lists'
+    search flags >= 0.99 of the examples all against all flags, and the table says how it searched."""
+    from click.testing import CliRunner
+
+    from curate.cli import main
+    from curate.dedup import ivf_cross
+
+    ws = str(tmp_path / "ws")
+    run = CliRunner()
+    for args in (["ingest", str(shared_data / "banking77" / "train.csv"), "--as", "train", "--map",
+                  "text=instruction", "--map", "category=output"],
+                 ["ingest", str(shared_data / "banking77" / "test.csv"), "--as", "prod", "--kind", "queries"]):
+        assert run.invoke(main, ["-w", ws, "--no-progress", *args]).exit_code == 0
+    dedup_args = ["-w", ws, "--no-progress", "dedup", "--collection", "train", "--methods", "semantic",
+                  "--embedder", "static", "--against", "prod", "--semantic-threshold", "0.85"]
+    exact = json.loads(run.invoke(main, [*dedup_args, "--json"]).stdout)
+    monkeypatch.setattr(ivf_cross, "BRUTE_FORCE_PRODUCTS", 0)
+    listed = json.loads(run.invoke(main, [*dedup_args, "--json"]).stdout)
+    want = {c["id"] for c in exact["contamination"] if c["method"] == "semantic"}
+    got = {c["id"] for c in listed["contamination"] if c["method"] == "semantic"}
+    assert len(want) > 100 and len(got & want) >= 0.99 * len(want) and len(got - want) <= 0.01 * len(want)
+    assert exact["summary"]["contamination_search"] == {"search": "all against all"}
+    assert listed["summary"]["contamination_search"]["search"] == "inverted lists"
+    table = run.invoke(main, dedup_args).stdout
+    assert "contamination search:" in table and "inverted lists of the collection" in table

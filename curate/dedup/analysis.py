@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -24,14 +25,15 @@ from ..gcpause import gc_paused
 from ..record import Source
 from ..workspace import Workspace, opened
 from ..workspace.scratch import scratch_dir
-from .corpus import exact_classes, load
+from .corpus import CHUNK, exact_classes, load
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
 from .partitioned import band_candidates_on, signed_on
 from .preview import near_preview, semantic_preview
 from .shingles import shingles_of
 from .signatures import NUM_PERM
-from .text import KEYS, key_text
+from .text import KEYS, key_text, stored_key_text
+from .textspill import TextSpill
 from .tokens import WordIds
 
 if TYPE_CHECKING:
@@ -156,6 +158,7 @@ class _Run:
         self.emb: np.ndarray | None = None  # of one member per exact class (sem_reps), for the preview
         self.sem_reps: np.ndarray | None = None
         self.semantic_stats: dict[str, Any] = {}  # how the neighbour search ran (lists, probes, sample recall)
+        self.contamination_stats: dict[str, Any] = {}  # ... and the semantic search for contamination
         if "semantic" in self.methods:
             from ..embed import embedder_for
 
@@ -306,12 +309,11 @@ class _Run:
         lexical = matching.near(self.prompts, [e.prompt for e in other], self.threshold, self.num_perm)
         by_meaning: dict[int, matching.Match] = {}
         if self.embedder is not None:
-            from ..embed import embed
+            from ..embed import stored_vectors
 
-            mine = embed([ex.prompt for ex in ws.iter_examples(self.collection)], ws, self.embedder, None, self.engine)
-            theirs = embed([ex.prompt for ex in other], ws, self.embedder, None, self.engine)
-            by_meaning = matching.semantic(mine, theirs,
-                                           self.semantic_threshold)
+            mine = stored_vectors(self._prompts(), ws, self.embedder, None, self.engine)
+            theirs = stored_vectors([ex.prompt for ex in other], ws, self.embedder, None, self.engine)
+            by_meaning = matching.semantic(mine, theirs, self.semantic_threshold, self.contamination_stats)
         # Against an eval set (examples) a match is a leak: an error, which export drops. Against production
         # queries it is overlap worth seeing but not a fault (covering what users ask is the point): info.
         severity = Severity.INFO if ws.collection_kind(against) == "queries" else Severity.ERROR
@@ -322,6 +324,15 @@ class _Run:
             self.findings.append(CONTAMINATION(
                 corpus.ids[i], s, f"{method} match of {against} example {other[j].id[:12]} (similarity {s:.2f})",
                 {"against": against, "other": other[j].id, "method": method, "score": round(s, 4)}, severity))
+
+    def _prompts(self) -> TextSpill:
+        """The collection's prompts in corpus order, in a mapped file: no Example objects, no list of 10M strings
+        (`stored_key_text` gives `Example.prompt`'s strings, so the embedding cache serves both)."""
+        texts = TextSpill(self.spill / "prompts.utf8")
+        rows = self.ws.iter_raw(self.collection)
+        while chunk := list(islice(rows, CHUNK)):
+            texts.add([stored_key_text(messages, "prompt") for _, messages, _ in chunk])
+        return texts
 
     def _preview(self) -> dict[str, Any] | None:
         def text(eid: str) -> str:
@@ -347,6 +358,7 @@ class _Run:
             "kept": n - duplicates, "ingest_repeats": sum(len(v) for v in repeats.values()),
             "conflicts": len(report.conflicts), "contaminated": len(report.contamination),
             "near": near_stats, **({"semantic": self.semantic_stats} if self.semantic_stats else {}),
+            **({"contamination_search": self.contamination_stats} if self.contamination_stats else {}),
             "seconds": round(time.perf_counter() - self.started, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"engine": self.engine.describe()} if self.engine.distributed else {}),

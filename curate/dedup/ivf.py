@@ -32,10 +32,10 @@ from .forest import Links
 PROBES = 4  # the fewest lists a document probes (0.994 of the exact pairs of real embeddings at 0.9)
 RECALL = 0.995  # share of a sample's exact pairs the probes must reach (the issue asks >= 0.99)
 _PROBE_ENTRIES = 1 << 27  # documents x probes held at once (1.5 GB of indices): past it, all against all
-_WORTH = 0.5  # the lists are used while their scan costs under this share of all against all's products
-_SAMPLE_DOCS = 512  # documents whose exact pairs set the probes, at least
-_SAMPLE_WORK = 1 << 27  # ... and up to this many products of them with the collection (1,342 at 100K)
-_SAMPLE_PAIRS = 32  # of each, at most this many partners (a group of near-copies would swamp the rest)
+WORTH = 0.5  # the lists are used while their scan costs under this share of all against all's products
+SAMPLE_DOCS = 512  # documents whose exact pairs set the probes, at least
+SAMPLE_WORK = 1 << 27  # ... and up to this many products of them with the collection (1,342 at 100K)
+SAMPLE_PAIRS = 32  # of each, at most this many partners (a group of near-copies would swamp the rest)
 _SAMPLE_PER_LIST = 16  # k-means sample: documents per list
 _ROUNDS = 8  # k-means rounds: the lists only need to be even, not optimal
 _SPLIT_OVER = 2  # lists holding more than this many times the average sample are split again
@@ -93,16 +93,16 @@ def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
     n = len(emb)
     rng = np.random.default_rng(seed)
     mean = mean_of(emb)
-    centroids = _centroids(emb, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
+    centroids = centroids_of(emb, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
     shift = centroids @ mean
     p, recall = probes(emb, centroids, shift, threshold, rng)
     top = nearest(emb, centroids, shift, p if p * n <= _PROBE_ENTRIES else 1)
-    members, member_bounds = _runs(top[:, 0], len(centroids))  # the nearest list comes first either way
+    members, member_bounds = runs(top[:, 0], len(centroids))  # the nearest list comes first either way
     if top.shape[1] == p:
-        probers, prober_bounds = _runs(top.ravel(), len(centroids))
+        probers, prober_bounds = runs(top.ravel(), len(centroids))
         lists = Lists(centroids, p, recall, members, member_bounds, (probers // p).astype(np.int32),
                       prober_bounds)
-        if lists.work().sum() < _WORTH * n * n / 2:
+        if lists.work().sum() < WORTH * n * n / 2:
             return lists
         del probers, lists
     del top
@@ -118,37 +118,39 @@ def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold:
     and of the documents (each weighs the same: by pairs alone, 800 identical vectors, whose pairs need one
     probe, set the probes for everyone else). On real embeddings 0.9 needs 4-8, 0.8 about 23."""
     n, k = len(emb), len(centroids)
-    size = min(n, max(_SAMPLE_DOCS, _SAMPLE_WORK // n))  # more where exact search is cheap: less noise
+    size = min(n, max(SAMPLE_DOCS, SAMPLE_WORK // n))  # more where exact search is cheap: less noise
     a, b, partners = sample_pairs(emb, threshold, rng.choice(n, size, replace=False), rng)
     if not len(a):
         return min(PROBES, k), 1.0
     x, y = unit_rows(emb, a), unit_rows(emb, b)
-    need = np.minimum(_rank(x, y, centroids, shift), _rank(y, x, centroids, shift)) + 1
-    kept = np.minimum(partners, _SAMPLE_PAIRS)
+    need = np.minimum(rank(x, y, centroids, shift), rank(y, x, centroids, shift)) + 1
+    kept = np.minimum(partners, SAMPLE_PAIRS)
     weights = (partners / kept, 1 / kept)  # by pairs, by documents
-    p = int(min(k, max(PROBES, *(_quantile(need, w, RECALL) for w in weights))))
+    p = int(min(k, max(PROBES, *(quantile(need, w, RECALL) for w in weights))))
     return p, min(float(w[need <= p].sum() / w.sum()) for w in weights)
 
 
-def _quantile(values: np.ndarray, weight: np.ndarray, q: float) -> int:
+def quantile(values: np.ndarray, weight: np.ndarray, q: float) -> int:
     order = np.argsort(values, kind="stable")
     return int(values[order][np.argmax(np.cumsum(weight[order]) >= q * weight.sum())])
 
 
-def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """These rows' partners at cosine >= threshold by exact search, at most _SAMPLE_PAIRS each (drawn at
-    random: the first ones would follow the input's order), with the row's number of partners in all beside
-    each pair kept. The collection is read a block of columns at a time: each block is converted once."""
+def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray, rng: np.random.Generator,
+                 of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """These rows' partners in emb at cosine >= threshold by exact search, at most SAMPLE_PAIRS each (drawn
+    at random: the first ones would follow the input's order), with the row's number of partners in all
+    beside each pair kept. The rows are emb's own (a row is not its own partner), or `of`'s for matches
+    across two sides. emb is read a block of columns at a time: each block is converted once."""
     rows = np.sort(rows)
-    x = unit_rows(emb, rows)
+    x = unit_rows(emb if of is None else of, rows)
     step = max(1, (1 << 24) // len(rows))  # columns per product: about 64 MB of similarities
     partners = np.zeros(len(rows), dtype=np.int64)
     kept = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     for s in range(0, len(emb), step):
         sims = x @ unit_rows(emb, slice(s, s + step)).T
-        mine = np.flatnonzero((rows >= s) & (rows < s + sims.shape[1]))
-        sims[mine, rows[mine] - s] = -np.inf
+        if of is None:
+            mine = np.flatnonzero((rows >= s) & (rows < s + sims.shape[1]))
+            sims[mine, rows[mine] - s] = -np.inf
         r, c = np.nonzero(sims >= threshold)
         partners += np.bincount(r, minlength=len(rows))
         kept = _fewest_keys(*(np.concatenate(p) for p in zip(kept, (r, c + s, rng.random(len(r))))))
@@ -157,14 +159,14 @@ def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray,
 
 
 def _fewest_keys(r: np.ndarray, c: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of each row's pairs, the _SAMPLE_PAIRS with the lowest random keys: a uniform draw, block after block."""
+    """Of each row's pairs, the SAMPLE_PAIRS with the lowest random keys: a uniform draw, block after block."""
     order = np.lexsort((key, r))
     r, c, key = r[order], c[order], key[order]
-    keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS
+    keep = np.arange(len(r)) - np.searchsorted(r, r) < SAMPLE_PAIRS
     return r[keep], c[keep], key[keep]
 
 
-def _rank(x: np.ndarray, y: np.ndarray, centroids: np.ndarray, shift: np.ndarray) -> np.ndarray:
+def rank(x: np.ndarray, y: np.ndarray, centroids: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """For each row, how many centroids x is nearer to than to y's nearest (y's list)."""
     out = np.empty(len(x), dtype=np.int64)
     for s in range(0, len(x), _ASSIGN_ROWS):
@@ -174,7 +176,7 @@ def _rank(x: np.ndarray, y: np.ndarray, centroids: np.ndarray, shift: np.ndarray
     return out
 
 
-def _runs(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def runs(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(labels, kind="stable")
     return order, np.searchsorted(labels[order], np.arange(k + 1))
 
@@ -203,7 +205,7 @@ def _top(scores: np.ndarray, p: int) -> np.ndarray:
     return out
 
 
-def _centroids(emb: np.ndarray, mean: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def centroids_of(emb: np.ndarray, mean: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     picked = np.sort(rng.choice(len(emb), min(len(emb), k * _SAMPLE_PER_LIST), replace=False))
     sample = unit_rows(emb, picked) - mean
     sample /= np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)
