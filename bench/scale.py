@@ -413,10 +413,11 @@ def parse_args() -> argparse.Namespace:
     args.sizes = sorted(int(s) for s in args.sizes.split(","))
     args.flavours = args.flavours.split(",")
     args.engines = args.engines.split(",")
-    args.steps = {"ingest", *args.steps.split(",")}
-    unknown = set(args.flavours) - set(FLAVOURS) | set(args.engines) - {"local", "ray"} | args.steps - set(STEPS)
+    steps = {"ingest", *args.steps.split(",")}
+    unknown = set(args.flavours) - set(FLAVOURS) | set(args.engines) - {"local", "ray"} | steps - set(STEPS)
     if unknown:
         ap.error(f"unknown flavour, engine or step: {', '.join(sorted(unknown))}")
+    args.steps = [step for step in STEPS if step in steps]  # a list: the results' JSON records it
     return args
 
 

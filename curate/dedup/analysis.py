@@ -242,6 +242,10 @@ class _Run:
         texts = self.corpus.texts.select(reps)
         emb = self.emb = stored_vectors(texts, self.ws, embedder, (lambda done, total: progress("embed", done, total))
                                         if progress else None, self.engine)
+        del texts
+        self.corpus.texts = None  # unmapped: at 10M its pages are 3.5 GB of the process's resident memory
+        if not self.keep_words:
+            self.emb = None  # only the preview reads the vectors again (10M: 5 GB for the steps after this)
         if progress:
             progress("semantic", 0, None)
         counted = (lambda done, total: progress("semantic", done, total)) if progress else None
