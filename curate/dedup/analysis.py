@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -25,15 +24,14 @@ from ..gcpause import gc_paused
 from ..record import Source
 from ..workspace import Workspace, opened
 from ..workspace.scratch import scratch_dir
-from .corpus import CHUNK, exact_classes, load
+from .corpus import exact_classes, load
 from .groups import Edge, Group, build_groups
 from .lsh import jaccard, near_duplicates
 from .partitioned import band_candidates_on, signed_on
 from .preview import near_preview, semantic_preview
 from .shingles import shingles_of
 from .signatures import NUM_PERM
-from .text import KEYS, key_text, stored_key_text
-from .textspill import TextSpill
+from .text import KEYS, key_text
 from .tokens import WordIds
 
 if TYPE_CHECKING:
@@ -185,9 +183,11 @@ class _Run:
         run_id = ws.start_run(collection, "dedup", self.params, reads=[self.against] if self.against else [])
         report = DedupReport(collection, run_id, self.params)
         with self._stage("load"):
-            texts = self.spill / "texts.utf8" if "semantic" in self.methods else None
-            self.corpus = load(ws, collection, self.params["key"], texts, self.progress,
-                               self.engine, self.spill if kind == "examples" or self.against is not None else None)
+            semantic = "semantic" in self.methods
+            self.corpus = load(ws, collection, self.params["key"], self.spill / "texts.utf8" if semantic else None,
+                               self.progress, self.engine,
+                               self.spill if kind == "examples" or self.against is not None else None,
+                               self.spill / "prompts.utf8" if semantic and self.against is not None else None)
         self.class_of, classes = exact_classes(self.corpus.words)
         self.keep_words = preview
         edges, near_stats = self._links(classes)
@@ -240,12 +240,11 @@ class _Run:
         reps = self.sem_reps = np.flatnonzero(self.class_of == np.arange(len(self.corpus)))
         assert self.corpus.texts is not None, "load(..., text_file) keeps the texts for semantic dedup"
         texts = self.corpus.texts.select(reps)
-        emb = self.emb = stored_vectors(texts, self.ws, embedder, (lambda done, total: progress("embed", done, total))
-                                        if progress else None, self.engine)
+        emb = stored_vectors(texts, self.ws, embedder, (lambda done, total: progress("embed", done, total))
+                             if progress else None, self.engine)
         del texts
         self.corpus.texts = None  # unmapped: at 10M its pages are 3.5 GB of the process's resident memory
-        if not self.keep_words:
-            self.emb = None  # only the preview reads the vectors again (10M: 5 GB for the steps after this)
+        self.emb = emb if self.keep_words else None  # only the preview reads them again (10M: 5 GB)
         if progress:
             progress("semantic", 0, None)
         counted = (lambda done, total: progress("semantic", done, total)) if progress else None
@@ -315,7 +314,8 @@ class _Run:
         if self.embedder is not None:
             from ..embed import stored_vectors
 
-            mine = stored_vectors(self._prompts(), ws, self.embedder, None, self.engine)
+            assert corpus.prompts is not None, "load(..., prompt_file) keeps the prompts for contamination"
+            mine = stored_vectors(corpus.prompts, ws, self.embedder, None, self.engine)
             theirs = stored_vectors([ex.prompt for ex in other], ws, self.embedder, None, self.engine)
             by_meaning = matching.semantic(mine, theirs, self.semantic_threshold, self.contamination_stats)
         # Against an eval set (examples) a match is a leak: an error, which export drops. Against production
@@ -328,15 +328,6 @@ class _Run:
             self.findings.append(CONTAMINATION(
                 corpus.ids[i], s, f"{method} match of {against} example {other[j].id[:12]} (similarity {s:.2f})",
                 {"against": against, "other": other[j].id, "method": method, "score": round(s, 4)}, severity))
-
-    def _prompts(self) -> TextSpill:
-        """The collection's prompts in corpus order, in a mapped file: no Example objects, no list of 10M strings
-        (`stored_key_text` gives `Example.prompt`'s strings, so the embedding cache serves both)."""
-        texts = TextSpill(self.spill / "prompts.utf8")
-        rows = self.ws.iter_raw(self.collection)
-        while chunk := list(islice(rows, CHUNK)):
-            texts.add([stored_key_text(messages, "prompt") for _, messages, _ in chunk])
-        return texts
 
     def _preview(self) -> dict[str, Any] | None:
         def text(eid: str) -> str:

@@ -70,6 +70,7 @@ class Corpus:
     sources: SourceColumn
     quality: np.ndarray  # (check score, answer length, turns) per example: the representative policy
     texts: TextSpill | None  # the dedup key's raw text, kept on disk for embeddings only
+    prompts: TextSpill | None = None  # the prompts' raw text, on disk, for contamination's embeddings
     words: WordIds = field(default_factory=lambda: word_ids([]))  # of the dedup key
     spills: tuple[WordSpill, WordSpill] | None = None  # the prompts' and answers' words, on disk
 
@@ -136,10 +137,10 @@ def _hasher(engine: Engine | None) -> tuple[Callable[[Sequence[str]], WordIds], 
 
 
 def load(ws: Workspace, collection: str, key: str, text_file: Path | None, progress: Progress | None,
-         engine: Engine | None = None, spill: Path | None = None) -> Corpus:
+         engine: Engine | None = None, spill: Path | None = None, prompt_file: Path | None = None) -> Corpus:
     """One pass over the collection: ids, sources, quality and the key's words (and its text, in `text_file`,
-    if given); with `spill` (a directory), the prompts' and answers' words too, kept there until
-    `Corpus.turns` reads them."""
+    if given, and the prompts' text in `prompt_file`); with `spill` (a directory), the prompts' and answers'
+    words too, kept there until `Corpus.turns` reads them."""
     total = ws.count_examples(collection)
     # Representative policy: the best quality score from the latest `curate check` run (examples it did
     # not flag score 1.0), then the most complete answer (longest response), then the earliest example.
@@ -148,6 +149,8 @@ def load(ws: Workspace, collection: str, key: str, text_file: Path | None, progr
     c = Corpus([], SourceColumn(), np.zeros((0, 3)), TextSpill(text_file) if text_file else None)
     if spill is not None:
         c.spills = (WordSpill(spill / "prompts.u64"), WordSpill(spill / "responses.u64"))
+    if prompt_file is not None:
+        c.prompts = TextSpill(prompt_file)
     hashed, size = _hasher(engine)
     words: list[WordIds] = []
     quality: list[np.ndarray] = []
@@ -161,11 +164,15 @@ def load(ws: Workspace, collection: str, key: str, text_file: Path | None, progr
                                  for (eid, messages, _), r in zip(chunk, responses)], dtype=np.float64))
         texts = responses if key == "response" else [stored_key_text(messages, key) for _, messages, _ in chunk]
         words.append(hashed(texts))
+        wanted = c.spills is not None or c.prompts is not None
+        prompts = [stored_key_text(messages, "prompt") for _, messages, _ in chunk] if wanted and key != "prompt" \
+            else texts
         if c.spills:
-            c.spills[0].add(words[-1] if key == "prompt" else
-                            hashed([stored_key_text(messages, "prompt") for _, messages, _ in chunk]))
+            c.spills[0].add(words[-1] if key == "prompt" else hashed(prompts))
             c.spills[1].add(words[-1] if key == "response" else hashed(responses))
-        del chunk, responses
+        if c.prompts is not None:
+            c.prompts.add(prompts)
+        del chunk, responses, prompts
         if c.texts is not None:  # only embeddings need the raw text again
             c.texts.add(texts)
         if progress:

@@ -35,7 +35,7 @@ _PROBE_ENTRIES = 1 << 27  # documents x probes held at once (1.5 GB of indices):
 WORTH = 0.5  # the lists are used while their scan costs under this share of all against all's products
 SAMPLE_DOCS = 512  # documents whose exact pairs set the probes, at least
 SAMPLE_WORK = 1 << 27  # ... and up to this many products of them with the collection (1,342 at 100K)
-SAMPLE_PAIRS = 32  # of each, at most this many partners (a group of near-copies would swamp the rest)
+_SAMPLE_PAIRS = 32  # of each, at most this many partners (a group of near-copies would swamp the rest)
 _SAMPLE_PER_LIST = 16  # k-means sample: documents per list
 _ROUNDS = 8  # k-means rounds: the lists only need to be even, not optimal
 _SPLIT_OVER = 2  # lists holding more than this many times the average sample are split again
@@ -92,9 +92,7 @@ def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
     exact, and still cut into ranges of lists for the workers."""
     n = len(emb)
     rng = np.random.default_rng(seed)
-    mean = mean_of(emb)
-    centroids = centroids_of(emb, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
-    shift = centroids @ mean
+    centroids, shift = centred_centroids(emb, rng)
     p, recall = probes(emb, centroids, shift, threshold, rng)
     top = nearest(emb, centroids, shift, p if p * n <= _PROBE_ENTRIES else 1)
     members, member_bounds = runs(top[:, 0], len(centroids))  # the nearest list comes first either way
@@ -107,6 +105,14 @@ def build(emb: np.ndarray, threshold: float, seed: int = 0) -> Lists:
         del probers, lists
     del top
     return Lists(centroids, p, 1.0, members, member_bounds, np.zeros(0, np.int32), np.zeros(1, np.int64), True)
+
+
+def centred_centroids(emb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """About 2 sqrt(n) unit centroids of the mean-centred rows, and each one's shift (centroid . mean):
+    ranking centroids by x . c - shift is ranking them by the centred cosine."""
+    mean = mean_of(emb)
+    centroids = _centroids(emb, mean, max(1, min(len(emb), round(2 * np.sqrt(len(emb))))), rng)
+    return centroids, centroids @ mean
 
 
 def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold: float,
@@ -123,21 +129,26 @@ def probes(emb: np.ndarray, centroids: np.ndarray, shift: np.ndarray, threshold:
     if not len(a):
         return min(PROBES, k), 1.0
     x, y = unit_rows(emb, a), unit_rows(emb, b)
-    need = np.minimum(rank(x, y, centroids, shift), rank(y, x, centroids, shift)) + 1
-    kept = np.minimum(partners, SAMPLE_PAIRS)
-    weights = (partners / kept, 1 / kept)  # by pairs, by documents
-    p = int(min(k, max(PROBES, *(quantile(need, w, RECALL) for w in weights))))
+    return calibrated(np.minimum(rank(x, y, centroids, shift), rank(y, x, centroids, shift)) + 1, partners, k)
+
+
+def calibrated(need: np.ndarray, partners: np.ndarray, k: int) -> tuple[int, float]:
+    """The probes (of k lists, at least PROBES) that reach RECALL of the sampled pairs, each needing `need`
+    probes and kept from its sampled row's `partners`, by pairs and by rows; and the share they reach."""
+    kept = np.minimum(partners, _SAMPLE_PAIRS)
+    weights = (partners / kept, 1 / kept)  # by pairs, by rows
+    p = int(min(k, max(PROBES, *(_quantile(need, w, RECALL) for w in weights))))
     return p, min(float(w[need <= p].sum() / w.sum()) for w in weights)
 
 
-def quantile(values: np.ndarray, weight: np.ndarray, q: float) -> int:
+def _quantile(values: np.ndarray, weight: np.ndarray, q: float) -> int:
     order = np.argsort(values, kind="stable")
     return int(values[order][np.argmax(np.cumsum(weight[order]) >= q * weight.sum())])
 
 
 def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray, rng: np.random.Generator,
                  of: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """These rows' partners in emb at cosine >= threshold by exact search, at most SAMPLE_PAIRS each (drawn
+    """These rows' partners in emb at cosine >= threshold by exact search, at most _SAMPLE_PAIRS each (drawn
     at random: the first ones would follow the input's order), with the row's number of partners in all
     beside each pair kept. The rows are emb's own (a row is not its own partner), or `of`'s for matches
     across two sides. emb is read a block of columns at a time: each block is converted once."""
@@ -159,10 +170,10 @@ def sample_pairs(emb: np.ndarray, threshold: float, rows: np.ndarray, rng: np.ra
 
 
 def _fewest_keys(r: np.ndarray, c: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of each row's pairs, the SAMPLE_PAIRS with the lowest random keys: a uniform draw, block after block."""
+    """Of each row's pairs, the _SAMPLE_PAIRS with the lowest random keys: a uniform draw, block after block."""
     order = np.lexsort((key, r))
     r, c, key = r[order], c[order], key[order]
-    keep = np.arange(len(r)) - np.searchsorted(r, r) < SAMPLE_PAIRS
+    keep = np.arange(len(r)) - np.searchsorted(r, r) < _SAMPLE_PAIRS
     return r[keep], c[keep], key[keep]
 
 
@@ -205,7 +216,7 @@ def _top(scores: np.ndarray, p: int) -> np.ndarray:
     return out
 
 
-def centroids_of(emb: np.ndarray, mean: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def _centroids(emb: np.ndarray, mean: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     picked = np.sort(rng.choice(len(emb), min(len(emb), k * _SAMPLE_PER_LIST), replace=False))
     sample = unit_rows(emb, picked) - mean
     sample /= np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)

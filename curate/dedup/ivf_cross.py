@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..vectors import mean as mean_of
 from ..vectors import rows as unit_rows
 from . import ivf
 
@@ -34,9 +33,7 @@ def best_matches(rows: np.ndarray, queries: np.ndarray, threshold: float, seed: 
         stats["search"] = "all against all"
         return exhaustive(rows, queries, threshold)
     rng = np.random.default_rng(seed)
-    mean = mean_of(rows)
-    centroids = ivf.centroids_of(rows, mean, max(1, min(n, round(2 * np.sqrt(n)))), rng)
-    shift = centroids @ mean
+    centroids, shift = ivf.centred_centroids(rows, rng)
     p, recall = probes(rows, queries, centroids, shift, threshold, rng)
     members, member_bounds = ivf.runs(ivf.nearest(rows, centroids, shift, 1)[:, 0], len(centroids))
     probed = ivf.nearest(queries, centroids, shift, p)
@@ -79,11 +76,7 @@ def probes(rows: np.ndarray, queries: np.ndarray, centroids: np.ndarray, shift: 
     q, r, partners = ivf.sample_pairs(rows, threshold, rng.choice(len(queries), size, replace=False), rng, queries)
     if not len(q):
         return min(ivf.PROBES, k), 1.0
-    need = ivf.rank(unit_rows(queries, q), unit_rows(rows, r), centroids, shift) + 1
-    kept = np.minimum(partners, ivf.SAMPLE_PAIRS)
-    weights = (partners / kept, 1 / kept)  # by pairs, by queries
-    p = int(min(k, max(ivf.PROBES, *(ivf.quantile(need, w, ivf.RECALL) for w in weights))))
-    return p, min(float(w[need <= p].sum() / w.sum()) for w in weights)
+    return ivf.calibrated(ivf.rank(unit_rows(queries, q), unit_rows(rows, r), centroids, shift) + 1, partners, k)
 
 
 def _matched(x: np.ndarray, y: np.ndarray, threshold: float, row_ids: np.ndarray,
