@@ -34,7 +34,8 @@ for method in ("lora", "qlora"):
     curate = list(r["results"].values())[1]
     fits = curate["peak_memory_gb"] <= r["plan_total_gb"]
     off = curate["peak_memory_gb"] / r["plan_tensors_gb"] - 1
-    print(f"{method}: {r['ratio']:.2f}x plain tokens/s; peak {curate['peak_memory_gb']} GB allocated vs the plan's "
+    print(f"{method}: {r['ratio']:.2f}x plain tokens/s; peak {curate['peak_memory_gb']} GB allocated "
+          f"({curate['memory_at_start_gb']} GB at start) vs the plan's "
           f"{r['plan_tensors_gb']} GB of tensors ({off:+.0%}), {r['plan_total_gb']} GB total "
           f"({'within' if fits else 'ABOVE'}); best checkpoint reloaded: {r['reload']['matches']}")
     ok &= fits and r["reload"]["matches"]

@@ -8,8 +8,8 @@ different lengths, as real sets have). Model: a random Llama, `tiny` (2 layers, 
 the same tokenizer, curate's assistant-only labels and LoRA (r=16, q_proj/v_proj; all-linear for qlora).
 - plain recipe (what guides show): HF Trainer + peft, batch 4, random order, padding to the longest in
   each batch;
-- curate: train_bridge's own TRL SFTTrainer set-up (trainer.py): batches of similar lengths on a CPU,
-  padding-free batches on a GPU.
+- curate: train_bridge's own TRL SFTTrainer set-up (trainer.py): batches of similar lengths, or
+  padding-free batches on a GPU with flash-attn installed.
 Figures: non-padding tokens trained per second, and on CUDA the peak memory of curate's run against the
 plan's estimate (train_bridge.plan.memory) for the same model, batch and longest sequence.
 """
@@ -17,6 +17,8 @@ plan's estimate (train_bridge.plan.memory) for the same model, batch and longest
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gc
 import json
 import sys
 import tempfile
@@ -113,7 +115,10 @@ def curate_run(model_dir: Path, cfg: TrainConfig, enc: Encoded, tok, cuda: bool,
 def _timed(trainer, seen: dict, cuda: bool) -> dict:
     import torch
 
+    gc.collect()  # the previous run's model sits in reference cycles (Trainer, callbacks): free it first
     if cuda:
+        torch.cuda.empty_cache()
+        start = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter()
     trainer.train()
@@ -122,6 +127,7 @@ def _timed(trainer, seen: dict, cuda: bool) -> dict:
               "tokens_per_s": round(seen["real"] / seconds, 1)}
     if cuda:
         result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1e9, 2)
+        result["memory_at_start_gb"] = round(start / 1e9, 2)  # this run's model alone, if nothing leaked
     return result
 
 
@@ -173,7 +179,7 @@ def main() -> None:
     import torch
 
     from train_bridge.run import _libs
-    from train_bridge.trainer import precision
+    from train_bridge.trainer import precision, varlen_attention
 
     _libs()
     cuda = torch.cuda.is_available()
@@ -194,12 +200,15 @@ def main() -> None:
         enc = encode(tok, convs, args.max_length)
         print(f"{len(enc.input_ids)} examples, lengths {min(enc.lengths)}-{max(enc.lengths)} tokens; {args.steps} "
               f"steps of batch 4; {args.size} model, {args.method}, {'cuda' if cuda else 'cpu'} {dtype}")
+        if cuda:  # CUDA's first steps (cuBLAS handles, kernel choice) would slow whichever run came first
+            plain(model_dir, dataclasses.replace(cfg, max_steps=3), enc, tok, cuda, dtype, tmp / "warm-up")
         results = {"plain recipe (HF Trainer + peft, random order, pad to longest)":
                    plain(model_dir, cfg, enc, tok, cuda, dtype, tmp / "plain"),
-                   "curate (TRL SFTTrainer, curate's masks, " + ("padding-free)" if cuda else "length-grouped)"):
+                   "curate (TRL SFTTrainer, curate's masks, " + ("padding-free)" if varlen_attention(cuda) else "length-grouped)"):
                    curate_run(model_dir, cfg, enc, tok, cuda, dtype, tmp / "curate")}
         for name, r in results.items():
-            mem = f"  peak {r['peak_memory_gb']:.2f} GB" if "peak_memory_gb" in r else ""
+            mem = (f"  peak {r['peak_memory_gb']:.2f} GB ({r['memory_at_start_gb']:.2f} at start)"
+                   if "peak_memory_gb" in r else "")
             print(f"{name:<66} {r['seconds']:7.2f} s  {r['real_tokens']:>9,} real of {r['computed_tokens']:>9,} "
                   f"computed  {r['tokens_per_s']:>10,.0f} tokens/s{mem}")
         peer, ours = results.values()

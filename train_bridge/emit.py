@@ -377,6 +377,8 @@ Run: python {out / "train_trl.py"}
 """
 from trl import SFTConfig
 
+from train_bridge.trainer import varlen_attention
+
 EXPORT = {export!r}
 MODEL = {model!r}
 SETTINGS = {cfg.to_dict()!r}
@@ -385,8 +387,9 @@ SETTINGS = {cfg.to_dict()!r}
 def config(cuda: bool, dtype: str) -> SFTConfig:
     return SFTConfig(
 {lines}        bf16=dtype == "bf16", fp16=dtype == "fp16", use_cpu=not cuda,
-        padding_free=cuda,  # one flattened row per batch on a GPU: no padding computed
-        train_sampling_strategy="random" if cuda else "group_by_length",
+        # one flattened row per batch where flash-attn keeps its sequences apart; else similar lengths together
+        padding_free=varlen_attention(cuda) is not None,
+        train_sampling_strategy="random" if varlen_attention(cuda) else "group_by_length",
     )
 
 

@@ -31,13 +31,14 @@ bitsandbytes, TRL's SFTTrainer), each term read from the installed source:
   safe).
 Time: 6 x params FLOPs per trained token with gradient checkpointing (forward, recompute, backward to the
 activations; frozen weights need no weight gradients), else 4 x, at 35% of the GPU's dense bf16 peak for
-LoRA and 25% for QLoRA (dequantising costs), over the tokens themselves: on a GPU curate trains
-padding-free batches, so no pad token is computed (`padded_tokens_per_epoch` is what a padded batch of
-sorted neighbours would cost, for other trainers).
+LoRA and 25% for QLoRA (dequantising costs), over the tokens computed: with flash-attn installed curate
+trains padding-free batches (the tokens themselves), else batches of similar lengths padded to their
+longest (`padded_tokens_per_epoch`, estimated from batches of sorted neighbours; `batches` says which).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -178,11 +179,13 @@ def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer
                  for i in range(0, len(capped), cfg.batch_size))
     epochs = cfg.epochs if cfg.max_steps <= 0 else \
         cfg.max_steps * cfg.batch_size * cfg.grad_accum / max(1, tokens["examples"])
+    padding_free = importlib.util.find_spec("flash_attn") is not None  # trainer.varlen_attention, on a GPU
+    computed = tokens["total"] if padding_free else padded
     flops_per_token = (6 if cfg.gradient_checkpointing else 4) * arch.params
     prices = {**PRICES, **cfg.prices}
     time_hours, cost = {}, {}
     for gpu, (_, tflops) in GPUS.items():
-        hours = tokens["total"] * epochs * flops_per_token / (tflops * 1e12 * MFU[cfg.method]) / 3600
+        hours = computed * epochs * flops_per_token / (tflops * 1e12 * MFU[cfg.method]) / 3600
         time_hours[gpu] = round(hours, 3)
         cost[gpu] = round(hours * prices.get(gpu, math.nan), 2)
     mem = memory(arch, cfg, int(capped.max()) if len(capped) else seq)
@@ -205,6 +208,8 @@ def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer
     if not any(mem["fits"].values()):
         warnings.append("fits none of the listed GPUs: try qlora, a smaller batch, or a shorter max_length")
     return {"model": arch.name, "method": cfg.method, "tokens": tokens, "epochs": round(epochs, 3),
-            "padded_tokens_per_epoch": int(padded), "total_params": arch.params, "trainable_params": trainable,
+            "padded_tokens_per_epoch": int(padded),
+            "batches": "padding-free (flash-attn)" if padding_free else "length-grouped, padded to the longest",
+            "total_params": arch.params, "trainable_params": trainable,
             "trainable_share": round(trainable / arch.params, 6), "memory": mem, "time_hours": time_hours,
             "cost_usd": cost, "prices_usd_per_hour": prices, "warnings": warnings, "config": cfg.to_dict()}
