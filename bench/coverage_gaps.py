@@ -244,7 +244,8 @@ def speed(n: int, out: Path, n_queries: int | None = None) -> None:
             seconds = time.perf_counter() - t
     print(f"speed: {n:,} training examples + {m:,} queries, embeddings cached: {seconds:.1f} s "
           f"(analysis {analysed:.1f} s; target <= 60 s), {report.summary['clusters']} clusters, "
-          f"{report.summary['gaps']} gaps, HTML {html.stat().st_size / 1e6:.2f} MB")
+          f"{report.summary['gaps']} gaps, HTML {html.stat().st_size / 1e6:.2f} MB; neighbour search: "
+          f"{report.summary.get('neighbour_search')}")
 
 
 def main() -> None:

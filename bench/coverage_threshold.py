@@ -25,7 +25,6 @@ from coverage_gaps import ROOT, SETS, plant, rows  # noqa: E402
 
 from curate.coverage import density  # noqa: E402
 from curate.coverage import gaps as gap_regions  # noqa: E402
-from curate.coverage.cluster import cluster  # noqa: E402
 from curate.embed import embedder_for  # noqa: E402
 
 
@@ -68,8 +67,7 @@ def sweep(name: str, variant: str, draws: int, thresholds: list[float], cache: P
         planted, kept = plant(train, variant, seed)
         ids = {id(r) for r in kept}
         tv = vt[[i for i, r in enumerate(train) if id(r) in ids]]
-        clusters = cluster(tv, vq, None, seed)
-        cov = density.query_coverage(tv, vq, clusters.labels_train, clusters.labels_query, clusters.centroids)
+        cov = density.query_coverage(tv, vq)
         for value in thresholds:
             set_threshold(value)
             results[("query", value)].append(score(cov.under_covered, labels, planted))

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -27,6 +27,9 @@ class Measured:
     returncode: int  # -9: killed at the timeout
     stdout: str
     stderr: str
+    peak_at: float = 0.0  # seconds into the run when the summed RSS was largest
+    peak_stage: str = ""  # the last line the command had written to stderr then (its progress)
+    timeline: list[tuple[float, float]] = field(default_factory=list)  # (seconds, summed RSS MB), every 10 s
 
 
 def _children() -> dict[int, list[int]]:
@@ -70,9 +73,15 @@ def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None
     out, err = _scratch("out"), _scratch("err")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, start_new_session=True)
-    peak, status = 0, None
+    peak, status, summed_peak, at, stage, timeline = 0, None, 0, 0.0, "", []
     while status is None:
-        peak = max(peak, *tree_rss([proc.pid, *also]))
+        summed, largest = tree_rss([proc.pid, *also])
+        peak = max(peak, summed, largest)
+        now = time.perf_counter() - t0
+        if summed > summed_peak:
+            summed_peak, at, stage = summed, now, _last_line(err)
+        if not timeline or now - timeline[-1][0] >= 10:
+            timeline.append((round(now, 1), round(summed / 2**20, 1)))
         pid, code = os.waitpid(proc.pid, os.WNOHANG)
         if pid:
             status = os.waitstatus_to_exitcode(code)
@@ -82,7 +91,15 @@ def run(cmd: list[str], env: dict[str, str] | None = None, timeout: float | None
         time.sleep(0.1)
     seconds = time.perf_counter() - t0
     proc.returncode = status  # reaped here, so Popen must not wait for it again
-    return Measured(seconds, peak / 2**20, status, _read(out), _read(err))
+    return Measured(seconds, peak / 2**20, status, _read(out), _read(err), round(at, 1), stage, timeline)
+
+
+def _last_line(fh) -> str:
+    """The last line written so far to a file the child writes (progress lines end in \\r or \\n)."""
+    size = os.fstat(fh.fileno()).st_size
+    tail = os.pread(fh.fileno(), 4096, max(0, size - 4096)).decode("utf-8", "replace")
+    lines = [x.strip() for x in tail.replace("\r", "\n").split("\n") if x.strip()]
+    return lines[-1] if lines else ""
 
 
 def _scratch(name: str):

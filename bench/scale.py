@@ -152,9 +152,10 @@ def step_args(step: str, data: Path, out_dir: Path) -> list[str]:
     }[step]
 
 
-def cli(workspace: Path, engine: dict) -> list[str]:
+def cli(workspace: Path, engine: dict, progress: bool = False) -> list[str]:
     flags = ["--engine", "ray", "--ray-address", engine["address"]] if engine["name"] == "ray" else []
-    return [sys.executable, "-m", "curate.cli", "-w", str(workspace), "--no-progress", *flags]
+    quiet = [] if progress else ["--no-progress"]
+    return [sys.executable, "-m", "curate.cli", "-w", str(workspace), *quiet, *flags]
 
 
 def child_env(engine: dict | None = None) -> dict[str, str]:
@@ -190,7 +191,8 @@ def run_step(step: str, base: list[str], data: Path, run_dir: Path, engine: dict
     m = measure.run([*base, *step_args(step, data, run_dir / "export")], env=child_env(engine), timeout=timeout,
                     also=engine.get("pids", []))
     (run_dir / f"{step}.json").write_text(m.stdout)
-    cell = {"status": "ok", "seconds": m.seconds, "peak_mb": m.peak_mb, "workspace_mb": disk_mb(run_dir / "ws"),
+    cell = {"status": "ok", "seconds": m.seconds, "peak_mb": m.peak_mb, "peak_at_s": m.peak_at,
+            "peak_stage": m.peak_stage, "rss_timeline": m.timeline, "workspace_mb": disk_mb(run_dir / "ws"),
             "summary": summary(m.stdout)}
     if m.returncode:
         cell["status"] = "timeout" if m.returncode == -signal.SIGKILL else "failed"
@@ -229,7 +231,11 @@ def run_pipeline(flavour: str, n: int, engine: dict, args) -> dict:
         elif engine.get("missing"):
             steps[step] = {"status": "engine missing"}
         else:
-            steps[step] = run_step(step, cli(run_dir / "ws", engine), data, run_dir, engine, args.step_timeout)
+            steps[step] = run_step(step, cli(run_dir / "ws", engine, args.progress), data, run_dir, engine,
+                                   args.step_timeout)
+            if steps[step].get("peak_stage"):
+                print(f"    {step}: peak at {steps[step]['peak_at_s']:.0f} s, during: {steps[step]['peak_stage']}",
+                      flush=True)
     print(f"    {counts(steps)}", flush=True)
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -404,6 +410,8 @@ def parse_args() -> argparse.Namespace:
                     help="skip export above this size")
     ap.add_argument("--no-embedders", action="store_true", help="leave out bench/embedders.py's table")
     ap.add_argument("--step-timeout", type=float, default=3600, help="seconds before a step is stopped")
+    ap.add_argument("--progress", action="store_true",
+                    help="let the CLI write its progress to stderr, to name the stage of each step's peak memory")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale",
                     help="cached data and the workspaces")

@@ -536,6 +536,10 @@ def coverage_summary(report, outputs: list[str]) -> None:
     else:
         thin = sum(1 for c in report.clusters if c["gap"])
         out.print(f"{thin} thin clusters (under half the average share); no --queries, so no production gaps.")
+    if s.get("neighbour_search"):
+        low = s.get("neighbour_recall", 1.0) < 0.99
+        out.print(f"{'[yellow]' if low else '[dim]'}neighbour search: {s['neighbour_search']}"
+                  f"{': gaps are less exact than on a smaller set' if low else ''}[/]")
     if s.get("skipped_without_prompt"):
         out.print(f"[yellow]{s['skipped_without_prompt']:,} examples without a user turn were left out[/]")
     out.print("reports: " + ", ".join(outputs) if outputs else

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from curate.cli import main
 from curate.coverage import density
 from curate.coverage import run as coverage
-from curate.coverage.cluster import cluster
 from curate.coverage.html import render as render_html
 from curate.coverage.markdown import render as render_md
 from curate.ingest import ingest
@@ -196,26 +195,48 @@ def test_html_escapes_dataset_text_and_needs_no_network(gap_workspace):
     assert "<script>" not in md and "<b>" not in md and "&lt;script&gt;" in md and "a\\|b" in md
 
 
-def test_restricted_neighbour_search_matches_exact(monkeypatch):
+def test_list_search_matches_exact_with_duplicated_queries_and_ties(monkeypatch):
+    """Six topics; production repeats some queries word for word (ties at the K-th place, which exact search
+    counts all of). Probing every list, the lists' running best gives exact search's counts, neighbours and
+    nearest training prompts; with the calibrated probes, nearly all of them."""
+    from curate.coverage import neighbours
+
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(6, 32))
     pts = [centres[c] + rng.normal(scale=0.15, size=(n, 32)) for c, n in zip(range(6), (80, 60, 70, 50, 40, 30))]
     x = np.vstack(pts)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     train, queries = x[::2].astype(np.float32), x[1::2].astype(np.float32)
-    cl = cluster(train, queries, k=6)
-    exact = density.query_coverage(train, queries, cl.labels_train, cl.labels_query, cl.centroids)
+    queries = np.vstack([queries, np.repeat(queries[:3], 15, axis=0), train[:2], train[:2]])  # copies of both
+    exact = density.query_coverage(train, queries)
     monkeypatch.setattr(density, "_EXACT_LIMIT", 0)
-    near = density.query_coverage(train, queries, cl.labels_train, cl.labels_query, cl.centroids)
-    assert np.array_equal(exact.nearest, near.nearest)
-    assert np.allclose(exact.ratio, near.ratio)
+    monkeypatch.setattr(neighbours, "WORTH", 2.0)  # the lists even where all against all would be cheaper
+    ticks = []
+    near = density.query_coverage(train, queries, lambda d, t: ticks.append((d, t)))
+    assert near.search is not None and near.search.sample_recall >= 0.99 and ticks[-1][0] == ticks[-1][1]
+    assert near.how_searched().startswith("inverted lists") and near.search.probes < near.search.lists
+    same = (exact.n_train == near.n_train) & (exact.n_query == near.n_query) & (exact.nearest == near.nearest)
+    assert same.mean() >= 0.98 and (exact.neighbours == near.neighbours).all(axis=1).mean() >= 0.98
+    monkeypatch.setattr(neighbours, "BUDGET", 1.0)  # past the budget: the fewest probes, and it says so
+    capped = density.query_coverage(train, queries)
+    assert capped.search.probes < capped.search.needed and "budget" in capped.how_searched()
+    assert capped.search.sample_recall < near.search.sample_recall
+    monkeypatch.setattr(neighbours, "BUDGET", 2e10)
+    monkeypatch.setattr(neighbours.ivf, "calibrated", lambda need, partners, k: (k, 1.0))  # every list
+    every = density.query_coverage(train, queries)
+    assert every.search.probes == every.search.lists
+    assert np.array_equal(exact.n_train, every.n_train) and np.array_equal(exact.n_query, every.n_query)
+    assert exact.n_query.max() > density.NEIGHBOURS, "the copies tie past the K-th place"
+    assert np.array_equal(exact.neighbours, every.neighbours)
+    assert np.array_equal(exact.nearest, every.nearest) and np.allclose(exact.ratio, every.ratio)
     assert 0.5 < np.median(exact.ratio) < 2, "evenly mixed sides: ratios around 1"
 
 
-def test_finer_search_blocks_agree_with_exact_on_real_queries(shared_data, monkeypatch):
-    """Past _BLOCK_POINTS points per report cluster the search runs in ~sqrt(n) blocks of its own. On
-    banking77 (static embeddings, forced to the finest blocks, ~120 points each: the worst case; at 1M
-    they hold ~1,000) the under-covered verdicts still agree with exact search for >= 0.95 of queries."""
+def test_list_search_reaches_exact_neighbours_on_real_queries(shared_data, monkeypatch):
+    """Past exact size, inverted lists with calibrated probes. On banking77 (static embeddings), forced onto
+    the lists: >= 0.99 of each query's nearest queries, of its nearest points by kind and of its nearest
+    training prompt, and the under-covered verdicts of exact search."""
+    from curate.coverage import neighbours
     from curate.embed import Embedder
 
     def texts(split):
@@ -224,15 +245,19 @@ def test_finer_search_blocks_agree_with_exact_on_real_queries(shared_data, monke
 
     encoder = Embedder(backend="static")
     train, queries = encoder.encode(texts("train")[::2]), encoder.encode(texts("test"))
-    cl = cluster(train, queries, k=20)
-    exact = density.query_coverage(train, queries, cl.labels_train, cl.labels_query, cl.centroids)
+    exact = density.query_coverage(train, queries)
     monkeypatch.setattr(density, "_EXACT_LIMIT", 0)
-    monkeypatch.setattr(density, "_BLOCK_POINTS", 1)
-    blocked = density.query_coverage(train, queries, cl.labels_train, cl.labels_query, cl.centroids)
-    assert (exact.under_covered == blocked.under_covered).mean() >= 0.95
-    # The nearest training prompt itself is found for 0.86 of queries at this block size (written 2026-12-03).
-    assert np.isclose(exact.nearest_similarity, blocked.nearest_similarity, atol=1e-5).mean() >= 0.8
-    assert (blocked.nearest_similarity <= exact.nearest_similarity + 1e-5).all(), "blocks only miss neighbours"
+    monkeypatch.setattr(neighbours, "WORTH", 2.0)
+    near = density.query_coverage(train, queries)
+    assert near.search is not None and near.search.probes < near.search.lists
+    recall = np.mean([len(set(a[1:]) & set(b[1:])) / density.QUERY_NEIGHBOURS
+                      for a, b in zip(near.neighbours, exact.neighbours)])
+    assert recall >= 0.99
+    points = (np.minimum(near.n_train, exact.n_train) + np.minimum(near.n_query, exact.n_query)).sum()
+    assert points / (exact.n_train + exact.n_query).sum() >= 0.99
+    assert (near.nearest == exact.nearest).mean() >= 0.99
+    assert (near.under_covered == exact.under_covered).mean() >= 0.99
+    assert (near.nearest_similarity <= exact.nearest_similarity + 1e-5).all(), "lists only miss neighbours"
 
 
 def test_cli_coverage(gap_workspace, tmp_path):

@@ -232,7 +232,7 @@ def _place(ws: Workspace, embedder: Embedder, t_side: _Side, q_side: _Side, k: i
     clustering = cluster(tv, qv, k, seed)
     if progress:
         progress("neighbours", 0, None)
-    cov = query_coverage(tv, qv, clustering.labels_train, clustering.labels_query, clustering.centroids)
+    cov = query_coverage(tv, qv, (lambda d, t: progress("neighbours", d, t)) if progress else None)
     gaps = find(cov, qv, len(tv), seed)
     in_gap = np.zeros(len(qv), dtype=bool)
     for g in gaps:
@@ -391,4 +391,6 @@ def _summary(p: _Placed, gaps: list[dict[str, Any]], clusters: list[dict[str, An
             "gap_clusters": sum(bool(c["gap"]) for c in clusters),
             "under_covered_queries": int(p.cov.under_covered.sum()) if len(p.qv) else 0,
             "uncovered_queries": len(uncovered), "size": size,
+            "neighbour_search": p.cov.how_searched() if len(p.qv) else None,
+            "neighbour_recall": round(p.cov.search.sample_recall, 4) if p.cov.search else 1.0,
             "cluster_labels": [{"id": c["id"], "label": c["label"], "gap": c["gap"]} for c in clusters]}

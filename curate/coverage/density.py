@@ -15,26 +15,25 @@ than half as dense as production there.
 Measured in bench/coverage_gaps.py on banking77 and hwu64 (ROC AUC of the ratio for the queries of intents
 removed from training: single-query counts 0.94 / 0.87, pooled over 10 queries 0.96 / 0.93).
 
-Exact below `_EXACT_LIMIT` similarity computations; above it, each query's neighbours are searched in its
-own cluster and the `_NEAR_CLUSTERS - 1` clusters whose centroids are nearest to it. That can only
-miss neighbours, never invent them. The report's clusters stop at 100, so past `_BLOCK_POINTS` points per
-cluster the search uses about sqrt(n) blocks of its own: its cost then grows as n^1.5, not n^2
-(bench/README.md, coverage: 100K + 300K queries' search from 74 s to 28 s).
+Exact below `_EXACT_LIMIT` similarity computations; above it, through inverted lists with a running best
+per query (neighbours.py), which can only miss neighbours, never invent them (bench/coverage_search.py
+measures what it misses).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
+
+from ..dedup.ivf import RECALL
+from .neighbours import Best, nearest_points
 
 NEIGHBOURS = 10
 QUERY_NEIGHBOURS = 10
 UNDER_COVERED = 0.5
 _EXACT_LIMIT = 4e8
-_NEAR_CLUSTERS = 3
-_BLOCK_POINTS = 3000  # above this many points per report cluster, the search gets finer blocks (_blocks)
-_BLOCK_SAMPLE = 200_000
 _BLOCK_FLOATS = 1 << 24
 
 
@@ -46,6 +45,16 @@ class QueryCoverage:
     n_train: np.ndarray  # training prompts among the query's NEIGHBOURS nearest points
     n_query: np.ndarray  # other queries among them
     neighbours: np.ndarray  # (n, 1 + QUERY_NEIGHBOURS): the query itself, then its nearest queries
+    search: Any = None  # neighbours.Searched where inverted lists searched, None where all against all
+
+    def how_searched(self) -> str:
+        s = self.search
+        if s is None:
+            return "all against all"
+        short = "" if s.probes >= s.needed else \
+            f" (the search budget's most; {s.needed} would reach {RECALL} of them)"
+        return (f"inverted lists: {s.probes} of {s.lists} probed per query{short}, {s.sample_recall:.4f} of a "
+                f"sample's exact neighbours reached, {s.exact_share:.0%} of all against all's products")
 
     @property
     def under_covered(self) -> np.ndarray:
@@ -102,50 +111,30 @@ def _empty(n_q: int) -> QueryCoverage:
                          np.zeros(n_q, dtype=np.int64), np.zeros(n_q, dtype=np.int64), neighbours)
 
 
-def query_coverage(train: np.ndarray, queries: np.ndarray, labels_train: np.ndarray, labels_query: np.ndarray,
-                   centroids: np.ndarray) -> QueryCoverage:
+def query_coverage(train: np.ndarray, queries: np.ndarray,
+                   progress: Callable[[int, int], None] | None = None) -> QueryCoverage:
     n_t, n_q = len(train), len(queries)
     out = _empty(n_q)
     if not n_q or not n_t:
         return out
-    if float(n_q) * (n_t + n_q) <= _EXACT_LIMIT:
+    big = float(n_q) * (n_t + n_q) > _EXACT_LIMIT
+    searched = nearest_points(train, queries, progress=progress) if big else None
+    if searched is None:
         _measure(queries, np.arange(n_q), train, np.arange(n_t), queries, np.arange(n_q), out)
     else:
-        if (n_t + n_q) / max(1, len(centroids)) > _BLOCK_POINTS:
-            labels_train, labels_query, centroids = _blocks(train, queries)
-        _measure_by_cluster(train, queries, labels_train, labels_query, centroids, out)
+        _fill(searched.best, n_t, out)
+        out.search = searched
     nb = out.neighbours
     out.ratio = density_ratio(out.n_train[nb].mean(axis=1), out.n_query[nb].mean(axis=1), n_t, n_q)
     return out
 
 
-def _blocks(train: np.ndarray, queries: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Finer blocks for the search than the report's clusters: about sqrt(n) of them, fitted on a sample,
-    so the points a query is compared with grow as sqrt(n), not n / k."""
-    from ..matching import unit_centroids
-
-    x = np.vstack([train, queries])
-    rng = np.random.default_rng(seed)
-    sample = x[rng.choice(len(x), min(len(x), _BLOCK_SAMPLE), replace=False)]
-    k = int(np.sqrt(len(x)))
-    centroids = unit_centroids(sample, k, seed).astype(np.float32)
-    labels = np.empty(len(x), dtype=np.int64)
-    step = max(1, _BLOCK_FLOATS // k)
-    for s in range(0, len(x), step):
-        labels[s:s + step] = np.argmax(x[s:s + step] @ centroids.T, axis=1)
-    return labels[:len(train)], labels[len(train):], centroids
-
-
-def _measure_by_cluster(train: np.ndarray, queries: np.ndarray, labels_train: np.ndarray, labels_query: np.ndarray,
-                        centroids: np.ndarray, out: QueryCoverage) -> None:
-    by_t = [np.flatnonzero(labels_train == c) for c in range(len(centroids))]
-    by_q = [np.flatnonzero(labels_query == c) for c in range(len(centroids))]
-    near = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")[:, :_NEAR_CLUSTERS]
-    for c in range(len(centroids)):
-        if not len(by_q[c]):
-            continue
-        t_idx = np.concatenate([by_t[o] for o in near[c]])
-        if not len(t_idx):  # no training example nearby: the nearest one is somewhere else; look everywhere
-            t_idx = np.arange(len(train))
-        q_idx = np.concatenate([by_q[o] for o in near[c]])
-        _measure(queries[by_q[c]], by_q[c], train, t_idx, queries, q_idx, out)
+def _fill(best: Best, n_t: int, out: QueryCoverage) -> None:
+    """The counts and neighbours as _measure writes them: nearest queries in index order, then the query
+    itself in the slots left unfilled."""
+    out.n_train = ((best.pid >= 0) & (best.pid < n_t)).sum(axis=1) + best.ties_train
+    out.n_query = (best.pid >= n_t).sum(axis=1) + best.ties_query
+    none = np.iinfo(np.int64).max
+    found = np.sort(np.where(best.q_pid >= 0, best.q_pid - n_t, none), axis=1)[:, :QUERY_NEIGHBOURS]
+    out.neighbours[:, 1:] = np.where(found == none, out.neighbours[:, :1], found)
+    out.nearest, out.nearest_similarity = best.t_pid, best.t_val
