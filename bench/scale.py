@@ -173,7 +173,8 @@ def disk_mb(path: Path) -> float:
 
 
 def summary(stdout: str) -> dict:
-    """The top-level numbers of a --json report, lists by their length, and dedup's duplicates (group members)."""
+    """The top-level numbers of a --json report, lists by their length, and dedup's duplicates (its summary's:
+    group members less each group's representative; repeats of one example are not duplicates)."""
     try:
         report = json.loads(stdout)
     except ValueError:
@@ -182,8 +183,8 @@ def summary(stdout: str) -> dict:
         return {}
     out = {k: len(v) if isinstance(v, list) else v for k, v in report.items()
            if isinstance(v, (int, float, list)) and not isinstance(v, bool) and k != "run_id"}
-    if isinstance(report.get("groups"), list):
-        out["duplicates"] = sum(len(g.get("members", [])) for g in report["groups"])
+    if isinstance(report.get("summary"), dict) and "duplicates" in report["summary"]:
+        out["duplicates"] = report["summary"]["duplicates"]
     return out
 
 

@@ -27,7 +27,7 @@ from ..dedup import ivf
 from ..dedup.ivf import WORTH
 
 K = 10  # density.NEIGHBOURS and QUERY_NEIGHBOURS: the best K of each kept
-_SEED = 2  # probes searched first, without thresholds
+_SEED = 2  # probes searched first, pruned by each block's own best K
 _ROWS = 4096  # queries per matrix product
 _COLS = 8192  # members per matrix product
 _FLUSH = 1 << 22  # candidates gathered before they are merged into the running best
@@ -201,7 +201,8 @@ def nearest_points(train: np.ndarray, queries: np.ndarray, seed: int = 0,
     rng = np.random.default_rng(seed)
     centroids, shift = ivf.centred_centroids(points, rng)
     needs, sample = _needs(points, n_t, centroids, shift, rng)
-    needed = max(ivf.calibrated(need, np.full(len(need), K), len(centroids))[0] for need in needs)
+    needed = max((ivf.calibrated(need, np.full(len(need), K), len(centroids))[0] for need in needs if len(need)),
+                 default=min(ivf.PROBES, len(centroids)))  # a lone query has no query neighbours
     members, bounds = ivf.runs(ivf.nearest(points, centroids, shift, 1)[:, 0], len(centroids))
     # products per query for 1, 2, ... probes, on the sample
     cost = np.cumsum(np.diff(bounds)[ivf.nearest(queries[sample], centroids, shift, needed)], axis=1).mean(axis=0)
