@@ -657,9 +657,8 @@ def plan_summary(p: dict) -> None:
         out.print(f"[dim]  of which: {m['upcast_gb']:.2f} GB peft's fp32 upcast of what is not quantised, "
                   f"{m['logits_gb']:.2f} GB the loss at its peak; overhead = a 10% margin {m['margin_gb']:.2f} + "
                   f"CUDA context {m['cuda_context_gb']:.2f}[/]")
-    batches = p["batches"]
-    computed = t["total"] if batches.startswith("padding-free") else p["padded_tokens_per_epoch"]
-    table = titled(f"per GPU ({p['epochs']} epochs; {batches} batches, {computed:,} tokens computed per epoch)")
+    table = titled(f"per GPU ({p['epochs']} epochs; {p['batches']} batches, {p['computed_tokens_per_epoch']:,} "
+                   "tokens computed per epoch)")
     for col in ("GPU", "fits", "time", "cost $"):
         table.add_column(col, justify="left" if col == "GPU" else "right")
     for gpu, fits in m["fits"].items():

@@ -38,7 +38,6 @@ longest (`padded_tokens_per_epoch`, estimated from batches of sorted neighbours;
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from curate.errors import UsageError
 
 from .config import PRICES, TrainConfig
 from .presets import Arch, preset
+from .trainer import varlen_attention
 
 GPUS = {"L4 24GB": (24, 121), "RTX 4090 24GB": (24, 165), "A100 40GB": (40, 312), "A100 80GB": (80, 312),
         "H100 80GB": (80, 989)}  # memory GB, dense bf16 TFLOPS
@@ -179,7 +179,7 @@ def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer
                  for i in range(0, len(capped), cfg.batch_size))
     epochs = cfg.epochs if cfg.max_steps <= 0 else \
         cfg.max_steps * cfg.batch_size * cfg.grad_accum / max(1, tokens["examples"])
-    padding_free = importlib.util.find_spec("flash_attn") is not None  # trainer.varlen_attention, on a GPU
+    padding_free = varlen_attention(cuda=True) is not None  # on the GPU the plan is for
     computed = tokens["total"] if padding_free else padded
     flops_per_token = (6 if cfg.gradient_checkpointing else 4) * arch.params
     prices = {**PRICES, **cfg.prices}
@@ -208,7 +208,7 @@ def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer
     if not any(mem["fits"].values()):
         warnings.append("fits none of the listed GPUs: try qlora, a smaller batch, or a shorter max_length")
     return {"model": arch.name, "method": cfg.method, "tokens": tokens, "epochs": round(epochs, 3),
-            "padded_tokens_per_epoch": int(padded),
+            "padded_tokens_per_epoch": int(padded), "computed_tokens_per_epoch": int(computed),
             "batches": "padding-free (flash-attn)" if padding_free else "length-grouped, padded to the longest",
             "total_params": arch.params, "trainable_params": trainable,
             "trainable_share": round(trainable / arch.params, 6), "memory": mem, "time_hours": time_hours,

@@ -67,8 +67,8 @@ def load_base(source: str, cfg: TrainConfig, cuda: bool, dtype_name: str):
     kw: dict[str, Any] = {"dtype": _dtype(dtype_name)}
     if cuda:
         kw["device_map"] = {"": torch.cuda.current_device()}
-    if varlen_attention(cuda):
-        kw["attn_implementation"] = varlen_attention(cuda)
+    if attention := varlen_attention(cuda):
+        kw["attn_implementation"] = attention
     if cfg.method == "qlora":
         from transformers import BitsAndBytesConfig
 

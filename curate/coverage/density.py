@@ -28,10 +28,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..dedup.ivf import RECALL
-from .neighbours import Best, nearest_points
+from .neighbours import Best, K, nearest_points
 
-NEIGHBOURS = 10
-QUERY_NEIGHBOURS = 10
+NEIGHBOURS = QUERY_NEIGHBOURS = K  # the lists' running best keeps K of each (neighbours.py)
 UNDER_COVERED = 0.5
 _EXACT_LIMIT = 4e8
 _BLOCK_FLOATS = 1 << 24

@@ -26,7 +26,7 @@ import numpy as np
 from ..dedup import ivf
 from ..dedup.ivf import WORTH
 
-K = 10  # density.NEIGHBOURS and QUERY_NEIGHBOURS: the best K of each kept
+K = 10  # nearest points and nearest queries per query (density.NEIGHBOURS, QUERY_NEIGHBOURS)
 _SEED = 2  # probes searched first, pruned by each block's own best K
 _ROWS = 4096  # queries per matrix product
 _COLS = 8192  # members per matrix product
