@@ -16,6 +16,7 @@ from curate.coverage import density
 from curate.coverage import run as coverage
 from curate.coverage.html import render as render_html
 from curate.coverage.markdown import render as render_md
+from curate.coverage.neighbours import first_copies
 from curate.ingest import ingest
 from curate.workspace import Workspace
 
@@ -312,3 +313,37 @@ def test_neighbours_at_a_tie_go_to_the_lower_index():
     sims = np.array([[0.5, 0.9, 0.5, 0.5, -np.inf], [0.1, 0.2, 0.3, 0.4, 0.5]], dtype=np.float32)
     assert _top(sims, 2).tolist() == [[0, 1], [3, 4]]
     assert _top(np.ones((3, 40), dtype=np.float32), 5).tolist() == [[0, 1, 2, 3, 4]] * 3
+
+
+def test_copies_of_a_query_tie_whatever_the_product_rounds(monkeypatch):
+    """A query asked 30 times has 29 neighbours at cosine 1, however BLAS rounds each product (a copy's cosine
+    can read 0.99999994 in one column and 1.0000005 in another of the same product, and then only the copies
+    that rounded up counted: 8 of 30 such sets miscounted in the lists' search before copies were tied).
+    Real-valued vectors of 16 to 384 dimensions, copies within production and across the sides."""
+    from curate.coverage import neighbours
+
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(int(rng.integers(300, 1500)), int(rng.choice([16, 64, 384])))).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        train, queries = x[:len(x) // 2], x[len(x) // 2:]
+        asked = np.repeat(queries[:8], int(rng.integers(12, 40)), axis=0)
+        queries = rng.permutation(np.vstack([queries, asked, train[:5], train[:5]]))
+        copies = (queries[:, None, :] == queries[None, :, :]).all(axis=2).sum(axis=1) - 1
+        in_train = (queries[:, None, :] == train[None, :, :]).all(axis=2).sum(axis=1)
+        many = copies >= density.NEIGHBOURS
+        exact = density.query_coverage(train, queries)
+        with monkeypatch.context() as m:
+            m.setattr(density, "_EXACT_LIMIT", 0)
+            m.setattr(neighbours, "WORTH", 2.0)
+            lists = density.query_coverage(train, queries)
+        assert exact.search is None and lists.search is not None
+        for cov in (exact, lists):
+            assert np.array_equal(cov.n_query[many], copies[many]), seed
+            assert np.array_equal(cov.n_train[many], in_train[many]), seed
+
+
+def test_first_copies_finds_identical_rows_only():
+    x = np.array([[1, 2, 3], [4, 5, 6], [1, 2, 3], [1, 2, 4], [4, 5, 6], [1, 2, 3]], dtype=np.float32)
+    x = np.hstack([np.zeros((6, 9), np.float32), x])  # equal in the sorted-on entries, apart past them
+    assert first_copies(x).tolist() == [0, 1, 0, 3, 1, 0]

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..dedup.ivf import RECALL
-from .neighbours import Best, K, nearest_points
+from .neighbours import Best, K, first_copies, nearest_points, tie_copies
 
 NEIGHBOURS = QUERY_NEIGHBOURS = K  # the lists' running best keeps K of each (neighbours.py)
 UNDER_COVERED = 0.5
@@ -70,27 +70,28 @@ def density_ratio(n_train: np.ndarray | float, n_query: np.ndarray | float, size
     return ((n_train + size_train / total) / size_train) / ((n_query + size_query / total) / size_query)
 
 
-def _measure(q: np.ndarray, q_idx: np.ndarray, train: np.ndarray, t_idx: np.ndarray, queries: np.ndarray,
-             pool_q_idx: np.ndarray, out: QueryCoverage) -> None:
-    """Fill `out` for queries `q` (global indices q_idx) against the candidate pools given by index."""
-    t_cand, q_cand = train[t_idx], queries[pool_q_idx]
-    block = max(1, _BLOCK_FLOATS // max(1, len(t_idx) + len(pool_q_idx)))
-    for s in range(0, len(q), block):
-        qb, ib = q[s:s + block], q_idx[s:s + block]
-        st = qb @ t_cand.T
-        sq = qb @ q_cand.T
-        sq[pool_q_idx[None, :] == ib[:, None]] = -np.inf  # a query is not its own neighbour
-        both = np.hstack([st, sq])
+def _measure(train: np.ndarray, queries: np.ndarray, out: QueryCoverage) -> None:
+    """Fill `out`: every query against every point, a block of queries at a time."""
+    points = np.vstack([train, queries])
+    copies = first_copies(points)
+    n_t, q_idx = len(train), np.arange(len(queries))
+    block = max(1, _BLOCK_FLOATS // len(points))
+    for s in range(0, len(queries), block):
+        qb, ib = queries[s:s + block], q_idx[s:s + block]
+        both = qb @ points.T
+        tie_copies(both, copies)
+        st, sq = both[:, :n_t], both[:, n_t:]
+        sq[np.arange(len(ib)), ib] = -np.inf  # a query is not its own neighbour
         kk = min(NEIGHBOURS, both.shape[1] - 1)
         kth = -np.partition(-both, kk - 1, axis=1)[:, kk - 1] if kk >= 1 else np.full(len(qb), np.inf)
         out.n_train[ib] = (st >= kth[:, None]).sum(axis=1)
         out.n_query[ib] = (sq >= kth[:, None]).sum(axis=1)
         kq = min(QUERY_NEIGHBOURS, sq.shape[1] - 1)
         if kq >= 1:
-            out.neighbours[ib, 1:kq + 1] = pool_q_idx[_top(sq, kq)]
-        if len(t_idx):
+            out.neighbours[ib, 1:kq + 1] = _top(sq, kq)
+        if n_t:
             best = st.argmax(axis=1)
-            out.nearest[ib] = t_idx[best]
+            out.nearest[ib] = best
             out.nearest_similarity[ib] = st[np.arange(len(qb)), best]
 
 
@@ -119,7 +120,7 @@ def query_coverage(train: np.ndarray, queries: np.ndarray,
     big = float(n_q) * (n_t + n_q) > _EXACT_LIMIT
     searched = nearest_points(train, queries, progress=progress) if big else None
     if searched is None:
-        _measure(queries, np.arange(n_q), train, np.arange(n_t), queries, np.arange(n_q), out)
+        _measure(train, queries, out)
     else:
         _fill(searched.best, n_t, out)
         out.search = searched

@@ -14,6 +14,10 @@ product, and each query keeps a running best K of what it has met:
 So a query meets only its own probes' points, and the merges handle little past its first lists. The
 search can only miss neighbours, never invent them. bench/coverage_search.py measures it against exact
 search.
+
+Copies of a vector (a query asked many times) share a list and take one value in every product they meet
+(tie_copies), so they tie at the K-th as exactly as they are equal. Copies that a list of more than
+`_COLS` members splits across two products are not tied: those products may round them apart.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ _COLS = 8192  # members per matrix product
 _FLUSH = 1 << 22  # candidates gathered before they are merged into the running best
 BUDGET = 5e10  # products past which the probes stop short of RECALL (about 10 minutes on 2 cores)
 _PROBE_ENTRIES = 1 << 25  # queries x probes grouped by list at once (256 MB of indices, twice)
+_KEY = 8  # entries of a vector sorted on to find its copies
 
 
 @dataclass
@@ -108,23 +113,56 @@ def _merge_top(val: np.ndarray, pid: np.ndarray, r: np.ndarray, p: np.ndarray, v
     return rows, old_kth, pos, rs, ps, vs
 
 
+def first_copies(x: np.ndarray) -> np.ndarray:
+    """Each row's first identical row (itself where none comes before it). Rows are sorted by the bits of
+    their first `_KEY` entries and only rows with equal keys are compared whole, so this costs one sort."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    order = np.lexsort(bits[:, :_KEY].T[::-1])  # stable: among equal keys, the lowest row first
+    key = bits[order, :_KEY]
+    new = np.r_[True, (key[1:] != key[:-1]).any(axis=1)]
+    run = np.maximum.accumulate(np.where(new, np.arange(len(x)), 0))
+    first = np.arange(len(x))
+    maybe = np.flatnonzero(~new)
+    same = np.concatenate([(bits[order[m]] == bits[order[run[m]]]).all(axis=1)
+                           for m in np.array_split(maybe, max(1, len(maybe) // _ROWS))])
+    first[order[maybe[same]]] = order[run[maybe[same]]]
+    for start in np.unique(run[maybe[~same]]).tolist():  # keys alike, rows apart: sort those rows whole
+        rows = order[start:start + int(np.searchsorted(run[start:], start, side="right"))]
+        _, one, inverse = np.unique(bits[rows], axis=0, return_index=True, return_inverse=True)
+        first[rows] = rows[one[inverse.ravel()]]
+    return first
+
+
+def tie_copies(sims: np.ndarray, copies: np.ndarray) -> None:
+    """Give every copy of a vector among these columns (`copies`: each column's first copy) the value of its
+    first column: BLAS may round the same cosine differently in two columns of one product (0.99999994 and
+    1.0000005), and then only the copies that rounded up would count as tied."""
+    _, first, inverse = np.unique(copies, return_index=True, return_inverse=True)
+    if len(first) < len(copies):
+        src = first[inverse]
+        moved = np.flatnonzero(src != np.arange(len(src)))
+        sims[:, moved] = sims[:, src[moved]]
+
+
 def search(points: np.ndarray, n_train: int, lists: tuple[np.ndarray, np.ndarray], probes: np.ndarray,
-           best: Best, first: int = 0, tick: Callable[[], None] | None = None) -> None:
+           best: Best, copies: np.ndarray, first: int = 0, tick: Callable[[], None] | None = None) -> None:
     """Fold into `best` queries first, first + 1, ... (points[n_train + first:]) over the lists each probes.
-    `lists` is (members, bounds) as ivf.runs gives them; `probes` (queries, p) their lists, nearest first."""
+    `lists` is (members, bounds) as ivf.runs gives them; `probes` (queries, p) their lists, nearest first;
+    `copies` each point's first copy (first_copies)."""
     members, bounds = lists
     for ranks, seed in ((slice(0, _SEED), True), (slice(_SEED, None), False)):
         part = probes[:, ranks]
         if part.size:
             probers, prober_bounds = ivf.runs(part.ravel(), len(bounds) - 1)
             probers = probers // part.shape[1] + first
-            _scan(points, n_train, members, bounds, (probers, prober_bounds), best, seed)
+            _scan(points, n_train, (members, bounds, copies), (probers, prober_bounds), best, seed)
         if tick:
             tick()
 
 
-def _scan(points: np.ndarray, n_train: int, members: np.ndarray, bounds: np.ndarray,
+def _scan(points: np.ndarray, n_train: int, lists: tuple[np.ndarray, np.ndarray, np.ndarray],
           probing: tuple[np.ndarray, np.ndarray], best: Best, seed: bool) -> None:
+    members, bounds, copies = lists
     probers, prober_bounds = probing
     found: list[tuple[np.ndarray, ...]] = []
     size = 0
@@ -132,7 +170,7 @@ def _scan(points: np.ndarray, n_train: int, members: np.ndarray, bounds: np.ndar
         mine, rows = members[bounds[c]:bounds[c + 1]], probers[prober_bounds[c]:prober_bounds[c + 1]]
         for m in range(0, len(mine), _COLS):
             for s in range(0, len(rows), _ROWS):
-                got = _candidates(points, n_train, rows[s:s + _ROWS], mine[m:m + _COLS], best, seed)
+                got = _candidates(points, n_train, rows[s:s + _ROWS], mine[m:m + _COLS], best, seed, copies)
                 found.append(got)
                 size += len(got[0])
                 if size >= _FLUSH:  # merging raises the thresholds: what follows keeps less
@@ -143,11 +181,12 @@ def _scan(points: np.ndarray, n_train: int, members: np.ndarray, bounds: np.ndar
 
 
 def _candidates(points: np.ndarray, n_train: int, rows: np.ndarray, cols: np.ndarray, best: Best,
-                seed: bool, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                seed: bool, copies: np.ndarray, at: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """(row of best, point id, similarity) of these members (sorted ids: training prompts first) that can
     still matter to these queries (`rows`: their query indices; `at`: their rows in best, if not those)."""
     at = rows if at is None else at
     sims = points[n_train + rows] @ points[cols].T
+    tie_copies(sims, copies[cols])
     own = np.minimum(np.searchsorted(cols, n_train + rows), len(cols) - 1)
     mine = cols[own] == n_train + rows
     sims[np.flatnonzero(mine), own[mine]] = -np.inf  # a query is not its own neighbour
@@ -199,11 +238,13 @@ def nearest_points(train: np.ndarray, queries: np.ndarray, seed: int = 0,
     points = np.vstack([train, queries]).astype(np.float32, copy=False)
     n_t, n_q = len(train), len(queries)
     rng = np.random.default_rng(seed)
+    copies = first_copies(points)
     centroids, shift = ivf.centred_centroids(points, rng)
-    needs, sample = _needs(points, n_t, centroids, shift, rng)
+    needs, sample = _needs(points, n_t, (centroids, shift), copies, rng)
     needed = max((ivf.calibrated(need, np.full(len(need), K), len(centroids))[0] for need in needs if len(need)),
                  default=min(ivf.PROBES, len(centroids)))  # a lone query has no query neighbours
-    members, bounds = ivf.runs(ivf.nearest(points, centroids, shift, 1)[:, 0], len(centroids))
+    # copies share their first copy's list: the rounding of two products could part them
+    members, bounds = ivf.runs(ivf.nearest(points, centroids, shift, 1)[copies, 0], len(centroids))
     # products per query for 1, 2, ... probes, on the sample
     cost = np.cumsum(np.diff(bounds)[ivf.nearest(queries[sample], centroids, shift, needed)], axis=1).mean(axis=0)
     p = max(1, int(np.searchsorted(cost, BUDGET / n_q, side="right")), min(needed, ivf.PROBES))
@@ -223,13 +264,13 @@ def nearest_points(train: np.ndarray, queries: np.ndarray, seed: int = 0,
 
     for s in range(0, n_q, step):
         probes = ivf.nearest(queries[s:s + step], centroids, shift, p)
-        search(points, n_t, (members, bounds), probes, best, s, tick)
-    _nearest_anywhere(points, n_t, best)
+        search(points, n_t, (members, bounds), probes, best, copies, s, tick)
+    _nearest_anywhere(points, n_t, best, copies)
     recall = min(float(np.mean(need <= p)) if len(need) else 1.0 for need in needs)
     return Searched(best, len(centroids), p, needed, recall, share)
 
 
-def _needs(points: np.ndarray, n_t: int, centroids: np.ndarray, shift: np.ndarray,
+def _needs(points: np.ndarray, n_t: int, lists: tuple[np.ndarray, np.ndarray], copies: np.ndarray,
            rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
     """The probes a random sample of queries' exact neighbours need (1 + the rank of the neighbour's list for
     the query), for each kind apart: their K nearest points, K nearest queries, nearest training prompt,
@@ -238,7 +279,8 @@ def _needs(points: np.ndarray, n_t: int, centroids: np.ndarray, shift: np.ndarra
     n_q = len(points) - n_t
     size = min(n_q, max(ivf.SAMPLE_DOCS, ivf.SAMPLE_WORK // len(points)))
     sample = np.sort(rng.choice(n_q, size, replace=False))
-    exact = _exact(points, n_t, sample)
+    centroids, shift = lists
+    exact = _exact(points, n_t, sample, copies)
     needs = []
     for pid in (exact.pid, exact.q_pid, exact.t_pid[:, None]):
         row, col = np.nonzero(pid >= 0)
@@ -247,21 +289,22 @@ def _needs(points: np.ndarray, n_t: int, centroids: np.ndarray, shift: np.ndarra
     return needs, sample
 
 
-def _exact(points: np.ndarray, n_t: int, rows: np.ndarray, cols: np.ndarray | None = None) -> Best:
+def _exact(points: np.ndarray, n_t: int, rows: np.ndarray, copies: np.ndarray,
+           cols: np.ndarray | None = None) -> Best:
     """The best of these queries over all points (or the points `cols`), a block of points at a time."""
     cols = np.arange(len(points)) if cols is None else cols
     best = Best.empty(len(rows), n_t)
     at = np.arange(len(rows))
     for s in range(0, len(cols), _COLS):
         for r in range(0, len(rows), _ROWS):
-            best.merge(*_candidates(points, n_t, rows[r:r + _ROWS], cols[s:s + _COLS], best, True,
+            best.merge(*_candidates(points, n_t, rows[r:r + _ROWS], cols[s:s + _COLS], best, True, copies,
                                     at[r:r + _ROWS]))
     return best
 
 
-def _nearest_anywhere(points: np.ndarray, n_t: int, best: Best) -> None:
+def _nearest_anywhere(points: np.ndarray, n_t: int, best: Best, copies: np.ndarray) -> None:
     """Queries whose probed lists hold no training prompt: their nearest one, searched among all."""
     lost = np.flatnonzero(best.t_pid < 0)
     if len(lost) and n_t:
-        found = _exact(points, n_t, lost, np.arange(n_t))
+        found = _exact(points, n_t, lost, copies, np.arange(n_t))
         best.t_val[lost], best.t_pid[lost] = found.t_val, found.t_pid
