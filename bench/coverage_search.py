@@ -47,7 +47,7 @@ def main() -> None:
         pick = np.sort(rng.choice(n, args.sample, replace=False))
         want = density._empty(n)
         t = time.perf_counter()
-        density._measure(queries[pick], pick, train, np.arange(n), queries, np.arange(n), want)
+        density._measure(train, queries, want, pick)
         exact_s = (time.perf_counter() - t) * n / args.sample
         q_recall = np.mean([len(set(got.neighbours[i, 1:]) & set(want.neighbours[i, 1:])) / density.QUERY_NEIGHBOURS
                             for i in pick.tolist()])
@@ -56,7 +56,7 @@ def main() -> None:
         same = np.mean(got.nearest[pick] == want.nearest[pick])
         # the ratio pools over the query's neighbours: exact needs those neighbours' counts too
         pooled = np.unique(want.neighbours[pick])
-        density._measure(queries[pooled], pooled, train, np.arange(n), queries, np.arange(n), want)
+        density._measure(train, queries, want, pooled)
         ratio = density.density_ratio(want.n_train[want.neighbours[pick]].mean(axis=1),
                                       want.n_query[want.neighbours[pick]].mean(axis=1), n, n)
         close = np.mean(np.abs(got.ratio[pick] - ratio) <= 0.01 * np.maximum(ratio, 1e-9))

@@ -70,16 +70,17 @@ def density_ratio(n_train: np.ndarray | float, n_query: np.ndarray | float, size
     return ((n_train + size_train / total) / size_train) / ((n_query + size_query / total) / size_query)
 
 
-def _measure(train: np.ndarray, queries: np.ndarray, out: QueryCoverage) -> None:
-    """Fill `out`: every query against every point, a block of queries at a time."""
+def _measure(train: np.ndarray, queries: np.ndarray, out: QueryCoverage, rows: np.ndarray | None = None) -> None:
+    """Fill `out` for these queries (all, or the indices `rows`) against every point, a block at a time."""
     points = np.vstack([train, queries])
-    copies = first_copies(points)
-    n_t, q_idx = len(train), np.arange(len(queries))
+    copies, all_points = first_copies(points), np.arange(len(points))
+    n_t, q_idx = len(train), np.arange(len(queries)) if rows is None else rows
     block = max(1, _BLOCK_FLOATS // len(points))
-    for s in range(0, len(queries), block):
-        qb, ib = queries[s:s + block], q_idx[s:s + block]
+    for s in range(0, len(q_idx), block):
+        ib = q_idx[s:s + block]
+        qb = queries[ib]
         both = qb @ points.T
-        tie_copies(both, copies)
+        tie_copies(both, copies, all_points)
         st, sq = both[:, :n_t], both[:, n_t:]
         sq[np.arange(len(ib)), ib] = -np.inf  # a query is not its own neighbour
         kk = min(NEIGHBOURS, both.shape[1] - 1)

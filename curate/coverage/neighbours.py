@@ -133,12 +133,15 @@ def first_copies(x: np.ndarray) -> np.ndarray:
     return first
 
 
-def tie_copies(sims: np.ndarray, copies: np.ndarray) -> None:
-    """Give every copy of a vector among these columns (`copies`: each column's first copy) the value of its
-    first column: BLAS may round the same cosine differently in two columns of one product (0.99999994 and
-    1.0000005), and then only the copies that rounded up would count as tied."""
-    _, first, inverse = np.unique(copies, return_index=True, return_inverse=True)
-    if len(first) < len(copies):
+def tie_copies(sims: np.ndarray, copies: np.ndarray, cols: np.ndarray) -> None:
+    """Give every copy of a vector among the columns (the points `cols`; `copies`: each point's first copy)
+    the value of its first column: BLAS may round the same cosine differently in two columns of one product
+    (0.99999994 and 1.0000005), and then only the copies that rounded up would count as tied."""
+    firsts = copies[cols]
+    if np.array_equal(firsts, cols):  # no copies here: most products, and a sort spared
+        return
+    _, first, inverse = np.unique(firsts, return_index=True, return_inverse=True)
+    if len(first) < len(firsts):
         src = first[inverse]
         moved = np.flatnonzero(src != np.arange(len(src)))
         sims[:, moved] = sims[:, src[moved]]
@@ -186,7 +189,7 @@ def _candidates(points: np.ndarray, n_train: int, rows: np.ndarray, cols: np.nda
     still matter to these queries (`rows`: their query indices; `at`: their rows in best, if not those)."""
     at = rows if at is None else at
     sims = points[n_train + rows] @ points[cols].T
-    tie_copies(sims, copies[cols])
+    tie_copies(sims, copies, cols)
     own = np.minimum(np.searchsorted(cols, n_train + rows), len(cols) - 1)
     mine = cols[own] == n_train + rows
     sims[np.flatnonzero(mine), own[mine]] = -np.inf  # a query is not its own neighbour
