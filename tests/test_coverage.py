@@ -347,3 +347,57 @@ def test_first_copies_finds_identical_rows_only():
     x = np.array([[1, 2, 3], [4, 5, 6], [1, 2, 3], [1, 2, 4], [4, 5, 6], [1, 2, 3]], dtype=np.float32)
     x = np.hstack([np.zeros((6, 9), np.float32), x])  # equal in the sorted-on entries, apart past them
     assert first_copies(x).tolist() == [0, 1, 0, 3, 1, 0]
+
+
+def test_queries_far_from_all_training_get_their_nearest_prompt_apart(shared_data, monkeypatch):
+    """Production in a gap has no training prompt among its nearest points, and its nearest prompt may lie
+    in any list. The probes serve the neighbourhoods; those queries' nearest prompt is searched apart:
+    among all while that fits FAR_BUDGET, past it in the nearest lists that fit (not n_far x n_train
+    products: hours at a million queries), and the summary says how many queries and what share of a
+    sample was reached. Training on banking77, production banking77's and hwu64's home assistant queries."""
+    from curate.coverage import neighbours
+    from curate.embed import Embedder
+
+    def texts(name, split):
+        with open(shared_data / name / f"{split}.csv", encoding="utf-8", newline="") as fh:
+            return [r["text"] for r in csv.DictReader(fh)]
+
+    encoder = Embedder(backend="static")
+    train = encoder.encode(texts("banking77", "train")[::2])
+    queries = encoder.encode(texts("banking77", "test")[::2] + texts("hwu64", "test"))
+    exact = density.query_coverage(train, queries)
+    monkeypatch.setattr(neighbours, "WORTH", 2.0)
+    monkeypatch.setattr(density, "_EXACT_LIMIT", 0)
+    seen = {"products": 0}
+    candidates, nearest_prompts = neighbours._candidates, neighbours._nearest_prompts
+
+    def counted(points, n_t, rows, cols, *rest):
+        seen["products"] += len(rows) * len(cols)
+        return candidates(points, n_t, rows, cols, *rest)
+
+    def spied(points, n_t, best, *rest):
+        seen["far"] = np.flatnonzero((best.t_pid < 0) | (best.t_val < best.val[:, -1]))
+        monkeypatch.setattr(neighbours, "_candidates", counted)
+        return nearest_prompts(points, n_t, best, *rest)
+
+    monkeypatch.setattr(neighbours, "_nearest_prompts", spied)
+    near = density.query_coverage(train, queries)
+    s, far = near.search, seen["far"]
+    assert s.sample_recall >= 0.99
+    assert s.far == len(far) >= 300 and s.far_all and "searched among all" in near.how_searched()
+    assert (near.nearest[far] == exact.nearest[far]).mean() >= 0.99
+    assert (near.nearest == exact.nearest).mean() >= 0.99
+
+    budget = 0.2 * len(far) * len(train)
+    monkeypatch.setattr(neighbours, "FAR_BUDGET", budget)
+    monkeypatch.setattr(neighbours, "_candidates", candidates)
+    seen["products"] = 0
+    capped = density.query_coverage(train, queries)
+    s = capped.search
+    assert np.array_equal(seen["far"], far) and s.far == len(far) and not s.far_all
+    assert f"{s.far_recall:.4f} of a sample's reached" in capped.how_searched()
+    sample_products = min(s.far, neighbours.ivf.SAMPLE_DOCS) * len(train)  # the sample's exact nearest
+    assert seen["products"] - sample_products <= 1.5 * budget
+    assert (capped.nearest_similarity <= exact.nearest_similarity + 1e-5).all(), "lists only miss neighbours"
+    reached = (capped.nearest[far] == exact.nearest[far]).mean()
+    assert 0.1 < s.far_recall < 1 and reached >= s.far_recall - 0.05

@@ -52,8 +52,11 @@ class QueryCoverage:
             return "all against all"
         short = "" if s.probes >= s.needed else \
             f" (the search budget's most; {s.needed} would reach {RECALL} of them)"
+        far = "" if not s.far else (f"; {s.far:,} queries had no training prompt among their {K} nearest points: "
+                                    "their nearest one searched " + ("among all" if s.far_all else
+                                    f"in the nearest lists, {s.far_recall:.4f} of a sample's reached"))
         return (f"inverted lists: {s.probes} of {s.lists} probed per query{short}, {s.sample_recall:.4f} of a "
-                f"sample's exact neighbours reached, {s.exact_share:.0%} of all against all's products")
+                f"sample's exact neighbours reached, {s.exact_share:.0%} of all against all's products{far}")
 
     @property
     def under_covered(self) -> np.ndarray:
