@@ -232,3 +232,10 @@ def test_damaged_gzip_keeps_the_rows_before_the_damage_and_says_so(tmp_path, ws_
     with Workspace(ws_dir) as ws:
         kept = ws.count_examples("d")
     assert 5000 < kept < 20000
+
+
+def test_a_gz_name_on_plain_text_says_to_rename_it(tmp_path, ws_dir):
+    path = tmp_path / "plain.jsonl.gz"
+    path.write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n")
+    with pytest.raises(InputFileError, match=r"plain\.jsonl\.gz: named \.gz but not gzip data.*rename it"):
+        curate.ingest([path], "d", workspace=ws_dir)

@@ -199,6 +199,9 @@ def open_input(path_str: str, container: str | None = None, limits: Limits | Non
             # Unbuffered gzip for the sniff: it decompresses only the 64 KB asked for, so damage further
             # into the file is reported while reading, with the rows before it kept.
             head = (gzip.GzipFile(fileobj=raw) if gzipped else raw).read(1 << 16)
+    except gzip.BadGzipFile as exc:
+        raise InputFileError(f"{path_str}: named .gz but not gzip data ({exc}); if it is not compressed, "
+                             "rename it without .gz") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise InputFileError(f"{path_str}: cannot read ({exc})") from exc
     codec, encoding_note = sniff_encoding(head)
