@@ -395,6 +395,10 @@ def dedup_summary(report, report_path: str | None) -> None:
     elif "lists" in search:
         out.print(f"semantic search: all against all, by {search['lists']:,} lists (at this threshold "
                   f"{search['probes']} probes of the lists would cost more)")
+    left = ((s.get("semantic") or {}).get("stars") or {}).get("left_chained")
+    if left:
+        out.print(f"[yellow]semantic groups:[/] {left:,} examples are in chains too long to split into stars (past "
+                  "the budget of cosines or of memory): their duplicates may be far from the one kept")
     search = s.get("contamination_search") or {}
     if search.get("search") == "inverted lists":
         out.print(f"contamination search: {search['lists']:,} inverted lists of the collection, {search['probes']} "
@@ -433,14 +437,19 @@ def dedup_summary(report, report_path: str | None) -> None:
 
 def _diff_line(segments: list[list[str]], width: int = 240) -> str:
     """A near-duplicate pair on one line: shared words dim, words only in the first red, only in the
-    second green (struck and underlined too, for terminals without colour)."""
+    second green (struck and underlined too, for terminals without colour). Where the output has no
+    styles at all (a pipe, a file, NO_COLOR) the changes are marked as git's word diff does,
+    [-only in the first-]{+only in the second+}: unmarked, both texts ran together unreadably."""
     styles = {"=": "dim", "-": "red strike", "+": "green underline"}
+    plain = out.no_color or out.color_system is None
+    marks = {"=": ("", ""), "-": ("[-", "-]"), "+": ("{+", "+}")} if plain else {op: ("", "") for op in styles}
     parts, used = [], 0
     for op, text in segments:
         text = text.replace("\n", " ⏎ ")
         if used + len(text) > width:
             text = text[:max(0, width - used)] + "…"
-        parts.append(f"[{styles[op]}]{safe(text)}[/]")
+        opener, closer = marks[op]
+        parts.append(f"[{styles[op]}]{safe(opener + text + closer)}[/]")
         used += len(text)
         if used >= width:
             break

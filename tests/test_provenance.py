@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -256,6 +257,9 @@ def test_numbers_are_honest(tmp_path):
     preview = json.loads(cli(ws, "dedup", "-c", "s", "--preview", "--json").stdout)["preview"]["near"]
     smp = preview["samples_near_threshold"][0]
     assert {op for op, _ in smp["diff"]} >= {"=", "-", "+"}
+    shown = cli(ws, "dedup", "-c", "s", "--preview").output  # not a terminal: no colour, so marks
+    assert re.search(r"abroad to a customer in \[-(Germany|France|Spain|Italy)-\]\{\+(Germany|France|Spain|Italy)\+\}",
+                     shown), shown
     cli(ws, "dedup", "-c", "s")
     assert cli(ws, "export", tmp_path / "out", "-c", "s").exit_code == 0
     card = (tmp_path / "out" / "README.md").read_text()
