@@ -6,8 +6,8 @@
    the cosine of its two sentences' embeddings (all-MiniLM-L6-v2, the offline default). A pair counts as
    predicted duplicate when cosine >= threshold; precision and recall are against the paraphrase label,
    at several thresholds and at curate's default.
-2. The same pairs through `curate.dedup.semantic.semantic_links` (what `curate dedup --methods semantic`
-   runs), to check that grouping finds what the pairwise cosine says.
+2. The same pairs through `semantic_links` and `stars` (what `curate dedup --methods semantic` runs), to
+   check that grouping finds what the pairwise cosine says; and self-dedup against semhash, same encoder.
 3. Throughput: curate's `Embedder` (length-sorted batches) vs `SentenceTransformer.encode` defaults, same
    model, same texts, in one run; mean cosine between the two sets of embeddings.
 """
@@ -28,6 +28,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 from curate.dedup import DEFAULT_SEMANTIC_THRESHOLD  # noqa: E402
 from curate.dedup.semantic import semantic_links  # noqa: E402
+from curate.dedup.stars import stars  # noqa: E402
 from curate.embed import Embedder, _resolve  # noqa: E402
 
 
@@ -64,20 +65,15 @@ def main() -> None:
         mark = "  <- default" if abs(thr - DEFAULT_SEMANTIC_THRESHOLD) < 1e-9 else ""
         print(f"{thr:>10.2f}{p:>11.3f}{r:>9.3f}{2 * p * r / max(p + r, 1e-9):>7.3f}{pred.sum():>9,}{mark}")
 
-    pairs, _ = semantic_links(emb, DEFAULT_SEMANTIC_THRESHOLD)
-    parent = {}
-
-    def find(i):
-        while parent.get(i, i) != i:
-            i = parent[i]
-        return i
-
-    for i, j in pairs.tolist():
-        parent[find(j)] = find(i)
-    grouped = np.array([find(i) == find(i + len(a)) for i in range(len(a))])
-    print(f"\nsemantic_links at {DEFAULT_SEMANTIC_THRESHOLD}: {grouped.sum():,} labelled pairs end in one group "
+    pairs, cos = semantic_links(emb, DEFAULT_SEMANTIC_THRESHOLD)
+    group = np.arange(len(emb))  # a star's members point at its centre (the first of them: input order here)
+    star_pairs, _ = stars(emb, pairs, cos, DEFAULT_SEMANTIC_THRESHOLD, np.arange(len(emb)))
+    group[star_pairs[:, 1]] = star_pairs[:, 0]
+    grouped = group[:len(a)] == group[len(a):]
+    print(f"\nsemantic dedup at {DEFAULT_SEMANTIC_THRESHOLD}: {grouped.sum():,} labelled pairs end in one group "
           f"(precision {(grouped & (y == 1)).sum() / max(grouped.sum(), 1):.3f}, "
-          f"recall {(grouped & (y == 1)).sum() / y.sum():.3f}; groups also chain through other sentences)")
+          f"recall {(grouped & (y == 1)).sum() / y.sum():.3f}; a group is a kept sentence and those within the "
+          "threshold of it)")
 
     from sentence_transformers import SentenceTransformer
 
@@ -110,20 +106,26 @@ def versus_semhash(texts: list[str], embedder: Embedder) -> None:
     texts = list(dict.fromkeys(texts))
     t = time.perf_counter()
     emb = embedder.encode(texts)
-    pairs, _ = semantic_links(emb, DEFAULT_SEMANTIC_THRESHOLD)
+    pairs, cos = semantic_links(emb, DEFAULT_SEMANTIC_THRESHOLD)
+    # Stars in input order, as semhash keeps the first of its duplicates (curate ranks by quality instead).
+    pairs, _ = stars(emb, pairs, cos, DEFAULT_SEMANTIC_THRESHOLD, np.arange(len(texts)))
     curate_s = time.perf_counter() - t
-    ours = set(pairs.ravel().tolist())
+    ours, ours_removed = set(pairs.ravel().tolist()), set(pairs[:, 1].tolist())
     t = time.perf_counter()
     result = SemHash.from_records(texts, model=SameEncoder()).self_deduplicate(threshold=DEFAULT_SEMANTIC_THRESHOLD)
     semhash_s = time.perf_counter() - t
     index = {text: i for i, text in enumerate(texts)}
     theirs = {index[d.record] for d in result.filtered} | {index[d.duplicate_of] for d in result.filtered
                                                             if d.duplicate_of in index}
+    theirs_removed = {index[d.record] for d in result.filtered}
     both = len(ours & theirs) / max(len(ours | theirs), 1)
+    removed = len(ours_removed & theirs_removed) / max(len(ours_removed | theirs_removed), 1)
     print(f"\nself-dedup of {len(texts):,} distinct sentences at cosine {DEFAULT_SEMANTIC_THRESHOLD}, same encoder:")
     print(f"  curate (embed + blockwise links): {curate_s:.1f}s, {len(ours):,} sentences in duplicate groups")
     print(f"  semhash (embed + usearch ANN):    {semhash_s:.1f}s, {len(theirs):,} sentences in duplicate groups")
     print(f"  agreement (Jaccard of the two sets): {both:.3f}")
+    print(f"  sentences removed (all but each group's first): curate {len(ours_removed):,}, semhash "
+          f"{len(theirs_removed):,}, Jaccard {removed:.3f}")
 
 
 if __name__ == "__main__":

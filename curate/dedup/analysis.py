@@ -235,6 +235,7 @@ class _Run:
     def _semantic_edges(self, embedder: Embedder) -> list[Edge]:
         from ..embed import stored_vectors
         from .semantic import semantic_links
+        from .stars import stars
 
         progress = self.progress
         reps = self.sem_reps = np.flatnonzero(self.class_of == np.arange(len(self.corpus)))
@@ -250,6 +251,9 @@ class _Run:
         counted = (lambda done, total: progress("semantic", done, total)) if progress else None
         pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine, progress=counted,
                                     stats=self.semantic_stats)
+        with self._stage("stars"):
+            pairs, cos = stars(emb, pairs, cos, self.semantic_threshold, _rank(self.corpus.quality[reps]),
+                               stats=self.semantic_stats)
         return [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
 
     def _groups(self, edges: list[Edge]) -> tuple[list[Group], dict[str, list[Source]]]:
@@ -337,8 +341,9 @@ class _Run:
         if "near" in self.methods:
             out = near_preview(self.corpus.words, self.class_of, self.threshold, self.num_perm, self.corpus.ids, text)
         if self.emb is not None and self.sem_reps is not None:
-            out = dict(out or {}, semantic=semantic_preview(self.emb, self.sem_reps, self.semantic_threshold,
-                                                           len(self.corpus), self.corpus.ids, text))
+            out = dict(out or {}, semantic=semantic_preview(
+                self.emb, self.sem_reps, _rank(self.corpus.quality[self.sem_reps]), self.semantic_threshold,
+                self.corpus.ids, text))
         return out
 
     def _summary(self, groups: list[Group], repeats: dict[str, list[Source]], report: DedupReport,
@@ -358,6 +363,15 @@ class _Run:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"engine": self.engine.describe()} if self.engine.distributed else {}),
         }
+
+
+def _rank(quality: np.ndarray) -> np.ndarray:
+    """Each row's place when ordered best first, as build_groups picks a representative: the highest
+    (score, length, turns), then the earliest."""
+    order = np.lexsort((np.arange(len(quality)), *(-quality[:, k] for k in (2, 1, 0))))
+    rank = np.empty(len(quality), dtype=np.int64)
+    rank[order] = np.arange(len(quality))
+    return rank
 
 
 def _best_link(g: Group) -> dict[int, tuple[float, str]]:

@@ -1,6 +1,7 @@
 """Union of duplicate pairs into groups, and the choice of one representative per group.
 
-Grouping is single-linkage: a pair links two groups whatever the method. A group's method is the
+Grouping is single-linkage: a pair links two groups whatever the method. Semantic pairs arrive as stars
+(`stars.py`: each links a duplicate to its centre), so chains of meaning do not join here. A group's method is the
 loosest method among the links it needs (exact < near < semantic), so "exact" means every member
 is an exact duplicate of another.
 """

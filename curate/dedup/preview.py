@@ -64,14 +64,38 @@ def _samples(edges: list[Edge], threshold: float, ids: list[str], text: Callable
     return out
 
 
-def semantic_preview(emb: np.ndarray, reps: np.ndarray, threshold: float, n: int, ids: list[str],
-                      text: Callable[[str], str]) -> dict[str, Any]:
+def semantic_preview(emb: np.ndarray, reps: np.ndarray, rank: np.ndarray, threshold: float, ids: list[str],
+                     text: Callable[[str], str]) -> dict[str, Any]:
+    """As near_preview, with groups counted as semantic dedup forms them: stars around the best documents
+    (`rank`, lower is better), not chains."""
     from .semantic import all_pairs
 
     if len(reps) > PREVIEW_SAMPLE:
         pick = np.sort(np.random.default_rng(0).choice(len(reps), PREVIEW_SAMPLE, replace=False))
-        emb, reps = emb[pick], reps[pick]
+        emb, reps, rank = emb[pick], reps[pick], rank[pick]
     pairs, cos = all_pairs(emb, min(SEMANTIC_PREVIEW_THRESHOLDS[0], threshold))
     edges = [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
-    return {"sampled_documents": int(len(reps)), "thresholds": _count_at(edges, n, SEMANTIC_PREVIEW_THRESHOLDS),
+    rows = [_stars_at(pairs, cos, rank, t) for t in SEMANTIC_PREVIEW_THRESHOLDS]
+    return {"sampled_documents": int(len(reps)), "thresholds": rows,
             "samples_near_threshold": _samples(edges, threshold, ids, text)}
+
+
+def _stars_at(pairs: np.ndarray, cos: np.ndarray, rank: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Pairs, groups and duplicates at `threshold` where each group is a centre, taken best first, and the
+    documents within the threshold of it that no better centre took (stars.stars on every pair)."""
+    near = pairs[cos >= threshold]
+    neighbours: dict[int, list[int]] = {}
+    for a, b in near.tolist():
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    taken: set[int] = set()
+    groups = duplicates = 0
+    for c in sorted(neighbours, key=lambda i: (rank[i], i)):
+        if c in taken:
+            continue
+        taken.add(c)
+        hit = [j for j in neighbours[c] if j not in taken]
+        taken.update(hit)
+        groups += bool(hit)
+        duplicates += len(hit)
+    return {"threshold": threshold, "pairs": len(near), "groups": groups, "duplicates": duplicates}
