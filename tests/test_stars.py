@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from curate.cli import main
 from curate.dedup import stars as stars_module
+from curate.dedup.analysis import class_rank
 from curate.dedup.semantic import all_pairs
 from curate.dedup.stars import stars
 
@@ -49,6 +50,35 @@ def test_a_chain_past_the_budget_stays_a_chain_and_says_so(monkeypatch):
     monkeypatch.setattr(stars_module, "_MAX_CHAIN_BYTES", 8)  # nor may a chain's rows pass the memory cap
     got, _ = stars(emb, pairs, cos, 0.9, np.arange(5), stats=stats)
     assert len(got) == 4 and stats["stars"]["left_chained"] == 5
+
+
+def test_chains_given_up_on_count_against_the_budget():
+    """Four chains of 2,000 on arcs, a budget of 0.95 of one chain's cosines: the work stays within it."""
+    arc = np.linspace(0, 1.5, 2000)
+    emb = np.zeros((4 * 2000, 8), dtype=np.float32)
+    for i in range(4):
+        emb[i * 2000:(i + 1) * 2000, 2 * i], emb[i * 2000:(i + 1) * 2000, 2 * i + 1] = np.cos(arc), np.sin(arc)
+    threshold = float(np.cos(1.5 / 1999 * 2.5))
+    pairs, cos = all_pairs(emb, threshold)
+    stats: dict = {}
+    stars(emb, pairs, cos, threshold, np.arange(len(emb)), stats=stats)
+    one_chain = stats["stars"]["cosines"] // 4
+    got, _ = stars(emb, pairs, cos, threshold, np.arange(len(emb)), budget=int(one_chain * 0.95), stats=stats)
+    assert 0 < stats["stars"]["cosines"] <= one_chain * 0.95 and stats["stars"]["left_chained"] == 8000
+    assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, pairs.tolist()))  # every chain as found
+
+
+def test_a_class_ranks_by_the_member_a_group_keeps():
+    """--key prompt: documents 0 and 1 share a prompt (one class, embedded as 0), 1 has the longest answer.
+    Ranked by 0's quality, document 2 became a centre and took 3, which is not within the threshold of the
+    kept document 1's prompt; ranked by the class's best member, 0 is the centre and 3 stays alone."""
+    quality = np.array([(1.0, 5, 2), (1.0, 50, 2), (1.0, 20, 2), (1.0, 1, 2)])
+    class_of, reps = np.array([0, 0, 2, 3]), np.array([0, 2, 3])
+    angles = np.radians([0, 20, 40])
+    emb = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    pairs, cos = all_pairs(emb, 0.9)
+    got, _ = stars(emb, pairs, cos, 0.9, class_rank(quality, class_of, reps))
+    assert got.tolist() == [[0, 1]]  # rows of emb: class 0 takes document 2; document 3 (row 2) is alone
 
 
 def test_long_chains_give_the_stars_of_every_pair():

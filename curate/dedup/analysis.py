@@ -252,8 +252,8 @@ class _Run:
         pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine, progress=counted,
                                     stats=self.semantic_stats)
         with self._stage("stars"):
-            pairs, cos = stars(emb, pairs, cos, self.semantic_threshold, _rank(self.corpus.quality[reps]),
-                               stats=self.semantic_stats)
+            rank = class_rank(self.corpus.quality, self.class_of, reps)
+            pairs, cos = stars(emb, pairs, cos, self.semantic_threshold, rank, stats=self.semantic_stats)
         return [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
 
     def _groups(self, edges: list[Edge]) -> tuple[list[Group], dict[str, list[Source]]]:
@@ -341,9 +341,9 @@ class _Run:
         if "near" in self.methods:
             out = near_preview(self.corpus.words, self.class_of, self.threshold, self.num_perm, self.corpus.ids, text)
         if self.emb is not None and self.sem_reps is not None:
-            out = dict(out or {}, semantic=semantic_preview(
-                self.emb, self.sem_reps, _rank(self.corpus.quality[self.sem_reps]), self.semantic_threshold,
-                self.corpus.ids, text))
+            rank = class_rank(self.corpus.quality, self.class_of, self.sem_reps)
+            out = dict(out or {}, semantic=semantic_preview(self.emb, self.sem_reps, rank, self.semantic_threshold,
+                                                            self.corpus.ids, text))
         return out
 
     def _summary(self, groups: list[Group], repeats: dict[str, list[Source]], report: DedupReport,
@@ -363,6 +363,16 @@ class _Run:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"engine": self.engine.describe()} if self.engine.distributed else {}),
         }
+
+
+def class_rank(quality: np.ndarray, class_of: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """Each exact class's place (its first member in `reps`), best first, by its best member: the one a group
+    would keep. The first member, which the class's embedding stands for, may have a shorter answer where
+    the key is the prompt, and a star centred on it could take what is not within the threshold of the kept."""
+    rank = _rank(quality)
+    best = np.full(len(rank), len(rank))
+    np.minimum.at(best, class_of, rank)
+    return best[reps]
 
 
 def _rank(quality: np.ndarray) -> np.ndarray:

@@ -35,24 +35,26 @@ def stars(emb: np.ndarray, pairs: np.ndarray, cos: np.ndarray, threshold: float,
     chained = set(roots[sizes >= 2].tolist())  # two links or more: three documents or more
     keep = ~np.isin(comp[pairs[:, 0]], list(chained)) if len(pairs) else np.zeros(0, dtype=bool)
     out_pairs, out_cos = [pairs[keep]], [cos[keep]]
-    spent, left = 0, 0
+    spent, left = 0, []
     members_of = _members(comp, chained)
     for root in sorted(chained, key=lambda r: len(members_of[r])):  # small chains first: most fit the budget
         members = members_of[root]
         members = members[np.lexsort((members, rank[members]))]
-        split = _split(emb, members, threshold, budget - spent)
+        split, cost = _split(emb, members, threshold, budget - spent)
+        spent += cost  # a chain given up on costs what it computed too, so the budget bounds the work
         if split is None:  # too long to hold, or past the budget: this chain stays as it was found
-            mine = comp[pairs[:, 0]] == root
-            out_pairs.append(pairs[mine])
-            out_cos.append(cos[mine])
-            left += len(members)
+            left.append(root)
             continue
-        centre, member, sim, cost = split
-        spent += cost
+        centre, member, sim = split
         out_pairs.append(np.stack([members[centre], members[member]], axis=1))
         out_cos.append(sim)
+    if left:
+        mine = np.isin(comp[pairs[:, 0]], left)
+        out_pairs.append(pairs[mine])
+        out_cos.append(cos[mine])
     if stats is not None:
-        stats["stars"] = {"chains": len(chained), "cosines": int(spent), "left_chained": left}
+        stats["stars"] = {"chains": len(chained), "cosines": int(spent),
+                          "left_chained": int(sum(len(members_of[r]) for r in left))}
     found = np.concatenate(out_pairs).astype(np.int64).reshape(-1, 2)
     lo, hi = found.min(axis=1), found.max(axis=1)
     return np.stack([lo, hi], axis=1), np.minimum(np.concatenate(out_cos), 1.0).astype(np.float64)
@@ -66,13 +68,13 @@ def _members(comp: np.ndarray, chained: set[int]) -> dict[int, np.ndarray]:
 
 
 def _split(emb: np.ndarray, members: np.ndarray, threshold: float,
-           budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
-    """Greedy stars over one chain, its members best first: (centre, member, cosine) positions and the
-    cosines computed; None where its rows would pass _MAX_CHAIN_BYTES or its cosines `budget`. Candidate
+           budget: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, int]:
+    """Greedy stars over one chain, its members best first: (centre, member, cosine) positions, or None where
+    its rows would pass _MAX_CHAIN_BYTES or its cosines `budget`; and the cosines computed. Candidate
     centres are taken a block at a time, one product against the documents still free (gathered again when
     half of them have been taken)."""
     if len(members) * emb.shape[1] * 4 > _MAX_CHAIN_BYTES:
-        return None
+        return None, 0
     vecs = unit_rows(emb, members)
     m = len(vecs)
     free = np.ones(m, dtype=bool)
@@ -88,9 +90,9 @@ def _split(emb: np.ndarray, members: np.ndarray, threshold: float,
         block = live[(live >= k) & free[live]][:max(1, min(256, _CELLS // len(live)))]
         if not len(block):
             break
+        if cost + len(live) * len(block) > budget:
+            return None, cost
         cost += len(live) * len(block)
-        if cost > budget:
-            return None
         products = live_vecs @ vecs[block].T
         for j, c in enumerate(block.tolist()):
             if not free[c]:
@@ -104,5 +106,5 @@ def _split(emb: np.ndarray, members: np.ndarray, threshold: float,
             sims.append(products[taken, j])
         k = int(block[-1]) + 1
     if not centres:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), cost
-    return np.concatenate(centres), np.concatenate(taken_by), np.concatenate(sims).astype(np.float64), cost
+        return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)), cost
+    return (np.concatenate(centres), np.concatenate(taken_by), np.concatenate(sims).astype(np.float64)), cost
