@@ -312,6 +312,31 @@ def test_secrets_never_leave_the_example(tmp_path):
     assert SECRETS[2] in (tmp_path / "fix.jsonl").read_text(), "the rows to fix are the user's own, verbatim"
 
 
+def test_coverage_masks_before_it_cuts_labels_or_counts_terms(tmp_path):
+    """A gap's label is cut at 60 characters, and its terms are counted words: cut or counted before the
+    masking, a key showed its first 14 characters and an address its name and domain as terms."""
+    key, mail = "sk-live-abcdefghijklmnopqrstuvwx1234", "jane.doe@acmecorp.io"
+    (tmp_path / "t.jsonl").write_text(lines(*[{"instruction": f"What is {i} plus {i}?", "output": f"It is {2 * i}."}
+                                               for i in range(30)]))
+    queries = [{"query": f"the integration for warehouse {i} fails at login with key {key} please"} for i in range(20)]
+    queries += [{"query": f"please email {mail} about the order {i} that never came"} for i in range(20)]
+    (tmp_path / "q.jsonl").write_text(lines(*queries))
+    ws, runner = str(tmp_path / "ws"), CliRunner()
+    for args in (["ingest", str(tmp_path / "t.jsonl"), "--as", "t"],
+                 ["ingest", str(tmp_path / "q.jsonl"), "--as", "q", "--kind", "queries"]):
+        assert runner.invoke(main, ["-w", ws, *args]).exit_code == 0
+    shown = runner.invoke(main, ["-w", ws, "coverage", "--train", "t", "--queries", "q", "--html",
+                                 str(tmp_path / "c.html"), "--markdown", str(tmp_path / "c.md"), "--json",
+                                 str(tmp_path / "c.json")])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["gaps"], "the queries are a gap of an arithmetic training set"
+    texts = [shown.output] + [(tmp_path / name).read_text() for name in ("c.html", "c.md", "c.json")]
+    for text in texts:
+        for piece in (key[2:10], "acmecorp", "jane"):
+            assert piece not in text.lower(), (piece, text[:2000])
+
+
 def test_control_sequences_reach_no_terminal(tmp_path):
     evil = "\x1b]0;pwned\x07\x1b[31mred\x1b[0m \u202eevil"
     path = tmp_path / "d.jsonl"

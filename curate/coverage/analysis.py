@@ -28,7 +28,7 @@ from ..engine import Engine
 from ..errors import UsageError
 from ..findings import Progress, Report
 from ..record import Source
-from ..secrets import redact_value
+from ..secrets import redact, redact_value
 from ..workspace import Workspace, opened
 from .cluster import Clustering, cluster
 from .density import QueryCoverage, query_coverage
@@ -50,7 +50,8 @@ _LABEL_CHARS = 80
 class _Side:
     ids: list[str] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # masked: all the report shows or derives terms from
+    raw: list[str] = field(default_factory=list)  # as written: what is embedded (the cache dedup shares)
     skipped: int = 0  # examples without a user turn: nothing to place
 
 
@@ -81,7 +82,10 @@ def _load(ws: Workspace, collection: str, progress: Progress | None, stage: str)
         if text:
             side.ids.append(example.id)
             side.sources.append(example.source)
-            side.texts.append(text)
+            side.raw.append(text)
+            # Masked before anything is cut or counted: a label cut mid-key, or terms counted on the
+            # words of a key or an address, escaped the report's final masking.
+            side.texts.append(redact(text))
         else:
             side.skipped += 1
         if progress and n % 5000 == 0:
@@ -222,7 +226,7 @@ def _place(ws: Workspace, embedder: Embedder, t_side: _Side, q_side: _Side, k: i
            progress: Progress | None, engine: Engine | None) -> _Placed:
     from ..embed import embed
 
-    texts = t_side.texts + q_side.texts
+    texts = t_side.raw + q_side.raw
     if progress:  # now, not after the first batch: loading (or distilling) the model can take minutes
         progress("embed", 0, len(texts))
     vectors = embed(texts, ws, embedder, (lambda d, t: progress("embed", d, t)) if progress else None, engine)
@@ -239,8 +243,8 @@ def _place(ws: Workspace, embedder: Embedder, t_side: _Side, q_side: _Side, k: i
         in_gap[g.members] = True
     if progress:
         progress("label", 0, None)
-    terms = cluster_terms(texts, np.concatenate([clustering.labels_train, clustering.labels_query]), clustering.k,
-                          seed=seed)
+    labels = np.concatenate([clustering.labels_train, clustering.labels_query])
+    terms = cluster_terms(t_side.texts + q_side.texts, labels, clustering.k, seed=seed)
     return _Placed(t_side, q_side, tv, qv, clustering, cov, terms, gaps, in_gap)
 
 
