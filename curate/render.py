@@ -310,6 +310,19 @@ def quarantine_table(rows: list[QuarantinedRow], total: int) -> None:
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
+SHOW_CHARS = 20_000  # of one turn: rich lays a panel out in time that grows with the square of its text
+
+
+def _clipped(text: str) -> str:
+    """A turn's text for the terminal, masked and escaped, cut at SHOW_CHARS with what was left out said
+    (a 40 MB answer, which ingest accepts, took over 10 minutes to lay out)."""
+    masked = shown(text)  # before the cut: a key cut in two is no longer a key to the masking
+    if len(masked) <= SHOW_CHARS:
+        return escape(masked)
+    return (escape(masked[:SHOW_CHARS]) + f"\n[dim]… {len(masked) - SHOW_CHARS:,} more characters not shown "
+            "(all of it: curate show ID --json)[/]")
+
+
 def show_example(collection: str, example: Example, repeats: list[Source], findings=(), decisions=()) -> None:
     """What a reviewer needs first: findings, then decisions and edits, then the turns themselves."""
     src = example.source
@@ -330,11 +343,11 @@ def show_example(collection: str, example: Example, repeats: list[Source], findi
     messages = [Message.from_dict(m) for m in edit.revision] if edit and edit.revision else list(example.messages)
     for i, m in enumerate(messages, 1):
         style = ROLE_STYLE.get(m.role, "white")
-        body = safe(m.content) if m.content else "[dim](no text)[/]"
+        body = _clipped(m.content) if m.content else "[dim](no text)[/]"
         if edit and i <= len(example.messages) and example.messages[i - 1].content != m.content:
-            body += f"\n[dim]— was: {safe(example.messages[i - 1].content)}[/]"
+            body += f"\n[dim]— was: {_clipped(example.messages[i - 1].content)}[/]"
         for call in m.tool_calls:
-            body += f"\n[yellow]→ call {safe(call.name)}({safe(call.arguments)})[/]"
+            body += f"\n[yellow]→ call {safe(call.name)}({_clipped(call.arguments)})[/]"
         extra = f" weight={m.weight}" if m.weight is not None else ""
         extra += f" name={m.name}" if m.name else ""
         out.print(Panel(body, title=f"{i} {m.role}{extra}", title_align="left", border_style=style))

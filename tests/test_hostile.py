@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -335,6 +336,23 @@ def test_coverage_masks_before_it_cuts_labels_or_counts_terms(tmp_path):
     for text in texts:
         for piece in (key[2:10], "acmecorp", "jane"):
             assert piece not in text.lower(), (piece, text[:2000])
+
+
+def test_show_cuts_a_huge_turn_after_masking_it(tmp_path):
+    """A 4 MB answer (ingest takes up to 64 MB a record) took rich minutes to lay out; show prints 20,000
+    characters of each turn and says how much it left out, and a key across the cut is masked, not halved."""
+    key = "sk-live-abcdefghijklmnopqrstuvwx1234"
+    answer = "word " * 3995 + "x" * 9 + " " + key + " tail" + " more" * 800_000
+    path = tmp_path / "d.jsonl"
+    path.write_text(lines({"instruction": "Say a lot", "output": answer}))
+    runner = CliRunner()
+    assert runner.invoke(main, ["-w", str(tmp_path / "ws"), "ingest", str(path), "--as", "c"]).exit_code == 0
+    started = time.perf_counter()
+    result = runner.invoke(main, ["-w", str(tmp_path / "ws"), "show", f"{path}:1"])
+    assert result.exit_code == 0 and time.perf_counter() - started < 20
+    text = " ".join(result.output.split())
+    assert f"{len(answer) - 20_000:,} more characters not shown (all of it: curate show ID --json)" in text
+    assert key[2:10] not in result.output and "tail" not in result.output
 
 
 def test_control_sequences_reach_no_terminal(tmp_path):
