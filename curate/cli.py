@@ -271,12 +271,13 @@ def quarantine(ctx, collection, code, source, export_path, limit, as_json):
     with _workspace(ctx) as ws:
         source = stored_path(ws, source) if source else None
         if export_path:
-            n, reasons = export_rows(ws, export_path, collection, code, source)
+            n, reasons, into = export_rows(ws, export_path, collection, code, source)
             if as_json:
-                _dump_json({"exported": n, "path": export_path, "reasons": str(reasons)})
+                _dump_json({"exported": n, "path": export_path, "reasons": str(reasons), "collection": into})
             else:
                 render.out.print(f"wrote {n:,} quarantined row(s) to {export_path}, as they were; why each was "
-                                 f"rejected: {reasons}. Fix them, then: curate ingest {export_path} --as COLLECTION")
+                                 f"rejected: {reasons}. Fix them, then: curate ingest {export_path} --as "
+                                 f"{into or 'COLLECTION'}")
             return
         rows = ws.iter_quarantine(collection, code, source)
         if as_json:

@@ -158,6 +158,29 @@ def test_quarantine_export_is_verbatim_and_a_fixed_row_leaves_the_quarantine(tmp
     assert fixed["resolved"] == 1 and json.loads(cli(ws, "quarantine", "--json").stdout) == []
 
 
+def test_rows_of_a_json_array_export_one_per_line_and_ingest_again(tmp_path):
+    """A JSON array file's records span lines as written: exported as they were, FILE read as JSON Lines gave
+    a broken record per line. Each is put on one line, tokens unchanged (1.50 stays 1.50)."""
+    ws = tmp_path / "ws"
+    rows = [{"instruction": "a", "output": "b"}, {"instruction": "c", "output": ""},
+            {"instruction": "f", "extra": {"n": 1.50, "s": "two\nlines"}}]
+    (tmp_path / "a.json").write_text(json.dumps(rows, indent=2).replace("1.5", "1.50"))
+    (tmp_path / "b.jsonl").write_text("{bad\n")
+    cli(ws, "ingest", tmp_path / "a.json", "--as", "mix")
+    cli(ws, "ingest", tmp_path / "b.jsonl", "--as", "other")
+    fix = tmp_path / "rej.jsonl"
+    mixed = cli(ws, "quarantine", "--export", fix)
+    assert mixed.exit_code == 2 and "2 collections (mix, other)" in mixed.output and "--collection NAME" in mixed.output
+    done = cli(ws, "quarantine", "-c", "mix", "--export", fix)
+    assert done.exit_code == 0 and "curate ingest" in done.output and "--as mix" in " ".join(done.output.split())
+    lines = fix.read_text().splitlines()
+    assert lines == ['{ "instruction": "c", "output": "" }',
+                     '{ "instruction": "f", "extra": { "n": 1.50, "s": "two\\nlines" } }']
+    fix.write_text(lines[0].replace('""', '"d"') + "\n" + lines[1].replace('"f",', '"f", "output": "g",') + "\n")
+    again = json.loads(cli(ws, "ingest", fix, "--as", "mix", "--json").stdout)
+    assert (again["accepted"], again["resolved"], again["quarantined"]) == (2, 2, 0)
+
+
 def test_csv_rows_export_with_their_header(tmp_path):
     ws = tmp_path / "ws"
     (tmp_path / "d.csv").write_text("instruction,output\nQ1,A1\nQ2,A2,extra\n")
