@@ -241,6 +241,8 @@ class _Run:
         reps = self.sem_reps = np.flatnonzero(self.class_of == np.arange(len(self.corpus)))
         assert self.corpus.texts is not None, "load(..., text_file) keeps the texts for semantic dedup"
         texts = self.corpus.texts.select(reps)
+        if progress:  # now: looking up the cache and loading (or distilling) the model ran under 'near'
+            progress("embed", 0, len(reps))
         emb = stored_vectors(texts, self.ws, embedder, (lambda done, total: progress("embed", done, total))
                              if progress else None, self.engine)
         del texts
