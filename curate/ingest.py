@@ -23,7 +23,7 @@ import orjson
 
 from .engine import Engine
 from .errors import ROW_ERRORS, InputFileError, RowRejected, UsageError
-from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record
+from .formats import FORMATS, KINDS, apply_mapping, convert_record, is_record, mapping_hint
 from .gcpause import gc_paused
 from .readers import CONTAINERS, InputFile, Limits, RawRow, open_input
 from .readers.base import ProgressFn
@@ -393,7 +393,7 @@ def convert_row(fields: tuple, kind: str, fmt: str | None, mapping: dict[str, st
                     for c in converted]
         return "ok", name, [(encode_example(cid, ingest_id, e), e.warnings) for e in examples]
     except RowRejected as rej:
-        return "bad", rej.code, rej.message
+        return "bad", rej.code, rej.message + (mapping_hint(mapping, value) if rej.code == "unknown_format" else "")
     except orjson.JSONEncodeError:
         return "bad", "encoding_error", "the text holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)"
 

@@ -49,3 +49,19 @@ def test_a_limit_is_named_as_the_caller_sets_it(tmp_path):
     result = CliRunner().invoke(main, ["-w", str(tmp_path / "ws"), "ingest", str(data),
                                        "--max-decompression-ratio", "0.5"])
     assert result.exit_code == 2 and result.output == "error: --max-decompression-ratio must be at least 1\n"
+
+
+def test_a_map_that_misses_says_which_side_missed(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"question": "a", "output": "b"}\n')
+    (tmp_path / "s.json").write_text('[1, null, "x"]')
+
+    def rejected(ws: str, *args: str) -> str:
+        result = CliRunner().invoke(main, ["-w", str(tmp_path / ws), "ingest", *args, "--as", "m"])
+        return " ".join(result.output.split())
+
+    typo = rejected("a", str(tmp_path / "m.jsonl"), "--map", "question=instructoin")
+    assert "--map question=instructoin: no format reads a field 'instructoin' (did you mean instruction?)" in typo
+    absent = rejected("b", str(tmp_path / "m.jsonl"), "--map", "questionnn=instruction")
+    assert "--map questionnn=instruction: the row has no field 'questionnn'" in absent
+    scalars = rejected("c", str(tmp_path / "s.json"))
+    assert all(f"the record is a JSON {t}, not an object" in scalars for t in ("number", "null", "string"))

@@ -6,6 +6,7 @@ instruction formats, then prompt/completion). Production queries fall back to pl
 
 from __future__ import annotations
 
+import difflib
 from types import ModuleType
 from typing import Any, Mapping
 
@@ -56,6 +57,27 @@ def parse_mapping(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+# The fields the formats read, for a --map that names none of them (a typo, most often).
+READ_FIELDS = ("instruction", "input", "output", "history", "system", "instances", "context", "response",
+               "messages", "conversations", "conversation", "tools", "prompt", "completion", "chosen", "rejected",
+               "text", "query", "question", "utterance", "message", "content")
+
+
+def mapping_hint(mapping: Mapping[str, str], record: Any) -> str:
+    """What a row that no format reads says of --map: a source field the row lacks, a target no format reads."""
+    if not mapping or not isinstance(record, dict):
+        return ""
+    notes = []
+    for src, dst in mapping.items():
+        if src not in record:
+            notes.append(f"--map {src}={dst}: the row has no field {src!r}")
+        elif dst not in READ_FIELDS:
+            close = difflib.get_close_matches(dst, READ_FIELDS, n=1)
+            notes.append(f"--map {src}={dst}: no format reads a field {dst!r}"
+                         + (f" (did you mean {close[0]}?)" if close else ""))
+    return "; " + "; ".join(notes) if notes else ""
+
+
 def apply_mapping(record: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """A renamed copy of the record; the caller's dict is never touched."""
     if not mapping:
@@ -71,10 +93,14 @@ def _unknown(record: Mapping[str, Any], kind: str) -> RowRejected:
     return RowRejected("unknown_format", f"no known format has the fields {fields}{hint}")
 
 
+_JSON_TYPES = {type(None): "null", str: "string", int: "number", float: "number", bool: "boolean", list: "array"}
+
+
 def convert_record(record: Any, kind: str, fmt: str | None = None) -> tuple[str, list[Converted]]:
     """Detect (or use `fmt`), convert and validate one record; raises RowRejected for a bad row."""
     if not isinstance(record, dict):
-        raise RowRejected("not_an_object", f"the record is a JSON {type(record).__name__}, not an object")
+        raise RowRejected("not_an_object", f"the record is a JSON {_JSON_TYPES.get(type(record), 'value')}, "
+                                           "not an object")
     name = fmt or detect(record, kind)
     if name is None:
         raise _unknown(record, kind)
