@@ -472,24 +472,35 @@ def ingest(
     inputs = [open_input(p, container, limits, ws_dir.absolute().parent, columns, header_row) for p in files]
     with opened(workspace, create=True) as ws:
         name = collection or default_collection_name(files[0])
+        new = name not in ws.collection_names()
         cid = ws.ensure_collection(name, kind)
         options = {"kind": kind, "format": format, "mapping": mapping or {}, "container": container}
         ingest_id = ws.start_ingest(cid, [i.display for i in inputs], options)
-        report = IngestReport(name, kind, str(ws.dir), engine=engine.describe() if engine and engine.distributed
-                              else None)
-        big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
-        batcher = _Batcher(ws, cid, ingest_id, report, big)
-        started = time.perf_counter()
-        with gc_paused():
-            try:
-                for inp in inputs:
-                    file = FileReport(inp.display, inp.container, notes=list(inp.notes))
-                    batcher.fixes = _fix_finder(ws, cid, name, inp)
-                    report.files.append(file)
-                    _ingest_file(inp, batcher, file, kind, format, mapping or {},
-                                 progress(inp) if progress else None, engine or Engine())
-            finally:
-                batcher.close()
-        report.seconds = time.perf_counter() - started
-        ws.finish_ingest(ingest_id, {k: v for k, v in report.to_dict().items() if k not in ("errors", "files")})
-        return report
+        try:
+            return _ingest_into(ws, name, kind, cid, ingest_id, inputs, format, mapping, progress, engine)
+        finally:
+            if new:  # an empty file, or one that failed before a row: no collection of nothing in status
+                ws.drop_if_barren(cid, ingest_id)
+
+
+def _ingest_into(ws: Workspace, name: str, kind: str, cid: int, ingest_id: int, inputs: list[InputFile],
+                 format: str | None, mapping: dict[str, str] | None, progress, engine: Engine | None) -> IngestReport:
+    """Read every input into the collection, through the batching writer; the report of what went where."""
+    report = IngestReport(name, kind, str(ws.dir), engine=engine.describe() if engine and engine.distributed
+                          else None)
+    big = sum(i.total if i.unit == "bytes" else i.total * 300 for i in inputs) > BIG_INPUT_BYTES
+    batcher = _Batcher(ws, cid, ingest_id, report, big)
+    started = time.perf_counter()
+    with gc_paused():
+        try:
+            for inp in inputs:
+                file = FileReport(inp.display, inp.container, notes=list(inp.notes))
+                batcher.fixes = _fix_finder(ws, cid, name, inp)
+                report.files.append(file)
+                _ingest_file(inp, batcher, file, kind, format, mapping or {},
+                             progress(inp) if progress else None, engine or Engine())
+        finally:
+            batcher.close()
+    report.seconds = time.perf_counter() - started
+    ws.finish_ingest(ingest_id, {k: v for k, v in report.to_dict().items() if k not in ("errors", "files")})
+    return report

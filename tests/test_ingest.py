@@ -10,6 +10,7 @@ import pytest
 import curate
 from curate import InputFileError, UsageError, Workspace
 from curate.readers import json_doc
+from curate.status import status
 
 from .conftest import require, write_jsonl
 
@@ -239,3 +240,24 @@ def test_a_gz_name_on_plain_text_says_to_rename_it(tmp_path, ws_dir):
     path.write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n")
     with pytest.raises(InputFileError, match=r"plain\.jsonl\.gz: named \.gz but not gzip data.*rename it"):
         curate.ingest([path], "d", workspace=ws_dir)
+
+
+def test_an_ingest_that_keeps_nothing_leaves_no_collection(tmp_path, ws_dir):
+    """An empty file, or one that fails before its first row, made a collection of nothing that then sat in
+    status and in every list of collections; one whose rows were all quarantined keeps its collection (the
+    fixed rows are ingested into it again)."""
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "bad.jsonl").write_text("{bad\n")
+    (tmp_path / "good.jsonl").write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n")
+    curate.ingest([tmp_path / "empty.jsonl"], "e", workspace=ws_dir)
+    curate.ingest([tmp_path / "bad.jsonl"], "q", workspace=ws_dir)
+    curate.ingest([tmp_path / "good.jsonl"], "g", workspace=ws_dir)
+    curate.ingest([tmp_path / "empty.jsonl"], "g", workspace=ws_dir)  # held before: stays
+    plain = tmp_path / "plain.jsonl.gz"
+    plain.write_text("not gzip\n")
+    with pytest.raises(InputFileError):
+        curate.ingest([plain], "z", workspace=ws_dir)
+    with Workspace(ws_dir) as ws:
+        assert ws.collection_names() == ["q", "g"]
+        assert ws.unfinished_ingests("g") == []
+        assert status(ws).upcoming["q"].startswith("curate quarantine -c q")  # not dedup: it has no example

@@ -77,6 +77,22 @@ class Catalog(Store):
                 gone[table] = self.conn.execute(f"DELETE FROM {table} WHERE {where}", (cid,)).rowcount
         return gone
 
+    def drop_if_barren(self, cid: int, ingest_id: int) -> bool:
+        """Remove a collection that an ingest created and left holding nothing (no example, repeat or quarantined
+        row), with that ingest's record; not while another ingest into it is under way."""
+        with self.transaction():
+            held = self.conn.execute(
+                """SELECT EXISTS(SELECT 1 FROM examples WHERE collection_id=?1)
+                          OR EXISTS(SELECT 1 FROM quarantine WHERE collection_id=?1)
+                          OR EXISTS(SELECT 1 FROM repeats WHERE collection_id=?1)
+                          OR EXISTS(SELECT 1 FROM ingests WHERE collection_id=?1 AND id != ?2)""",
+                (cid, ingest_id)).fetchone()[0]
+            if held:
+                return False
+            self.conn.execute("DELETE FROM ingests WHERE id=?", (ingest_id,))
+            self.conn.execute("DELETE FROM collections WHERE id=?", (cid,))
+        return True
+
     def unfinished_ingests(self, collection: str) -> list[tuple[float, list[str]]]:
         """(started_at, paths) of each ingest into `collection` that has not finished: running now, or killed
         (what it wrote is kept; running it again finishes it)."""
