@@ -388,12 +388,15 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
     engine = _engine(ctx)
     with _workspace(ctx) as ws:
         name = default_collection(ws, collection, None)
+        before = ws.latest_run(name, "dedup")
         with render.stage_progress(ctx.obj["progress"], "dedup") as progress:
             report = run_dedup(name, workspace=ws, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                                key=key, near_threshold=near_threshold or DEFAULT_NEAR_THRESHOLD,
                                semantic_threshold=semantic_threshold, model=model, embedder=embedder,
                                against=against, preview=preview, progress=progress, engine=engine)
     _emit_report(report, report_path, as_json, render.dedup_summary)
+    if before is not None:
+        render.replaced_run("dedup", name, before.id, before.params, report.params)
 
 
 @main.command()

@@ -448,6 +448,25 @@ def dedup_summary(report, report_path: str | None) -> None:
               + (f"full report in {report_path}" if report_path else "--report FILE.json for every group"))
 
 
+_DEDUP_SETTINGS = ("methods", "key", "near_threshold", "semantic_threshold", "embedding_backend", "model", "against")
+_SEMANTIC_SETTINGS = ("semantic_threshold", "embedding_backend", "model")
+
+
+def replaced_run(kind: str, collection: str, old_id: int, old: dict, new: dict) -> None:
+    """On stderr, where a run made with other settings replaces the one review, status and export used: a
+    `--preview` or a quick look with the default methods silently dropped an earlier semantic run's groups."""
+    both_semantic = all("semantic" in (p.get("methods") or ()) for p in (old, new))
+    keys = [k for k in _DEDUP_SETTINGS if both_semantic or k not in _SEMANTIC_SETTINGS]
+    changed = [f"{k} {_setting(old.get(k))} -> {_setting(new.get(k))}" for k in keys if old.get(k) != new.get(k)]
+    if changed:
+        err.print(f"[yellow]note:[/] this {kind} run replaces run {old_id} as the one review, status and export use "
+                  f"({safe('; '.join(changed))}); to go back, run {kind} on '{safe(collection)}' with those settings")
+
+
+def _setting(value) -> str:
+    return ",".join(value) if isinstance(value, list) else ("none" if value is None else str(value))
+
+
 def _diff_line(segments: list[list[str]], width: int = 240) -> str:
     """A near-duplicate pair on one line: shared words dim, words only in the first red, only in the
     second green (struck and underlined too, for terminals without colour). Where the output has no

@@ -287,3 +287,17 @@ def test_numbers_are_honest(tmp_path):
     assert cli(ws, "export", tmp_path / "out", "-c", "s").exit_code == 0
     card = (tmp_path / "out" / "README.md").read_text()
     assert "a.jsonl" in card and str(tmp_path) not in card
+
+
+def test_a_dedup_run_with_other_settings_says_what_it_replaces(tmp_path):
+    """A --preview with the default methods, or any run with other settings, becomes the run review, status and
+    export use: it says so on stderr (--json stays clean), and a run with the same settings says nothing."""
+    ws = tmp_path / "ws"
+    cli(ws, "ingest", write_jsonl(tmp_path / "a.jsonl", FIRST), "--as", "s")
+    assert "replaces" not in cli(ws, "dedup", "-c", "s").stderr
+    other = cli(ws, "dedup", "-c", "s", "--key", "prompt", "--near-threshold", "0.8", "--json")
+    json.loads(other.stdout)
+    said = " ".join(other.stderr.split())
+    assert "note: this dedup run replaces run 1 as the one review, status and export use" in said, said
+    assert "key conversation -> prompt; near_threshold 0.7 -> 0.8" in said
+    assert "replaces" not in cli(ws, "dedup", "-c", "s", "--key", "prompt", "--near-threshold", "0.8").stderr
