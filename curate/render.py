@@ -428,7 +428,12 @@ def dedup_summary(report, report_path: str | None) -> None:
                            safe(f"{first['path']}:{first['line']}"))
         out.print(groups)
     for method, prev in (report.preview or {}).items():
-        table = titled(f"threshold preview ({method}, {prev['sampled_documents']:,} documents)")
+        from .dedup.preview import PREVIEW_SAMPLE
+
+        n = prev["sampled_documents"]
+        sample = "a random sample of " if n >= PREVIEW_SAMPLE else ""
+        # One text per exact class: its counts leave exact copies out, which the run's duplicates include.
+        table = titled(f"threshold preview ({method}; {sample}{n:,} distinct texts, exact copies not counted)")
         for col in ("threshold", "pairs", "groups", "duplicates"):
             table.add_column(col, justify="right")
         for row in prev["thresholds"]:

@@ -281,6 +281,7 @@ def test_numbers_are_honest(tmp_path):
     smp = preview["samples_near_threshold"][0]
     assert {op for op, _ in smp["diff"]} >= {"=", "-", "+"}
     shown = cli(ws, "dedup", "-c", "s", "--preview").output  # not a terminal: no colour, so marks
+    assert "threshold preview (near; 100 distinct texts, exact copies not counted)" in " ".join(shown.split())
     assert re.search(r"abroad to a customer in \[-(Germany|France|Spain|Italy)-\]\{\+(Germany|France|Spain|Italy)\+\}",
                      shown), shown
     cli(ws, "dedup", "-c", "s")
