@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
+from .secrets import shown
 
 if TYPE_CHECKING:
     from .findings import Finding
@@ -64,8 +65,13 @@ def find(ws: Workspace, ref: str) -> Found:
     """The examples `ref` names: 'FILE:LINE' (the file by any spelling) or an id or unique start of one."""
     path, sep, line = ref.rpartition(":")
     if sep and line.isdigit():
-        matches = ws.find_by_source(stored_path(ws, path), int(line))
+        stored = stored_path(ws, path)
+        matches = ws.find_by_source(stored, int(line))
         if not matches:
+            held = next((r for r in ws.iter_quarantine(path=stored) if r.line == int(line)), None)
+            if held is not None:
+                raise UsageError(f"{path} line {line} was quarantined in '{held.collection}' ({held.code}: "
+                                 f"{shown(held.message)}); see it with: curate quarantine --file {path}")
             raise UsageError(f"no example was read from {path} line {line}")
         return Found(matches, True)
     matches = ws.find_examples(ref)

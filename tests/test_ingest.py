@@ -261,3 +261,11 @@ def test_an_ingest_that_keeps_nothing_leaves_no_collection(tmp_path, ws_dir):
         assert ws.collection_names() == ["q", "g"]
         assert ws.unfinished_ingests("g") == []
         assert status(ws).upcoming["q"].startswith("curate quarantine -c q")  # not dedup: it has no example
+
+
+def test_gzip_damaged_at_its_start_says_what_to_do(tmp_path, ws_dir):
+    data = gzip.compress(b'{"prompt": "p", "completion": "c"}\n' * 100)
+    (tmp_path / "cut.jsonl.gz").write_bytes(data[:30])
+    with pytest.raises(InputFileError, match=r"cut\.jsonl\.gz: the gzip data is damaged or cut short near its start "
+                                             r"\(.*\); no row could be read: re-create or re-download it"):
+        curate.ingest([tmp_path / "cut.jsonl.gz"], "d", workspace=ws_dir)

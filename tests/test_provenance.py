@@ -140,6 +140,8 @@ def test_quarantine_export_is_verbatim_and_a_fixed_row_leaves_the_quarantine(tmp
                      + b"\n")
     assert cli(ws, "ingest", path, "--as", "s").exit_code == 0
     assert json.loads(cli(ws, "status", "--json").stdout)["collections"]["s"]["quarantined"] == 2
+    shown = " ".join(cli(ws, "show", f"{path}:2").output.split())
+    assert "line 2 was quarantined in 's' (invalid_json:" in shown and "curate quarantine --file" in shown
     fix = tmp_path / "fix.jsonl"
     assert cli(ws, "quarantine", "--export", fix).exit_code == 0
     assert fix.read_bytes() == bad[0].encode() + b"\n" + bad[1].encode("latin-1") + b"\n", "the rows as they were"

@@ -204,7 +204,9 @@ def plan(arch: Arch, cfg: TrainConfig, lengths: list[int], n_val: int, tokenizer
         warnings.append("no test split: nothing measures the model before and after training (export with "
                         "--split 80/10/10)")
     if tokens["truncated"]:
-        warnings.append(f"{tokens['truncated']} examples exceed max_length {cfg.max_length} and will be truncated")
+        many = tokens["truncated"]
+        warnings.append(f"{many:,} example{'s' if many != 1 else ''} exceed{'' if many != 1 else 's'} max_length "
+                        f"{cfg.max_length} and will be truncated")
     if not any(mem["fits"].values()):
         warnings.append("fits none of the listed GPUs: try qlora, a smaller batch, or a shorter max_length")
     return {"model": arch.name, "method": cfg.method, "tokens": tokens, "epochs": round(epochs, 3),

@@ -202,7 +202,10 @@ def open_input(path_str: str, container: str | None = None, limits: Limits | Non
     except gzip.BadGzipFile as exc:
         raise InputFileError(f"{path_str}: named .gz but not gzip data ({exc}); if it is not compressed, "
                              "rename it without .gz") from exc
-    except (OSError, EOFError, zlib.error) as exc:
+    except (EOFError, zlib.error) as exc:
+        raise InputFileError(f"{path_str}: the gzip data is damaged or cut short near its start ({exc}); no row "
+                             "could be read: re-create or re-download it") from exc
+    except OSError as exc:
         raise InputFileError(f"{path_str}: cannot read ({exc})") from exc
     codec, encoding_note = sniff_encoding(head)
     if codec:
