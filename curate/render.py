@@ -7,6 +7,7 @@ import time
 from contextlib import contextmanager
 from typing import IO, Any, Iterator
 
+from rich import box
 from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.panel import Panel
@@ -256,12 +257,14 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         out.print(f"workspace {workspace}/ has no collections yet: curate ingest FILE --as NAME")
         return
     latest = latest or {}
-    table = titled(f"workspace {workspace}/")
+    # The kind under the name and no inner rules: with a column of its own, rich cut the headers to fit 80
+    # characters ('collect…', 'quarant…').
+    table = titled(f"workspace {workspace}/", box=box.SIMPLE_HEAD)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("collection", "left"), ("kind", "left"), ("examples", "right"), ("repeats", "right"),
-        ("quarantined", "right"), ("dupes", "right"), ("flagged", "right"), ("gaps", "right"))
+        ("collection", "left"), ("examples", "right"), ("repeats", "right"), ("quarantined", "right"),
+        ("dupes", "right"), ("flagged", "right"), ("gaps", "right"))
     for col, justify in columns:
-        table.add_column(col, justify=justify)
+        table.add_column(col, justify=justify, overflow="fold", min_width=len(col))
     for info in collections.values():
         dedup = (latest.get(info.name) or {}).get("dedup")
         check = (latest.get(info.name) or {}).get("check")
@@ -271,9 +274,9 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
         def cell(kind: str, text: str | None) -> str:
             if text is None:
                 return "[dim]–[/]"
-            return text + (" [yellow](stale)[/]" if getattr(state.get(kind), "status", "fresh") == "stale" else "")
+            return text + ("[yellow]*[/]" if getattr(state.get(kind), "status", "fresh") == "stale" else "")
 
-        table.add_row(safe(info.name), info.kind, f"{info.examples:,}", f"{info.repeats:,}",
+        table.add_row(f"{safe(info.name)}\n[dim]{info.kind}[/]", f"{info.examples:,}", f"{info.repeats:,}",
                       f"[red]{info.quarantined:,}[/]" if info.quarantined else "0",
                       cell("dedup", f"{dedup['duplicates']:,}" if dedup else None),
                       cell("check", f"{check['flagged']:,}" if check else None),
@@ -282,7 +285,7 @@ def status_table(collections: dict[str, CollectionInfo], workspace: str, latest:
     for name, kinds in (steps or {}).items():
         for kind, f in kinds.items():
             if f.status == "stale":
-                out.print(f"[yellow]'{safe(name)}': {kind} is stale[/] ({safe('; '.join(f.reasons))})")
+                out.print(f"[yellow]* '{safe(name)}': {kind} is stale[/] ({safe('; '.join(f.reasons))})")
         if upcoming and name in upcoming:
             out.print(f"'{safe(name)}': next: [bold]{safe(upcoming[name])}[/]")
     for name, runs in (unfinished or {}).items():

@@ -93,7 +93,8 @@ def test_show(run, data, ws_dir):
     assert "Reset my password" in text and "also at" in text
     by_place = json.loads(run("show", f"{data}:2", "--json").stdout)  # line 2 is a repeat of line 1
     assert [e["id"] for e in by_place] == [eid]
-    assert "no example was read from" in run("show", f"{data}:3", code=2).output
+    assert "line 3 was quarantined in 'support' (invalid_json:" in run("show", f"{data}:3", code=2).output
+    assert "no example was read from" in run("show", f"{data}:9", code=2).output
 
 
 @pytest.mark.parametrize("args,message", [

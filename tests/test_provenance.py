@@ -35,7 +35,8 @@ def test_ingest_dedup_check_ingest_more_export_names_the_stale_runs(tmp_path):
     assert status["steps"]["dedup"] == {"run": 1, "status": "stale", "reasons": ["12 examples ingested into 's' since"]}
     assert status["steps"]["check"]["status"] == "stale" and status["next"] == "curate dedup -c s"
     human = cli(ws, "status").output
-    assert "(stale)" in human and "dedup is stale (12 examples ingested into 's' since)" in human
+    assert re.search(r"\d\* ", human) and "* 's': dedup is stale (12 examples ingested into 's' since)" in human
+    assert all("…" not in line for line in human.splitlines()[:3]), human  # no header cut to fit 80 columns
     assert "next: curate dedup -c s" in human
 
     strict = cli(ws, "export", tmp_path / "out", "-c", "s", "--strict")
