@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import curate
 from curate import Workspace
+from curate.workspace import CollectionInfo
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
@@ -37,7 +38,8 @@ def _ingest(lines: list[bytes], suffix: str, kind: str = "examples"):
         path.write_bytes(b"\n".join(lines) + b"\n")
         report = curate.ingest([path], "c", kind=kind, container="jsonl", workspace=tmp / "ws")
         with Workspace(tmp / "ws") as ws:
-            info = ws.collections()["c"]
+            # An ingest that keeps nothing leaves no collection behind: then every count is zero.
+            info = ws.collections().get("c") or CollectionInfo("c", kind, 0, 0, 0)
         return report, info
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
