@@ -32,7 +32,7 @@ def _distill(model_dir: str, target: Path) -> None:
         raise MissingDependency("model2vec", "embed", "Distilling the static embedder (model2vec and skeletoken)") \
             from exc
     started = time.perf_counter()
-    print(f"embedder: distilling a static model from {model_dir} (once, about a minute on 2 cores; "
+    print(f"embedder: distilling a static model from {model_dir} (once, about 15 s on 2 cores; "
           f"cached in {target.parent})", file=sys.stderr, flush=True)
     import model2vec.distill.inference as inference
     from transformers.utils import logging as hf_logging
