@@ -115,8 +115,20 @@ def _crash_log() -> str:
     return path
 
 
+def _workspace_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A workspace path that is a file, named by where it came from: set in CURATE_WORKSPACE and forgotten, it
+    read as a bad --workspace option the user never gave."""
+    if value is not None and os.path.isfile(value):
+        source = ctx.get_parameter_source("workspace")
+        given = (f"CURATE_WORKSPACE={value}" if source == click.core.ParameterSource.ENVIRONMENT
+                 else f"--workspace {value}")
+        raise click.BadParameter(f"{given} is a file, not a workspace directory: name a directory (curate "
+                                 "creates it) or none, for .curate/ here", ctx, param)
+    return value
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--workspace", "-w", envvar="CURATE_WORKSPACE", type=click.Path(file_okay=False),
+@click.option("--workspace", "-w", envvar="CURATE_WORKSPACE", type=click.Path(), callback=_workspace_dir,
               help="Workspace directory (default .curate/ here; env CURATE_WORKSPACE).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress on stderr: bars on a terminal, else a line every few seconds (default on; env "

@@ -65,3 +65,11 @@ def test_a_map_that_misses_says_which_side_missed(tmp_path):
     assert "--map questionnn=instruction: the row has no field 'questionnn'" in absent
     scalars = rejected("c", str(tmp_path / "s.json"))
     assert all(f"the record is a JSON {t}, not an object" in scalars for t in ("number", "null", "string"))
+
+
+def test_a_workspace_that_is_a_file_is_named_by_where_it_was_set(tmp_path):
+    (tmp_path / "afile").write_text("")
+    by_env = CliRunner().invoke(main, ["status"], env={"CURATE_WORKSPACE": str(tmp_path / "afile")})
+    assert by_env.exit_code == 2 and f"CURATE_WORKSPACE={tmp_path / 'afile'} is a file" in by_env.output
+    by_flag = CliRunner().invoke(main, ["-w", str(tmp_path / "afile"), "status"])
+    assert by_flag.exit_code == 2 and f"--workspace {tmp_path / 'afile'} is a file" in by_flag.output
