@@ -615,6 +615,7 @@ def export_summary(report) -> None:
             reasons.add_row(safe(reason), f"{n:,}")
         out.print(reasons)
     out.print(f"{c['examples']:,} examples = {c['exported']:,} exported + {c['excluded']:,} excluded")
+    _inputs_line(m.get("inputs") or {})
     leak = m["leakage"]
     sem = leak.get("semantic") or {}
     line = f"leakage check: {leak['near_pairs']:,} val/test examples with a train example at Jaccard >= " \
@@ -624,6 +625,16 @@ def export_summary(report) -> None:
     out.print(line + " (closest pairs in manifest.json)")
     if m["policy"] == "not-rejected" and not m["reviewed"]["accepted"]:
         out.print("[yellow]no exported example has been reviewed yet[/]: curate review, then --policy accepted")
+
+
+def _inputs_line(inputs: dict[str, dict]) -> None:
+    """Which analyses the export acted on, in one line: the manifest held it, the table said nothing."""
+    used = [f"{kind} run {f['run']}" + (" [yellow](stale)[/]" if f["status"] == "stale" else "")
+            for kind, f in inputs.items() if f.get("run")]
+    missing = [kind for kind, f in inputs.items() if not f.get("run")]
+    if used or missing:
+        out.print("acted on: " + (", ".join(used) or "no analysis")
+                  + (f"; never run: {', '.join(missing)}" if missing else ""))
 
 
 def decisions_table(collection: str, rows: list[dict]) -> None:

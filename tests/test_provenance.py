@@ -46,12 +46,14 @@ def test_ingest_dedup_check_ingest_more_export_names_the_stale_runs(tmp_path):
 
     loose = cli(ws, "export", tmp_path / "out", "-c", "s")
     assert loose.exit_code == 0 and loose.stderr.count("warning: the") == 2
+    assert "acted on: dedup run 1 (stale), check run 2 (stale)" in loose.stdout
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["inputs"]["dedup"]["status"] == "stale" and manifest["inputs"]["check"]["run"] == 2
 
     assert cli(ws, "dedup", "-c", "s").exit_code == 0 and cli(ws, "check", "-c", "s").exit_code == 0
     fresh = cli(ws, "export", tmp_path / "out2", "-c", "s", "--strict")
     assert fresh.exit_code == 0 and "warning" not in fresh.stderr
+    assert "acted on: dedup run 3, check run 4\n" in fresh.stdout
     manifest = json.loads((tmp_path / "out2" / "manifest.json").read_text())
     assert {k: v["status"] for k, v in manifest["inputs"].items()} == {"dedup": "fresh", "check": "fresh"}
     assert "Eat a banana" not in (tmp_path / "out2" / "val.jsonl").read_text() + \
