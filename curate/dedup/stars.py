@@ -29,11 +29,15 @@ def stars(emb: np.ndarray, pairs: np.ndarray, cos: np.ndarray, threshold: float,
     orders the documents best first (lower is better). Links of two documents are kept as they are; a chain
     left when the budget is spent keeps its links, and `stats` says how many documents that left chained."""
     budget = STAR_BUDGET if budget is None else budget
-    n = len(emb)
-    comp = union_pairs(np.arange(n), pairs[:, 0], pairs[:, 1]) if len(pairs) else np.arange(n)
-    roots, sizes = np.unique(comp[pairs[:, 0]], return_counts=True) if len(pairs) else (np.zeros(0), np.zeros(0))
+    if not len(pairs):
+        if stats is not None:
+            stats["stars"] = {"chains": 0, "cosines": 0, "left_chained": 0}
+        return pairs.astype(np.int64).reshape(-1, 2), np.minimum(cos, 1.0).astype(np.float64)
+    comp = union_pairs(np.arange(len(emb)), pairs[:, 0], pairs[:, 1])
+    pair_root = comp[pairs[:, 0]]
+    roots, sizes = np.unique(pair_root, return_counts=True)
     chained = set(roots[sizes >= 2].tolist())  # two links or more: three documents or more
-    keep = ~np.isin(comp[pairs[:, 0]], list(chained)) if len(pairs) else np.zeros(0, dtype=bool)
+    keep = ~np.isin(pair_root, list(chained))
     out_pairs, out_cos = [pairs[keep]], [cos[keep]]
     spent, left = 0, []
     members_of = _members(comp, chained)
@@ -49,7 +53,7 @@ def stars(emb: np.ndarray, pairs: np.ndarray, cos: np.ndarray, threshold: float,
         out_pairs.append(np.stack([members[centre], members[member]], axis=1))
         out_cos.append(sim)
     if left:
-        mine = np.isin(comp[pairs[:, 0]], left)
+        mine = np.isin(pair_root, left)
         out_pairs.append(pairs[mine])
         out_cos.append(cos[mine])
     if stats is not None:
