@@ -75,27 +75,19 @@ def semantic_preview(emb: np.ndarray, reps: np.ndarray, rank: np.ndarray, thresh
         emb, reps, rank = emb[pick], reps[pick], rank[pick]
     pairs, cos = all_pairs(emb, min(SEMANTIC_PREVIEW_THRESHOLDS[0], threshold))
     edges = [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
-    rows = [_stars_at(pairs, cos, rank, t) for t in SEMANTIC_PREVIEW_THRESHOLDS]
+    rows = [_stars_at(emb, pairs, cos, rank, t) for t in SEMANTIC_PREVIEW_THRESHOLDS]
     return {"sampled_documents": int(len(reps)), "thresholds": rows,
             "samples_near_threshold": _samples(edges, threshold, ids, text)}
 
 
-def _stars_at(pairs: np.ndarray, cos: np.ndarray, rank: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Pairs, groups and duplicates at `threshold` where each group is a centre, taken best first, and the
-    documents within the threshold of it that no better centre took (stars.stars on every pair)."""
-    near = pairs[cos >= threshold]
-    neighbours: dict[int, list[int]] = {}
-    for a, b in near.tolist():
-        neighbours.setdefault(a, []).append(b)
-        neighbours.setdefault(b, []).append(a)
-    taken: set[int] = set()
-    groups = duplicates = 0
-    for c in sorted(neighbours, key=lambda i: (rank[i], i)):
-        if c in taken:
-            continue
-        taken.add(c)
-        hit = [j for j in neighbours[c] if j not in taken]
-        taken.update(hit)
-        groups += bool(hit)
-        duplicates += len(hit)
-    return {"threshold": threshold, "pairs": len(near), "groups": groups, "duplicates": duplicates}
+def _stars_at(emb: np.ndarray, pairs: np.ndarray, cos: np.ndarray, rank: np.ndarray,
+              threshold: float) -> dict[str, Any]:
+    """Pairs, groups and duplicates at `threshold`, grouped by the same stars.stars that dedup runs: each
+    duplicate is one (centre, member) link, so the documents in groups are the centres plus the links."""
+    from .stars import stars
+
+    near = cos >= threshold
+    links, _ = stars(emb, pairs[near], cos[near], threshold, rank)
+    in_groups = len(np.unique(links)) if len(links) else 0
+    return {"threshold": threshold, "pairs": int(near.sum()), "groups": in_groups - len(links),
+            "duplicates": len(links)}
