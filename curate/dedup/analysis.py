@@ -155,6 +155,7 @@ class _Run:
         self.embedder: Embedder | None = None
         self.emb: np.ndarray | None = None  # of one member per exact class (sem_reps), for the preview
         self.sem_reps: np.ndarray | None = None
+        self.sem_rank: np.ndarray | None = None  # of sem_reps, best first: the order stars take centres in
         self.semantic_stats: dict[str, Any] = {}  # how the neighbour search ran (lists, probes, sample recall)
         self.contamination_stats: dict[str, Any] = {}  # ... and the semantic search for contamination
         if "semantic" in self.methods:
@@ -254,8 +255,8 @@ class _Run:
         pairs, cos = semantic_links(emb, self.semantic_threshold, engine=self.engine, progress=counted,
                                     stats=self.semantic_stats)
         with self._stage("stars"):
-            rank = class_rank(self.corpus.quality, self.class_of, reps)
-            pairs, cos = stars(emb, pairs, cos, self.semantic_threshold, rank, stats=self.semantic_stats)
+            self.sem_rank = class_rank(self.corpus.quality, self.class_of, reps)
+            pairs, cos = stars(emb, pairs, cos, self.semantic_threshold, self.sem_rank, stats=self.semantic_stats)
         return [Edge(int(reps[a]), int(reps[b]), float(c), "semantic") for (a, b), c in zip(pairs.tolist(), cos)]
 
     def _groups(self, edges: list[Edge]) -> tuple[list[Group], dict[str, list[Source]]]:
@@ -342,10 +343,9 @@ class _Run:
         out = None
         if "near" in self.methods:
             out = near_preview(self.corpus.words, self.class_of, self.threshold, self.num_perm, self.corpus.ids, text)
-        if self.emb is not None and self.sem_reps is not None:
-            rank = class_rank(self.corpus.quality, self.class_of, self.sem_reps)
-            out = dict(out or {}, semantic=semantic_preview(self.emb, self.sem_reps, rank, self.semantic_threshold,
-                                                            self.corpus.ids, text))
+        if self.emb is not None and self.sem_reps is not None and self.sem_rank is not None:
+            out = dict(out or {}, semantic=semantic_preview(self.emb, self.sem_reps, self.sem_rank,
+                                                            self.semantic_threshold, self.corpus.ids, text))
         return out
 
     def _summary(self, groups: list[Group], repeats: dict[str, list[Source]], report: DedupReport,
