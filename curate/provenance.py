@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import StaleInputs
-from .workspace import RunInfo, Workspace
+from .workspace import CollectionInfo, RunInfo, Workspace
 
 STEPS = ("dedup", "check", "coverage")
 
@@ -78,9 +78,15 @@ def rerun(kind: str, collection: str, params: dict[str, Any] | None = None) -> s
     return f"curate {kind} -c {collection}"
 
 
-def next_command(collection: str, kind: str, steps: dict[str, Freshness]) -> str:
-    """What to run next on a collection, given its steps' freshness."""
-    if kind == "queries":
+def next_command(info: CollectionInfo, steps: dict[str, Freshness]) -> str:
+    """What to run next on a collection, given what it holds and its steps' freshness."""
+    collection = info.name
+    if not info.examples:  # nothing to analyse: its rejected rows to fix, or a first file
+        if info.quarantined:
+            return (f"curate quarantine -c {collection}   (fix the rows, then ingest them again: curate quarantine "
+                    f"-c {collection} --export FILE)")
+        return f"curate ingest FILE --as {collection}"
+    if info.kind == "queries":
         return f"curate coverage --train TRAINING_COLLECTION --queries {collection}"
     for step in ("dedup", "check"):
         if not steps[step].fresh:

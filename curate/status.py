@@ -50,9 +50,6 @@ def status(ws: Workspace) -> Status:
     collections = ws.collections()
     latest = {name: {kind: run_digest(ws.latest_run(name, kind)) for kind in STEPS} for name in collections}
     steps = {name: {kind: freshness(ws, name, kind) for kind in STEPS} for name in collections}
-    upcoming = {name: next_command(name, c.kind, steps[name]) if c.examples else
-                (f"curate quarantine -c {name}   (fix the rows, then ingest them again: curate quarantine "
-                 f"-c {name} --export FILE)" if c.quarantined else f"curate ingest FILE --as {name}")
-                for name, c in collections.items()}
+    upcoming = {name: next_command(c, steps[name]) for name, c in collections.items()}
     unfinished = {name: ws.unfinished_ingests(name) for name in collections}
     return Status(str(ws.dir), ws.schema_version, collections, latest, steps, upcoming, unfinished)
