@@ -408,7 +408,7 @@ def dedup(ctx, collection, methods, key, near_threshold, semantic_threshold, mod
                                against=against, preview=preview, progress=progress, engine=engine)
     _emit_report(report, report_path, as_json, render.dedup_summary)
     if before is not None:
-        render.replaced_run("dedup", name, before.id, before.params, report.params)
+        render.replaced_dedup_run(name, before.id, before.params, report.params)
 
 
 @main.command()

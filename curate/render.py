@@ -460,15 +460,15 @@ _DEDUP_SETTINGS = ("methods", "key", "near_threshold", "semantic_threshold", "em
 _SEMANTIC_SETTINGS = ("semantic_threshold", "embedding_backend", "model")
 
 
-def replaced_run(kind: str, collection: str, old_id: int, old: dict, new: dict) -> None:
+def replaced_dedup_run(collection: str, old_id: int, old: dict, new: dict) -> None:
     """On stderr, where a run made with other settings replaces the one review, status and export used: a
     `--preview` or a quick look with the default methods silently dropped an earlier semantic run's groups."""
     both_semantic = all("semantic" in (p.get("methods") or ()) for p in (old, new))
     keys = [k for k in _DEDUP_SETTINGS if both_semantic or k not in _SEMANTIC_SETTINGS]
     changed = [f"{k} {_setting(old.get(k))} -> {_setting(new.get(k))}" for k in keys if old.get(k) != new.get(k)]
     if changed:
-        err.print(f"[yellow]note:[/] this {kind} run replaces run {old_id} as the one review, status and export use "
-                  f"({safe('; '.join(changed))}); to go back, run {kind} on '{safe(collection)}' with those settings")
+        err.print(f"[yellow]note:[/] this dedup run replaces run {old_id} as the one review, status and export use "
+                  f"({safe('; '.join(changed))}); to go back, run dedup on '{safe(collection)}' with those settings")
 
 
 def _setting(value) -> str:
