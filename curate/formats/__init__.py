@@ -57,10 +57,11 @@ def parse_mapping(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
-# The fields the formats read, for a --map that names none of them (a typo, most often).
-READ_FIELDS = ("instruction", "input", "output", "history", "system", "instances", "context", "response",
-               "messages", "conversations", "conversation", "tools", "prompt", "completion", "chosen", "rejected",
-               "text", "query", "question", "utterance", "message", "content")
+# The fields the formats read, for a --map that names none of them (a typo, most often); the query format's
+# own list is its FIELDS.
+READ_FIELDS = tuple(dict.fromkeys(("instruction", "input", "output", "history", "system", "instances", "context",
+                                   "response", "messages", "conversations", "conversation", "tools", "prompt",
+                                   "completion", "chosen", "rejected") + query.FIELDS))
 
 
 def mapping_hint(mapping: Mapping[str, str], record: Any) -> str:
